@@ -1,0 +1,1 @@
+"""fidc-lakehouse: custodian files to Iceberg to partitioned PostgreSQL marts."""

@@ -1,0 +1,175 @@
+"""`fidc-lake`: the command line of fidc-lakehouse.
+
+    fidc-lake db start|stop|status|url     the embedded PostgreSQL (ignored when FIDC_PG_DSN is set)
+    fidc-lake sample --seed N --funds F --days D --out DIR
+    fidc-lake dbt-prepare                  parse the dbt project (manifest for Dagster)
+    fidc-lake demo                         sample → inbox → every asset for every sample day → summary
+    fidc-lake ui                           the Dagster webserver on 127.0.0.1 with everything loaded
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from fidc_assets.settings import REPO_DIR, Settings
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if settings.pg_dsn:
+        if args.action == "url":
+            print(settings.pg_dsn)
+            return 0
+        print(f"FIDC_PG_DSN is set: using the external server, the embedded one is not managed ({args.action}).")
+        return 0 if args.action == "status" else 1
+    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(settings.pg_root)
+    if args.action == "start":
+        print(pg.start())
+    elif args.action == "stop":
+        pg.stop()
+        print("stopped")
+    elif args.action == "status":
+        st = pg.status()
+        print(f"running: {st.running}\nport: {st.port}\ndsn: {st.dsn}\ndata: {st.data_dir}\nbinaries: {st.bin_dir}")
+        return 0 if st.running else 3
+    elif args.action == "url":
+        url = pg.url()
+        if url is None:
+            print("not running: start it with `fidc-lake db start`", file=sys.stderr)
+            return 3
+        print(url)
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from fidc_assets.sample.generator import generate_sample
+
+    manifest = generate_sample(
+        Path(args.out), seed=args.seed, funds=args.funds, days=args.days, start=dt.date.fromisoformat(args.start)
+    )
+    print(
+        f"{len(manifest.files)} files, {manifest.row_count} valid rows, {manifest.corrupted_count} corrupted rows "
+        f"for {len(manifest.funds)} funds over {len(manifest.days)} business days "
+        f"({manifest.days[0]} to {manifest.days[-1]})\ninbox: {manifest.inbox_dir}\ntruth: {manifest.truth_dir}"
+    )
+    return 0
+
+
+def _cmd_dbt_prepare(_: argparse.Namespace) -> int:
+    from fidc_assets.defs.dbt.project import dbt_project, prepare_manifest
+
+    prepare_manifest()
+    print(dbt_project().manifest_path)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    settings = Settings.from_env()
+    from fidc_assets.defs.dbt.project import prepare_manifest
+    from fidc_assets.lib.pg import resolve_dsn
+    from fidc_assets.pipeline import deliver, ensure_dagster_home, mart_totals, run_days, summarize
+    from fidc_assets.sample.generator import generate_sample, read_truth
+
+    ensure_dagster_home(settings)
+    print(f"FIDC_HOME={settings.home}")
+    dsn = resolve_dsn(settings)
+    print("PostgreSQL:", dsn)
+    manifest = generate_sample(
+        settings.home / "sample", seed=args.seed, funds=args.funds, days=args.days, start=dt.date.fromisoformat(args.start)
+    )
+    delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))
+    print(f"sample: {len(manifest.files)} files for {len(manifest.funds)} funds × {len(manifest.days)} business days; "
+          f"{len(delivered)} newly delivered to {settings.inbox}")
+    prepare_manifest()
+    days = list(manifest.days)
+    result = run_days(days, raise_on_error=False)
+    summary = summarize(settings, dsn, days, result)
+    truth = read_truth(manifest.truth_dir)
+    marts = mart_totals(dsn, days)
+    mismatches = [
+        k for k, t in truth.items()
+        if marts.get(k) != (t.row_count, t.nominal_value, t.present_value)
+    ]
+    elapsed = time.perf_counter() - started
+    print()
+    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    print(f"files received      {summary.files_received} (accepted {summary.files_accepted}, "
+          f"superseded {summary.files_superseded}, quarantined {summary.files_quarantined})")
+    print(f"rows landed         {summary.rows_landed} (lake.receivable_positions)")
+    print(f"rows quarantined    {summary.rows_quarantined} (lake.quarantine; generator corrupted "
+          f"{manifest.corrupted_count})")
+    print(f"landing rows        {summary.landing_rows} (PostgreSQL landing.receivable_positions)")
+    print(f"mart rows           {summary.mart_rows} (marts.mart_fund_daily)")
+    print(f"checks              {summary.checks_passed} passed, {summary.checks_failed} failed")
+    print(f"ground truth        {len(truth) - len(mismatches)}/{len(truth)} fund-days equal to the centavo")
+    print(f"wall time           {elapsed:.1f} s")
+    print()
+    print("Next: `make ui` opens the Dagster UI on http://127.0.0.1:3000 ;")
+    print(f"      psql '{dsn}' -c 'select * from marts.mart_fund_daily order by 2, 1 limit 10'")
+    ok = result.success and not mismatches and summary.checks_failed == 0
+    return 0 if ok else 1
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from fidc_assets.defs.dbt.project import prepare_manifest
+    from fidc_assets.pipeline import ensure_dagster_home
+
+    settings = Settings.from_env()
+    ensure_dagster_home(settings)
+    prepare_manifest()
+    dagster = str(Path(sys.executable).parent / "dagster")
+    argv = [dagster, "dev", "-h", args.host, "-p", str(args.port), "-w", str(REPO_DIR / "workspace.yaml")]
+    os.chdir(REPO_DIR)
+    os.execv(dagster, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fidc-lake", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="embedded PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=_cmd_db)
+
+    for name, func, help_text in (
+        ("sample", _cmd_sample, "generate deterministic custodian files and their ground truth"),
+        ("demo", _cmd_demo, "run the main job end to end on embedded defaults"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--seed", type=int, default=42)
+        p.add_argument("--funds", type=int, default=3)
+        p.add_argument("--days", type=int, default=22, help="business days")
+        p.add_argument("--start", default="2024-07-01", help="first day (ISO); moved to a business day")
+        if name == "sample":
+            p.add_argument("--out", required=True, help="output directory (gets inbox/ and truth/)")
+        p.set_defaults(func=func)
+
+    sub.add_parser("dbt-prepare", help="parse the dbt project (writes the manifest)").set_defaults(func=_cmd_dbt_prepare)
+
+    ui = sub.add_parser("ui", help="start the Dagster webserver (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # dbt and dagster are called as programs: make this environment's bin dir the first place to look.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

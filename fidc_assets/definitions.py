@@ -1,0 +1,21 @@
+"""The Dagster code location: merges each area's definitions and nothing else.
+
+Lazy (`@dg.definitions`): importing this module reads no environment, parses no dbt project and touches
+no database; Dagster calls `defs()` when it loads the code location.
+"""
+
+import dagster as dg
+
+from fidc_assets.defs import dbt, hot, ingest, quality
+from fidc_assets.defs.resources import LakehouseResource
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(
+        ingest.definitions(),
+        hot.definitions(),
+        dbt.definitions(),
+        quality.definitions(),
+        dg.Definitions(resources={"lakehouse": LakehouseResource()}),
+    )

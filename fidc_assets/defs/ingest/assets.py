@@ -1,0 +1,100 @@
+"""Ingestion assets. Thin: the work is in `fidc_assets.lib.ingest`."""
+
+
+import dagster as dg
+
+from fidc_assets.defs.partitions import business_days
+from fidc_assets.defs.resources import LakehouseResource
+from fidc_assets.lib.ingest import land_slices, receive_files, scan_inbox
+from fidc_assets.lib.partition_math import days_from_keys
+
+CUSTODIAN_FILES = dg.AssetKey(["lake", "custodian_files"])
+RECEIVABLE_POSITIONS = dg.AssetKey(["lake", "receivable_positions"])
+RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def _markdown_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def definitions() -> dg.Definitions:
+    partitions = business_days()
+
+    @dg.asset(
+        key=CUSTODIAN_FILES,
+        description="Every custodian file of the day, archived byte for byte (by sha256) and registered "
+        "in lake.file_registry before anything parses it.",
+        group_name="ingest",
+        kinds={"iceberg", "file"},
+        owners=["team:data-engineering"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=RETRY,
+    )
+    def custodian_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        days = set(days_from_keys(context.partition_keys))
+        matched, unmatched = scan_inbox(lakehouse.inbox_path(), lakehouse.specs())
+        todays = [(f, m) for f, m in matched if m.reference_date in days]
+        report = receive_files(lakehouse.lake(), todays)
+        if unmatched:
+            context.log.warning(
+                f"{len(unmatched)} inbox file(s) match no custodian spec: {', '.join(f.name for f in unmatched[:20])}"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "files_in_window": len(todays),
+                "files_new": len(report.received),
+                "files_already_received": len(report.already_known),
+                "unmatched_files": len(unmatched),
+                "new_files": dg.MetadataValue.md(
+                    _markdown_table(
+                        ["file", "custodian", "fund", "day", "bytes"],
+                        [
+                            [r["original_name"], r["custodian_id"], r["fund_cnpj"], r["reference_date"], r["size_bytes"]]
+                            for r in report.received[:200]
+                        ],
+                    )
+                ),
+            }
+        )
+
+    @dg.asset(
+        key=RECEIVABLE_POSITIONS,
+        deps=[CUSTODIAN_FILES],
+        description="Daily stock of every fund as typed canonical rows (Iceberg lake.receivable_positions, "
+        "partitioned by month). A corrected file replaces its fund-day atomically; bad rows go to lake.quarantine.",
+        group_name="ingest",
+        kinds={"iceberg"},
+        owners=["team:data-engineering"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=RETRY,
+    )
+    def receivable_positions(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        days = days_from_keys(context.partition_keys)
+        report = land_slices(lakehouse.lake(), lakehouse.specs(), days)
+        per_fund: dict[str, list[int]] = {}
+        for s in report.slices:
+            acc = per_fund.setdefault(s.fund_cnpj, [0, 0, 0])
+            acc[0] += 1
+            acc[1] += s.rows_accepted
+            acc[2] += s.rows_rejected
+        return dg.MaterializeResult(
+            metadata={
+                "rows_landed": report.rows_accepted,
+                "rows_quarantined": report.rows_rejected,
+                "files_quarantined": report.files_quarantined,
+                "fund_days": len(report.slices),
+                "iceberg_commits": report.commits,
+                "per_fund": dg.MetadataValue.md(
+                    _markdown_table(
+                        ["fund", "days", "rows landed", "rows quarantined"],
+                        [[f, *v] for f, v in sorted(per_fund.items())],
+                    )
+                ),
+            }
+        )
+
+    return dg.Definitions(assets=[custodian_files, receivable_positions])

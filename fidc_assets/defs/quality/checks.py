@@ -1,0 +1,44 @@
+"""GX suites as asset checks: blocking, so bad canonical rows never reach the hot marts."""
+
+
+import dagster as dg
+from pyiceberg.expressions import In
+
+from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS
+from fidc_assets.defs.partitions import business_days
+from fidc_assets.defs.resources import LakehouseResource
+from fidc_assets.lib import canonical
+from fidc_assets.lib.partition_math import days_from_keys
+from fidc_assets.lib.quality import validate_receivable_positions
+
+
+def definitions() -> dg.Definitions:
+    @dg.asset_check(
+        asset=RECEIVABLE_POSITIONS,
+        name="gx_receivable_positions_canonical",
+        description="Great Expectations suite `receivable_positions_canonical` on the window's canonical rows: "
+        "required fields present, documents well formed, values non-negative, PDD <= present value, key unique.",
+        blocking=True,
+        partitions_def=business_days(),
+    )
+    def gx_receivable_positions(
+        context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
+    ) -> dg.AssetCheckResult:
+        days = days_from_keys(context.partition_keys)
+        rows = lakehouse.lake().read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days))
+        summary = validate_receivable_positions(rows)
+        failed = [
+            f"{o.expectation}({o.column or ''}): {o.unexpected_count} unexpected" for o in summary.failed
+        ]
+        return dg.AssetCheckResult(
+            passed=summary.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "rows_validated": summary.rows,
+                "expectations": len(summary.outcomes),
+                "expectations_failed": len(summary.failed),
+                "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed) or "none"),
+            },
+        )
+
+    return dg.Definitions(asset_checks=[gx_receivable_positions])

@@ -1,0 +1,53 @@
+"""Resources: the lakehouse's settings, lake and PostgreSQL, resolved at run time, never at import.
+
+Every field is optional; unset fields come from `Settings.from_env()` (FIDC_* variables with embedded
+defaults) when a run first asks, so the same definitions serve the embedded demo and a deployment whose
+environment points at an external PostgreSQL, a PostgreSQL catalog and S3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.pg import resolve_dsn
+from fidc_assets.lib.specs import CustodianSpec, load_specs
+from fidc_assets.settings import CUSTODIANS_DIR, Settings
+
+
+class LakehouseResource(dg.ConfigurableResource):
+    """Where the lake, the inbox and the hot database are."""
+
+    home: str | None = None
+    pg_dsn: str | None = None
+    catalog_uri: str | None = None
+    warehouse: str | None = None
+    inbox: str | None = None
+    custodians_dir: str | None = None
+
+    def settings(self) -> Settings:
+        base = Settings.from_env()
+        env = {
+            "FIDC_HOME": self.home or str(base.home),
+            "FIDC_PG_DSN": self.pg_dsn or base.pg_dsn or "",
+            "FIDC_ICEBERG_CATALOG_URI": self.catalog_uri or base.iceberg_catalog_uri,
+            "FIDC_WAREHOUSE": self.warehouse or base.warehouse,
+            "FIDC_INBOX": self.inbox or base.inbox,
+            "FIDC_HOT_WINDOW_MONTHS": str(base.hot_window_months),
+        }
+        return Settings.from_env(env)
+
+    def lake(self) -> Lake:
+        s = self.settings()
+        return Lake(s.iceberg_catalog_uri, s.warehouse)
+
+    def dsn(self) -> str:
+        return resolve_dsn(self.settings())
+
+    def specs(self) -> dict[str, CustodianSpec]:
+        return load_specs(Path(self.custodians_dir) if self.custodians_dir else CUSTODIANS_DIR)
+
+    def inbox_path(self) -> Path:
+        return Path(self.settings().inbox)

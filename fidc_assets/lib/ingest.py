@@ -1,0 +1,307 @@
+"""Receiving and landing custodian files, without Dagster: inbox → raw archive → registry → Iceberg.
+
+Two steps, both idempotent:
+- `receive_files` archives each inbox file byte for byte (content-addressed by sha256) and registers it;
+  a file already registered (same sha256) is a no-op.
+- `land_slices` parses, for every (custodian, entity, fund, day) slice, the newest usable file and replaces
+  that slice in Iceberg in one commit per batch; older files of the slice become `superseded`, unusable files
+  are `quarantined` with a message, bad rows go to `lake.quarantine`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+
+from fidc_assets.lib.adapters import FileRejected, ParseResult, RejectedRow, parse_bytes
+from fidc_assets.lib.archive import archive_file, archive_key, read_archived, sha256_file
+from fidc_assets.lib.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
+from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
+
+#: Rows per Iceberg commit when landing many slices at once (a backfill): bounded memory, few snapshots.
+MAX_ROWS_PER_COMMIT = 2_000_000
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    delivered_at: dt.datetime  # file modification time: when the custodian delivered it
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def scan_inbox(
+    inbox: Path, specs: dict[str, CustodianSpec]
+) -> tuple[list[tuple[InboxFile, FileMatch]], list[InboxFile]]:
+    """Every regular file in the inbox (recursively), split into matched (with its spec) and unmatched."""
+    matched: list[tuple[InboxFile, FileMatch]] = []
+    unmatched: list[InboxFile] = []
+    if not inbox.exists():
+        return matched, unmatched
+    for path in sorted(p for p in inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+        item = InboxFile(path, mtime)
+        m = match_file(path.name, specs)
+        if m is None:
+            unmatched.append(item)
+        else:
+            matched.append((item, m))
+    return matched, unmatched
+
+
+@dataclass
+class ReceiveReport:
+    received: list[dict] = field(default_factory=list)  # newly registered
+    already_known: list[str] = field(default_factory=list)  # sha256 seen before
+
+
+def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> ReceiveReport:
+    """Archive and register files; one registry commit for all new ones."""
+    report = ReceiveReport()
+    files = list(files)
+    if not files:
+        return report
+    shas = {f.path: sha256_file(f.path) for f, _ in files}
+    known = set(lake.read(FILE_REGISTRY, In("sha256", list(set(shas.values()))), ("sha256",))["sha256"].to_pylist())
+    rows = []
+    for item, m in files:
+        sha = shas[item.path]
+        if sha in known:
+            report.already_known.append(sha)
+            continue
+        key = archive_key(m.custodian.id, m.reference_date, sha, item.name)
+        uri = archive_file(item.path, lake.warehouse, key)
+        known.add(sha)
+        rows.append(
+            {
+                "sha256": sha,
+                "custodian_id": m.custodian.id,
+                "entity": m.file_spec.entity,
+                "fund_cnpj": m.fund_cnpj,
+                "reference_date": m.reference_date,
+                "original_name": item.name,
+                "size_bytes": item.path.stat().st_size,
+                "received_at": item.delivered_at,
+                "archive_uri": uri,
+                "status": "received",
+                "rows_accepted": None,
+                "rows_rejected": None,
+                "control_totals": None,
+                "error": None,
+                "processed_at": None,
+            }
+        )
+    if rows:
+        table = pa.Table.from_pylist(rows, schema=arrow_schema(FILE_REGISTRY))
+        lake.table(FILE_REGISTRY).append(table.cast(lake.table(FILE_REGISTRY).schema().as_arrow()))
+        report.received = rows
+    return report
+
+
+@dataclass
+class SliceOutcome:
+    custodian_id: str
+    entity: str
+    fund_cnpj: str
+    reference_date: dt.date
+    file_name: str | None
+    sha256: str | None
+    rows_accepted: int
+    rows_rejected: int
+    quarantined_files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LandingReport:
+    slices: list[SliceOutcome] = field(default_factory=list)
+    commits: int = 0
+
+    @property
+    def rows_accepted(self) -> int:
+        return sum(s.rows_accepted for s in self.slices)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.slices)
+
+    @property
+    def files_quarantined(self) -> int:
+        return sum(len(s.quarantined_files) for s in self.slices)
+
+
+def _quarantine_rows(reg: dict, rejected: list[RejectedRow], now: dt.datetime) -> list[dict]:
+    return [
+        {
+            "source_file_sha256": reg["sha256"],
+            "custodian_id": reg["custodian_id"],
+            "entity": reg["entity"],
+            "fund_cnpj": reg["fund_cnpj"],
+            "reference_date": reg["reference_date"],
+            "file_name": reg["original_name"],
+            "line_number": r.line_number,
+            "field": r.field,
+            "reason_code": r.reason_code,
+            "message": r.message,
+            "raw_text": r.raw_text,
+            "quarantined_at": now,
+        }
+        for r in rejected
+    ]
+
+
+def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict:
+    return {
+        "source_file_sha256": reg["sha256"],
+        "custodian_id": reg["custodian_id"],
+        "entity": reg["entity"],
+        "fund_cnpj": reg["fund_cnpj"],
+        "reference_date": reg["reference_date"],
+        "file_name": reg["original_name"],
+        "line_number": None,
+        "field": None,
+        "reason_code": err.reason_code,
+        "message": err.message,
+        "raw_text": None,
+        "quarantined_at": now,
+    }
+
+
+def _slice_filter(custodian_id: str, fund_cnpj: str, day: dt.date) -> BooleanExpression:
+    return And(
+        EqualTo("custodian_id", custodian_id), And(EqualTo("fund_cnpj", fund_cnpj), EqualTo("reference_date", day))
+    )
+
+
+def _or_all(exprs: list[BooleanExpression]) -> BooleanExpression:
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = Or(out, e)
+    return out
+
+
+def land_slices(lake: Lake, specs: dict[str, CustodianSpec], days: Iterable[dt.date]) -> LandingReport:
+    """Land every registered file slice of `days` into Iceberg (positions, quarantine, registry)."""
+    days = sorted(set(days))
+    report = LandingReport()
+    if not days:
+        return report
+    registry = lake.read(FILE_REGISTRY, In("reference_date", days)).to_pylist()
+    slices: dict[tuple, list[dict]] = defaultdict(list)
+    for reg in registry:
+        if reg["custodian_id"] in specs:
+            slices[(reg["custodian_id"], reg["entity"], reg["fund_cnpj"], reg["reference_date"])].append(reg)
+
+    pending = _Pending()
+    for key in sorted(slices):
+        outcome = _land_one_slice(specs, key, slices[key], pending)
+        report.slices.append(outcome)
+        if pending.row_count >= MAX_ROWS_PER_COMMIT:
+            report.commits += pending.flush(lake)
+    report.commits += pending.flush(lake)
+    return report
+
+
+@dataclass
+class _Pending:
+    """Rows and registry updates waiting for the next commit, grouped by entity."""
+
+    rows: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))
+    filters: dict[str, list[BooleanExpression]] = field(default_factory=lambda: defaultdict(list))
+    quarantine: list[dict] = field(default_factory=list)
+    quarantine_shas: set[str] = field(default_factory=set)
+    registry: list[dict] = field(default_factory=list)
+
+    @property
+    def row_count(self) -> int:
+        return sum(t.num_rows for tables in self.rows.values() for t in tables)
+
+    def flush(self, lake: Lake) -> int:
+        commits = 0
+        # Order matters for crash safety: data first, the registry (which says "done") last.
+        for entity, tables in self.rows.items():
+            if not self.filters[entity]:
+                continue
+            schema = arrow_schema(ENTITIES[entity])
+            data = pa.concat_tables(tables) if tables else schema.empty_table()
+            lake.replace_slice(entity, data, _or_all(self.filters[entity]))
+            commits += 1
+        if self.quarantine_shas:
+            q = pa.Table.from_pylist(self.quarantine, schema=arrow_schema(QUARANTINE))
+            lake.replace_slice(QUARANTINE, q, In("source_file_sha256", sorted(self.quarantine_shas)))
+            commits += 1
+        if self.registry:
+            r = pa.Table.from_pylist(self.registry, schema=arrow_schema(FILE_REGISTRY))
+            lake.replace_slice(FILE_REGISTRY, r, In("sha256", [x["sha256"] for x in self.registry]))
+            commits += 1
+        self.rows.clear()
+        self.filters.clear()
+        self.quarantine.clear()
+        self.quarantine_shas.clear()
+        self.registry.clear()
+        return commits
+
+
+def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dict], pending: _Pending) -> SliceOutcome:
+    custodian_id, entity, fund, day = key
+    spec = specs[custodian_id]
+    file_spec = next(f for f in spec.files if f.entity == entity)
+    now = dt.datetime.now(dt.UTC)
+    # Newest delivery first; a file already known to be unusable is not tried again.
+    candidates = sorted(files, key=lambda r: (r["received_at"], r["original_name"]), reverse=True)
+    chosen: tuple[dict, ParseResult] | None = None
+    outcome = SliceOutcome(custodian_id, entity, fund, day, None, None, 0, 0)
+    updates: dict[str, dict] = {}
+    for reg in candidates:
+        if chosen is not None:
+            if reg["status"] in ("accepted", "received", "superseded"):
+                updates[reg["sha256"]] = {**reg, "status": "superseded", "processed_at": reg["processed_at"] or now}
+            continue
+        if reg["status"] == "quarantined":
+            outcome.quarantined_files.append(reg["original_name"])
+            continue
+        match = FileMatch(custodian=spec, file_spec=file_spec, fund_cnpj=fund, reference_date=day)
+        try:
+            result = parse_bytes(read_archived(reg["archive_uri"]), reg["original_name"], match, reg["sha256"], now)
+        except FileRejected as err:
+            pending.quarantine.append(_file_quarantine_row(reg, err, now))
+            pending.quarantine_shas.add(reg["sha256"])
+            updates[reg["sha256"]] = {
+                **reg,
+                "status": "quarantined",
+                "error": err.message,
+                "processed_at": now,
+                "rows_accepted": 0,
+                "rows_rejected": None,
+            }
+            outcome.quarantined_files.append(reg["original_name"])
+            continue
+        chosen = (reg, result)
+        pending.quarantine.extend(_quarantine_rows(reg, result.rejected, now))
+        pending.quarantine_shas.add(reg["sha256"])
+        updates[reg["sha256"]] = {
+            **reg,
+            "status": "accepted",
+            "rows_accepted": result.rows.num_rows,
+            "rows_rejected": len(result.rejected),
+            "control_totals": json.dumps(result.control_totals, sort_keys=True),
+            "error": None,
+            "processed_at": now,
+        }
+    if chosen is not None:
+        reg, result = chosen
+        pending.rows[entity].append(result.rows)
+        pending.filters[entity].append(_slice_filter(custodian_id, fund, day))
+        outcome.file_name, outcome.sha256 = reg["original_name"], reg["sha256"]
+        outcome.rows_accepted, outcome.rows_rejected = result.rows.num_rows, len(result.rejected)
+    pending.registry.extend(updates.values())
+    return outcome

@@ -1,0 +1,44 @@
+"""PostgreSQL connections: the external server of FIDC_PG_DSN, or the embedded one started on demand."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+
+from fidc_assets.settings import Settings
+
+
+def resolve_dsn(settings: Settings) -> str:
+    """The DSN to use: FIDC_PG_DSN as given, else the embedded server (started if it is not running)."""
+    if settings.pg_dsn:
+        return settings.pg_dsn
+    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.pg_root).start()
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(dsn, **kwargs)
+
+
+def dsn_parts(dsn: str) -> dict[str, str]:
+    """host/port/user/password/dbname of a `postgresql://` URL, for tools configured by parts (dbt)."""
+    url = urlsplit(dsn)
+    if url.scheme not in ("postgresql", "postgres") and not url.scheme.startswith("postgresql+"):
+        raise ValueError(f"expected a postgresql:// URL, got scheme {url.scheme!r}")
+    return {
+        "host": url.hostname or "127.0.0.1",
+        "port": str(url.port or 5432),
+        "user": unquote(url.username or "postgres"),
+        "password": unquote(url.password or ""),
+        "dbname": (url.path or "/").lstrip("/") or "postgres",
+    }
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The same server for SQLAlchemy users (Dagster storage, pyiceberg SQL catalog): psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if dsn.startswith(prefix):
+            return "postgresql+psycopg://" + dsn[len(prefix) :]
+    return dsn

@@ -1,0 +1,163 @@
+"""Vectorized conversion of raw text columns to typed Arrow arrays, with a per-row error mask.
+
+Every converter takes a string array and returns `(typed_array, bad_mask)`: `bad_mask[i]` is true where the
+text was present but is not a valid value. Absent text (null or blank) is null and never "bad": whether it is
+allowed is the caller's business (required fields). Converters are strict on purpose: Arrow's `strptime`
+rolls 31/02 over to 02/03, so dates are parsed from their digits and checked against the calendar.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fidc_assets.lib.documents import is_valid_document
+
+_DATE_TOKENS = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})"}
+_DATE_TOKENS_FIXED = {"%d": r"(?P<d>\d{2})", "%m": r"(?P<m>\d{2})", "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})"}
+#: Two-digit years below this are 20yy, others 19yy (DDMMAA fields in CNAB files).
+TWO_DIGIT_YEAR_PIVOT = 70
+
+
+def blank_to_null(values: pa.Array) -> pa.Array:
+    """Strip surrounding whitespace; empty strings become null."""
+    stripped = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+
+
+def _date_regex(fmt: str) -> str:
+    # Separator-less formats (DDMMAA) need fixed-width tokens, or the digits are ambiguous.
+    has_separators = bool(re.sub(r"%[dmYy]", "", fmt))
+    tokens = _DATE_TOKENS if has_separators else _DATE_TOKENS_FIXED
+    out, i = [], 0
+    while i < len(fmt):
+        tok = fmt[i : i + 2]
+        if tok in tokens:
+            out.append(tokens[tok])
+            i += 2
+        elif fmt[i] == "%":
+            raise ValueError(f"unsupported date format token {tok!r} in {fmt!r}; use %d %m %Y %y")
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "^" + "".join(out) + "$"
+
+
+def _days_from_civil(y: pa.Array, m: pa.Array, d: pa.Array) -> pa.Array:
+    """Days since 1970-01-01 for a proleptic Gregorian (y, m, d); H. Hinnant's algorithm, vectorized."""
+    y = pc.subtract(y, pc.cast(pc.less_equal(m, 2), pa.int64()))
+    era = pc.divide(y, 400)  # years are positive here: integer division truncates correctly
+    yoe = pc.subtract(y, pc.multiply(era, 400))
+    mp = pc.if_else(pc.greater(m, 2), pc.subtract(m, 3), pc.add(m, 9))
+    doy = pc.add(pc.divide(pc.add(pc.multiply(mp, 153), 2), 5), pc.subtract(d, 1))
+    doe = pc.add(pc.subtract(pc.add(pc.multiply(yoe, 365), pc.divide(yoe, 4)), pc.divide(yoe, 100)), doy)
+    return pc.subtract(pc.add(pc.multiply(era, 146097), doe), 719468)
+
+
+_MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+
+
+def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
+    """(days since epoch or null, matched-and-valid mask) for one format."""
+    regex = _date_regex(fmt)
+    matched = pc.fill_null(pc.match_substring_regex(text, regex), False)
+    safe = pc.if_else(matched, text, pa.scalar(None, pa.string()))
+    parts = pc.extract_regex(safe, regex)
+    names = {f.name for f in parts.type}
+    d = pc.cast(pc.struct_field(parts, "d"), pa.int64())
+    m = pc.cast(pc.struct_field(parts, "m"), pa.int64())
+    if "Y" in names:
+        y = pc.cast(pc.struct_field(parts, "Y"), pa.int64())
+    else:
+        yy = pc.cast(pc.struct_field(parts, "y"), pa.int64())
+        y = pc.add(yy, pc.if_else(pc.less(yy, TWO_DIGIT_YEAR_PIVOT), 2000, 1900))
+    month_ok = pc.and_(pc.greater_equal(m, 1), pc.less_equal(m, 12))
+    leap = pc.or_(
+        pc.and_(
+            pc.equal(pc.bit_wise_and(y, 3), 0), pc.not_equal(pc.subtract(y, pc.multiply(pc.divide(y, 100), 100)), 0)
+        ),
+        pc.equal(pc.subtract(y, pc.multiply(pc.divide(y, 400), 400)), 0),
+    )
+    dim = pc.take(_MONTH_DAYS, pc.if_else(month_ok, m, 0))
+    dim = pc.add(dim, pc.cast(pc.and_(leap, pc.equal(m, 2)), pa.int64()))
+    valid = pc.fill_null(pc.and_(month_ok, pc.and_(pc.greater_equal(d, 1), pc.less_equal(d, dim))), False)
+    days = _days_from_civil(y, m, d)
+    return pc.if_else(valid, days, pa.scalar(None, pa.int64())), valid
+
+
+def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
+    """Text → date32, trying each format in order; impossible dates (31/02) are bad, not rolled over."""
+    text = blank_to_null(values)
+    days = pa.nulls(len(text), pa.int64())
+    for fmt in formats:
+        parsed, ok = _parse_date_format(text, fmt)
+        days = pc.if_else(pc.is_null(days), parsed, days)
+    dates = pc.cast(pc.cast(days, pa.int32()), pa.date32())
+    bad = pc.and_(pc.is_valid(text), pc.is_null(days))
+    return dates, bad
+
+
+def parse_decimals(
+    values: pa.Array, decimal: str, thousands: str | None, scale: int, precision: int = 18
+) -> tuple[pa.Array, pa.Array]:
+    """Locale-formatted text (`1.234,56`) → decimal128(precision, scale), rounded half-even to the scale."""
+    text = blank_to_null(values)
+    d, t = re.escape(decimal), re.escape(thousands) if thousands else None
+    int_digits = precision - scale
+    plain = rf"[+-]?\d{{1,{int_digits}}}(?:{d}\d+)?"
+    pattern = plain if t is None else rf"(?:{plain}|[+-]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d+)?)"
+    ok = pc.fill_null(pc.match_substring_regex(text, f"^{pattern}$"), False)
+    normalized = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    if thousands:
+        normalized = pc.replace_substring(normalized, thousands, "")
+    if decimal != ".":
+        normalized = pc.replace_substring(normalized, decimal, ".")
+    # too many integer digits after removing thousands separators → bad, not an overflow exception
+    int_part = pc.utf8_length(pc.replace_substring_regex(normalized, r"^[+-]?(\d*)(?:\.\d*)?$", r"\1"))
+    ok = pc.and_(ok, pc.fill_null(pc.less_equal(int_part, int_digits), False))
+    normalized = pc.if_else(ok, normalized, pa.scalar(None, pa.string()))
+    wide = pc.cast(normalized, pa.decimal128(38, 10))
+    rounded = pc.round(wide, scale, round_mode="half_to_even")
+    result = pc.cast(rounded, pa.decimal128(precision, scale))
+    bad = pc.and_(pc.is_valid(text), pc.invert(ok))
+    return result, bad
+
+
+def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    text = blank_to_null(values)
+    ok = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
+    result = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.int32())
+    return result, pc.and_(pc.is_valid(text), pc.invert(ok))
+
+
+def map_values(values: pa.Array, mapping: dict[str, object], target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """Code → canonical value through a value map (case-insensitive); an unmapped code is bad."""
+    text = blank_to_null(values)
+    keys = [k.upper() for k in mapping]
+    upper = pc.utf8_upper(text)
+    index = pc.index_in(upper, value_set=pa.array(keys, pa.string()))
+    mapped = pc.take(pa.array(list(mapping.values()), target), index)
+    bad = pc.and_(pc.is_valid(text), pc.is_null(index))
+    return mapped, bad
+
+
+def normalize_documents(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """CPF/CNPJ in any punctuation → digits; a wrong length or check digit is bad.
+
+    Check digits are computed once per distinct document: a stock file repeats the same few hundred
+    cedentes and sacados across thousands of rows.
+    """
+    text = blank_to_null(values)
+    digits = pc.replace_substring_regex(text, r"[.\-/\s]", "")
+    encoded = (
+        pc.dictionary_encode(digits).combine_chunks()
+        if isinstance(digits, pa.ChunkedArray)
+        else pc.dictionary_encode(digits)
+    )
+    uniques = encoded.dictionary.to_pylist()
+    valid_unique = pa.array([is_valid_document(u) for u in uniques], pa.bool_())
+    valid = pc.fill_null(pc.take(valid_unique, encoded.indices), False)
+    bad = pc.and_(pc.is_valid(text), pc.invert(valid))
+    return pc.if_else(valid, digits, pa.scalar(None, pa.string())), bad

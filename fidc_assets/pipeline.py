@@ -1,0 +1,125 @@
+"""Running the whole asset graph for a range of business days, and summarizing what it did.
+
+Used by `fidc-lake demo` and the end-to-end tests: one Dagster run (every asset has a single-run backfill
+policy) over a partition range, recorded in the instance so the UI shows it afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+from pyiceberg.expressions import In
+
+from fidc_assets.lib import canonical
+from fidc_assets.lib.lake import Lake
+from fidc_assets.settings import REPO_DIR, Settings
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at FIDC_HOME/dagster (unless the user set it) and give it the repo's dagster.yaml.
+
+    With FIDC_DAGSTER_PG_URL set, the PostgreSQL-storage variant is used instead of SQLite.
+    """
+    if os.environ.get("DAGSTER_HOME"):
+        home = Path(os.environ["DAGSTER_HOME"])
+    else:
+        home = settings.dagster_home
+        os.environ["DAGSTER_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    template = "dagster.postgres.yaml" if os.environ.get("FIDC_DAGSTER_PG_URL") else "dagster.yaml"
+    target = home / "dagster.yaml"
+    source = (REPO_DIR / template).read_text()
+    if not target.exists() or target.read_text() != source:
+        target.write_text(source)
+    return home
+
+
+def deliver(files: list[Path], inbox: Path) -> list[Path]:
+    """Copy files into the inbox as a custodian would; a file already there with the same bytes is skipped."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    delivered = []
+    for src in files:
+        dst = inbox / src.name
+        if dst.exists() and dst.read_bytes() == src.read_bytes():
+            continue
+        tmp = dst.with_name(f".{dst.name}.partial")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+        delivered.append(dst)
+    return delivered
+
+
+def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True):
+    """Materialize every asset (and run every check) for `days` in one run."""
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from fidc_assets.definitions import defs
+
+    definitions = defs()
+    job = definitions.resolve_implicit_global_asset_job_def()
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: min(days).isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: max(days).isoformat(),
+    }
+    instance = instance or dg.DagsterInstance.get()
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
+
+
+@dataclass
+class Summary:
+    files_received: int
+    files_accepted: int
+    files_superseded: int
+    files_quarantined: int
+    rows_landed: int
+    rows_quarantined: int
+    landing_rows: int
+    mart_rows: int
+    checks_passed: int
+    checks_failed: int
+
+
+def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summary:
+    lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
+    registry = lake.read(canonical.FILE_REGISTRY, In("reference_date", days)).to_pylist()
+    status = [r["status"] for r in registry]
+    quarantined_rows = lake.read(canonical.QUARANTINE, In("reference_date", days), ("line_number",))
+    landed = lake.read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days), ("reference_date",)).num_rows
+    with psycopg.connect(dsn) as conn:
+        landing = conn.execute(
+            "select count(*) from landing.receivable_positions where reference_date = any(%s)", [days]
+        ).fetchone()[0]
+        mart = conn.execute(
+            "select count(*) from marts.mart_fund_daily where reference_date = any(%s)", [days]
+        ).fetchone()[0]
+    evaluations = result.get_asset_check_evaluations() if result is not None else []
+    return Summary(
+        files_received=len(registry),
+        files_accepted=status.count("accepted"),
+        files_superseded=status.count("superseded"),
+        files_quarantined=status.count("quarantined"),
+        rows_landed=landed,
+        rows_quarantined=sum(1 for v in quarantined_rows["line_number"].to_pylist() if v is not None),
+        landing_rows=landing,
+        mart_rows=mart,
+        checks_passed=sum(1 for e in evaluations if e.passed),
+        checks_failed=sum(1 for e in evaluations if not e.passed),
+    )
+
+
+def mart_totals(dsn: str, days: list[dt.date]) -> dict[tuple[str, dt.date], tuple[int, Decimal, Decimal]]:
+    """(fund, day) → (receivable_count, nominal_value, present_value) as the mart holds them."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "select fund_cnpj, reference_date, receivable_count, nominal_value, present_value "
+            "from marts.mart_fund_daily where reference_date = any(%s)",
+            [days],
+        ).fetchall()
+    return {(f, d): (int(n), nom, pv) for f, d, n, nom, pv in rows}
