@@ -1,10 +1,10 @@
 """`fidc-lake`: the command line of fidc-lakehouse.
 
-    fidc-lake db start|stop|status|url     the embedded PostgreSQL (ignored when FIDC_PG_DSN is set)
-    fidc-lake sample --seed N --funds F --days D --out DIR
-    fidc-lake dbt-prepare                  parse the dbt project (manifest for Dagster)
-    fidc-lake demo                         sample → inbox → every asset for every sample day → summary
-    fidc-lake ui                           the Dagster webserver on 127.0.0.1 with everything loaded
+fidc-lake db start|stop|status|url     the embedded PostgreSQL (ignored when FIDC_PG_DSN is set)
+fidc-lake sample --seed N --funds F --days D --out DIR
+fidc-lake dbt-prepare                  parse the dbt project (manifest for Dagster)
+fidc-lake demo                         sample → inbox → every asset for every sample day → summary
+fidc-lake ui                           the Dagster webserver on 127.0.0.1 with everything loaded
 """
 
 from __future__ import annotations
@@ -83,29 +83,37 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     dsn = resolve_dsn(settings)
     print("PostgreSQL:", dsn)
     manifest = generate_sample(
-        settings.home / "sample", seed=args.seed, funds=args.funds, days=args.days, start=dt.date.fromisoformat(args.start)
+        settings.home / "sample",
+        seed=args.seed,
+        funds=args.funds,
+        days=args.days,
+        start=dt.date.fromisoformat(args.start),
     )
     delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))
-    print(f"sample: {len(manifest.files)} files for {len(manifest.funds)} funds × {len(manifest.days)} business days; "
-          f"{len(delivered)} newly delivered to {settings.inbox}")
+    print(
+        f"sample: {len(manifest.files)} files for {len(manifest.funds)} funds × {len(manifest.days)} business days; "
+        f"{len(delivered)} newly delivered to {settings.inbox}"
+    )
     prepare_manifest()
     days = list(manifest.days)
-    result = run_days(days, raise_on_error=False)
+    print(f"materializing every asset for {days[0]} .. {days[-1]} in one Dagster run (console log: warnings)")
+    result = run_days(days, raise_on_error=False, log_level="WARNING")
     summary = summarize(settings, dsn, days, result)
     truth = read_truth(manifest.truth_dir)
     marts = mart_totals(dsn, days)
-    mismatches = [
-        k for k, t in truth.items()
-        if marts.get(k) != (t.row_count, t.nominal_value, t.present_value)
-    ]
+    mismatches = [k for k, t in truth.items() if marts.get(k) != (t.row_count, t.nominal_value, t.present_value)]
     elapsed = time.perf_counter() - started
     print()
     print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    print(f"files received      {summary.files_received} (accepted {summary.files_accepted}, "
-          f"superseded {summary.files_superseded}, quarantined {summary.files_quarantined})")
+    print(
+        f"files received      {summary.files_received} (accepted {summary.files_accepted}, "
+        f"superseded {summary.files_superseded}, quarantined {summary.files_quarantined})"
+    )
     print(f"rows landed         {summary.rows_landed} (lake.receivable_positions)")
-    print(f"rows quarantined    {summary.rows_quarantined} (lake.quarantine; generator corrupted "
-          f"{manifest.corrupted_count})")
+    print(
+        f"rows quarantined    {summary.rows_quarantined} (lake.quarantine; generator corrupted "
+        f"{manifest.corrupted_count})"
+    )
     print(f"landing rows        {summary.landing_rows} (PostgreSQL landing.receivable_positions)")
     print(f"mart rows           {summary.mart_rows} (marts.mart_fund_daily)")
     print(f"checks              {summary.checks_passed} passed, {summary.checks_failed} failed")
@@ -133,7 +141,9 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fidc-lake", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="fidc-lake", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="embedded PostgreSQL")
@@ -153,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", required=True, help="output directory (gets inbox/ and truth/)")
         p.set_defaults(func=func)
 
-    sub.add_parser("dbt-prepare", help="parse the dbt project (writes the manifest)").set_defaults(func=_cmd_dbt_prepare)
+    sub.add_parser("dbt-prepare", help="parse the dbt project (writes the manifest)").set_defaults(
+        func=_cmd_dbt_prepare
+    )
 
     ui = sub.add_parser("ui", help="start the Dagster webserver (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")

@@ -55,7 +55,7 @@ def deliver(files: list[Path], inbox: Path) -> list[Path]:
     return delivered
 
 
-def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True):
+def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True, log_level: str = "INFO"):
     """Materialize every asset (and run every check) for `days` in one run."""
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -69,7 +69,8 @@ def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True):
         ASSET_PARTITION_RANGE_END_TAG: max(days).isoformat(),
     }
     instance = instance or dg.DagsterInstance.get()
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error, run_config=run_config)
 
 
 @dataclass
@@ -90,7 +91,8 @@ def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summ
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
     registry = lake.read(canonical.FILE_REGISTRY, In("reference_date", days)).to_pylist()
     status = [r["status"] for r in registry]
-    quarantined_rows = lake.read(canonical.QUARANTINE, In("reference_date", days), ("line_number",))
+    current = [r["sha256"] for r in registry if r["status"] == "accepted"]
+    quarantined_rows = lake.read(canonical.QUARANTINE, In("source_file_sha256", current or [""]), ("line_number",))
     landed = lake.read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days), ("reference_date",)).num_rows
     with psycopg.connect(dsn) as conn:
         landing = conn.execute(

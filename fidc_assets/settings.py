@@ -7,7 +7,7 @@ a CLI command), so that importing the Dagster definitions never reads the enviro
 |---|---|---|
 | FIDC_HOME | `<repo>/.fidc` | local state: embedded PostgreSQL, SQLite catalog, warehouse, inbox, Dagster home |
 | FIDC_PG_DSN | unset → embedded server under FIDC_HOME/pg | external PostgreSQL (`postgresql://user:pw@host:port/db`) |
-| FIDC_ICEBERG_CATALOG_URI | `sqlite:///FIDC_HOME/iceberg/catalog.db` | SQL catalog URI (SQLite or `postgresql+psycopg2://...`) |
+| FIDC_ICEBERG_CATALOG_URI | `sqlite:///FIDC_HOME/iceberg/catalog.db` | SQL catalog (SQLite, `postgresql+psycopg://`) |
 | FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse and raw archive root (`file://` or `s3://`) |
 | FIDC_INBOX | `FIDC_HOME/inbox` | where custodians drop files |
 | FIDC_HOT_WINDOW_MONTHS | 13 | months of history kept in the PostgreSQL marts |

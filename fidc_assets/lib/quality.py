@@ -89,8 +89,20 @@ def build_context_config(root: Path = GX_ROOT_DIR) -> None:
     if "receivable_positions" not in [a.name for a in source.assets]:
         source.add_dataframe_asset("receivable_positions").add_batch_definition_whole_dataframe("whole_dataframe")
     suite = gx.ExpectationSuite(name=SUITE_RECEIVABLE_POSITIONS)
-    for column in ("fund_cnpj", "custodian_id", "reference_date", "receivable_id", "cedente_doc", "asset_type",
-                   "due_date", "nominal_value", "present_value", "currency", "source_file_sha256", "source_line"):
+    for column in (
+        "fund_cnpj",
+        "custodian_id",
+        "reference_date",
+        "receivable_id",
+        "cedente_doc",
+        "asset_type",
+        "due_date",
+        "nominal_value",
+        "present_value",
+        "currency",
+        "source_file_sha256",
+        "source_line",
+    ):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
     suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="fund_cnpj", regex=r"^\d{14}$"))
     suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="cedente_doc", regex=r"^(\d{11}|\d{14})$"))
@@ -98,8 +110,9 @@ def build_context_config(root: Path = GX_ROOT_DIR) -> None:
     for column in ("nominal_value", "present_value", "acquisition_value", "pdd_value"):
         suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
     suite.add_expectation(
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="present_value", column_B="pdd_value", or_equal=True,
-                                                    ignore_row_if="either_value_is_missing")
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="present_value", column_B="pdd_value", or_equal=True, ignore_row_if="either_value_is_missing"
+        )
     )
     suite.add_expectation(
         gxe.ExpectCompoundColumnsToBeUnique(

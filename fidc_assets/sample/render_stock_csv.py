@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,6 +46,7 @@ HEADER: tuple[str, ...] = (
     "PRAZO_ATUAL", "SITUACAO_RECEBIVEL", "TAXA_CESSAO", "TX_RECEBIVEL", "COOBRIGACAO",
 )  # fmt: skip
 _COL = {name: i for i, name in enumerate(HEADER)}
+_FOUR_MONEY = re.compile(r"\d+\.\d\d;\d+\.\d\d;\d+\.\d\d;\d+\.\d\d")
 _ROW_ORDER = attrgetter("receivable.cedente.document", "receivable.seu_numero")
 _CORRUPTIBLE_DATES = ("DATA_VENCIMENTO_ORIGINAL", "DATA_VENCIMENTO_AJUSTADA", "DATA_EMISSAO", "DATA_AQUISICAO")
 
@@ -172,6 +174,7 @@ class StockCsvRenderer:
         corrupted: list[CorruptedRow] = []
         caches = self._static
         rand = rng.random
+        money_ok = _FOUR_MONEY.fullmatch
         for i, pos in enumerate(ordered):
             if pos.reference_date != day:
                 raise ValueError(f"position of {pos.reference_date} in the stock of {day}")
@@ -182,8 +185,10 @@ class StockCsvRenderer:
             parts = caches[punctuated].get(id(rec))
             if parts is None or parts[0] is not rec:
                 parts = self._static_parts(rec, punctuated)
-            # Money always has two places (simulation invariant): str() then one replace for the four.
+            # Money has exactly two places: str() of the four at once, checked, then one replace.
             money = f"{pos.nominal_value};{pos.present_value};{pos.acquisition_value};{pos.pdd_value}"
+            if not money_ok(money):
+                raise ValueError(f"money must be non-negative with exactly 2 decimal places: {money}")
             line = (
                 f"{prefixes[punctuated]};{parts[1]};{money.replace('.', ',')};{pos.pdd_bucket};{ref};"
                 f"{parts[2]};{pos.days_to_due};{pos.status};{parts[3]}"

@@ -1,6 +1,5 @@
 """dbt assets: one `dbt build` per partition window, with the window passed as --vars."""
 
-
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -37,7 +36,9 @@ def definitions() -> dg.Definitions:
         dagster_dbt_translator=translator,
         partitions_def=business_days(),
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+        retry_policy=dg.RetryPolicy(
+            max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
     )
     def fidc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: LakehouseResource):
         window = dbt_vars(days_from_keys(context.partition_keys))
@@ -48,4 +49,3 @@ def definitions() -> dg.Definitions:
         assets=[fidc_dbt_models],
         resources={"dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable())},
     )
-

@@ -1,6 +1,5 @@
 """Hot-load assets. Thin: the work is in `fidc_assets.lib.hot`."""
 
-
 import dagster as dg
 from pyiceberg.expressions import In
 

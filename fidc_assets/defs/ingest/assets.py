@@ -1,6 +1,5 @@
 """Ingestion assets. Thin: the work is in `fidc_assets.lib.ingest`."""
 
-
 import dagster as dg
 
 from fidc_assets.defs.partitions import business_days
@@ -52,7 +51,13 @@ def definitions() -> dg.Definitions:
                     _markdown_table(
                         ["file", "custodian", "fund", "day", "bytes"],
                         [
-                            [r["original_name"], r["custodian_id"], r["fund_cnpj"], r["reference_date"], r["size_bytes"]]
+                            [
+                                r["original_name"],
+                                r["custodian_id"],
+                                r["fund_cnpj"],
+                                r["reference_date"],
+                                r["size_bytes"],
+                            ]
                             for r in report.received[:200]
                         ],
                     )

@@ -1,6 +1,5 @@
 """GX suites as asset checks: blocking, so bad canonical rows never reach the hot marts."""
 
-
 import dagster as dg
 from pyiceberg.expressions import In
 
@@ -27,9 +26,7 @@ def definitions() -> dg.Definitions:
         days = days_from_keys(context.partition_keys)
         rows = lakehouse.lake().read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days))
         summary = validate_receivable_positions(rows)
-        failed = [
-            f"{o.expectation}({o.column or ''}): {o.unexpected_count} unexpected" for o in summary.failed
-        ]
+        failed = [f"{o.expectation}({o.column or ''}): {o.unexpected_count} unexpected" for o in summary.failed]
         return dg.AssetCheckResult(
             passed=summary.success,
             severity=dg.AssetCheckSeverity.ERROR,

@@ -1,0 +1,51 @@
+# fidc-lakehouse. Needs only Python 3.11+ and make: everything else is installed into .venv by uv,
+# itself bootstrapped into .venv from PyPI, from the pinned uv.lock.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+STAMP  := $(VENV)/.synced
+
+.PHONY: help setup demo test test-unit ui lint db-start db-stop clean
+
+help:
+	@echo "make demo   run the main job end to end on embedded defaults (sample data, embedded PostgreSQL)"
+	@echo "make test   run the tests (unit + integration, real PostgreSQL/Iceberg/dbt/GX/webserver)"
+	@echo "make ui     start the Dagster webserver on http://127.0.0.1:3000"
+	@echo "make lint   ruff"
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(UV) sync --frozen
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/fidc-lake dbt-prepare
+
+demo: setup
+	$(BIN)/fidc-lake demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+ui: setup
+	$(BIN)/fidc-lake ui
+
+lint: $(STAMP)
+	$(BIN)/ruff check fidc_assets tests
+	$(BIN)/ruff format --check fidc_assets tests
+
+db-start: $(STAMP)
+	$(BIN)/fidc-lake db start
+
+db-stop: $(STAMP)
+	$(BIN)/fidc-lake db stop
+
+clean:
+	-$(BIN)/fidc-lake db stop
+	rm -rf .fidc dbt_project/target dbt_project/logs

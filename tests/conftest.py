@@ -1,0 +1,105 @@
+"""Session fixtures: one embedded PostgreSQL, one temp FIDC_HOME (catalog, warehouse, inbox), one dbt
+manifest and one sample, made once per test session; integration tests share them.
+
+FIDC_HOME is made with mkdtemp under /tmp and chmod 0755 (not pytest's tmp_path, which is 0700 under root)
+because as root the embedded server runs as an unprivileged user who must traverse it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fidc_assets.settings import Settings
+
+SAMPLE_ARGS = {"seed": 7, "funds": 2, "days": 6, "receivables_per_fund": 300}
+
+
+def traversable_tmp_dir(prefix: str) -> Path:
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    directory.chmod(0o755)
+    return directory
+
+
+@dataclass
+class Lakehouse:
+    settings: Settings
+    dsn: str
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def lakehouse() -> Iterator[Lakehouse]:
+    """A private FIDC_HOME with a running embedded PostgreSQL; environment restored afterwards."""
+    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+
+    home = traversable_tmp_dir("fidc-test-home-")
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "FIDC_HOME",
+            "FIDC_PG_DSN",
+            "DAGSTER_HOME",
+            "FIDC_INBOX",
+            "FIDC_ICEBERG_CATALOG_URI",
+            "FIDC_WAREHOUSE",
+        )
+    }
+    for k in saved:
+        os.environ.pop(k, None)
+    os.environ["FIDC_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    (home / "dagster").mkdir()
+    settings = Settings.from_env()
+    pg = EmbeddedPostgres(settings.pg_root)
+    dsn = pg.start()
+    try:
+        yield Lakehouse(settings, dsn, home)
+    finally:
+        pg.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    from fidc_assets.defs.dbt.project import prepare_manifest
+
+    return prepare_manifest()
+
+
+@pytest.fixture(scope="session")
+def sample(lakehouse: Lakehouse):
+    """The generator's files for SAMPLE_ARGS, delivered to the inbox; returns the manifest."""
+    from fidc_assets.pipeline import deliver
+    from fidc_assets.sample.generator import generate_sample
+
+    manifest = generate_sample(lakehouse.home / "sample", **SAMPLE_ARGS)
+    deliver([manifest.inbox_dir / f for f in manifest.files], Path(lakehouse.settings.inbox))
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def instance(lakehouse: Lakehouse):
+    import dagster as dg
+
+    with dg.DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+@pytest.fixture(scope="session")
+def first_run(lakehouse: Lakehouse, dbt_manifest: Path, sample, instance):
+    """Every asset and check for every sample day, in one run."""
+    from fidc_assets.pipeline import run_days
+
+    return run_days(list(sample.days), instance=instance)

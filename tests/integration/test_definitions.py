@@ -1,0 +1,83 @@
+"""The code location: loads without side effects, and its graph does not drift silently."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from fidc_assets.settings import REPO_DIR
+from tests.conftest import traversable_tmp_dir
+
+pytestmark = pytest.mark.integration
+
+EXPECTED_ASSETS = [
+    "hot/landing_receivable_positions",
+    "lake/custodian_files",
+    "lake/receivable_positions",
+    "marts/fct_receivable_position_daily",
+    "marts/mart_fund_daily",
+    "staging/stg_receivable_positions",
+]
+
+
+def _load_in_subprocess(env_home: str, code: str) -> dict:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "FIDC_HOME": env_home,
+        # Unreachable on purpose: loading definitions must not connect anywhere.
+        "FIDC_PG_DSN": "postgresql://nobody@127.0.0.1:1/none",
+        "HOME": env_home,
+    }
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", textwrap.dedent(code)],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_does_nothing_and_loading_touches_no_state(dbt_manifest):
+    home = traversable_tmp_dir("fidc-test-defs-")
+    manifest_mtime = dbt_manifest.stat().st_mtime_ns
+    result = _load_in_subprocess(
+        str(home),
+        """
+        import json, sys
+        import fidc_assets.definitions as d
+        heavy_after_import = sorted(m for m in ("dbt", "great_expectations", "psycopg") if m in sys.modules)
+        defs = d.defs()
+        keys = sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())
+        checks = sorted(k.to_user_string() for k in defs.resolve_asset_graph().asset_check_keys)
+        print(json.dumps({"heavy": heavy_after_import, "keys": keys, "checks": checks}))
+        """,
+    )
+    assert result["keys"] == EXPECTED_ASSETS
+    assert "lake/receivable_positions:gx_receivable_positions_canonical" in result["checks"]
+    assert any(c.startswith("marts/mart_fund_daily:unique_combination") for c in result["checks"])
+    assert list(home.iterdir()) == [], "loading definitions wrote to FIDC_HOME"
+    assert dbt_manifest.stat().st_mtime_ns == manifest_mtime, "loading definitions re-parsed dbt"
+    assert "great_expectations" not in result["heavy"]
+
+
+def test_every_asset_is_partitioned_by_business_day_and_documented(dbt_manifest):
+    from fidc_assets.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.partitions_def is not None, f"{key} is not partitioned"
+        keys = node.partitions_def.get_partition_keys_in_range(
+            __import__("dagster").PartitionKeyRange("2024-11-14", "2024-11-22")
+        )
+        # 15 Nov (Proclamação) and 20 Nov (Consciência Negra) are ANBIMA holidays; 16-17 a weekend.
+        assert keys == ["2024-11-14", "2024-11-18", "2024-11-19", "2024-11-21", "2024-11-22"], key
+        assert node.description, f"{key} has no description"

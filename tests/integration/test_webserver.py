@@ -1,0 +1,251 @@
+"""The real Dagster webserver: `dagster dev` starts with the project's workspace, the `fidc_assets` code
+location loads, and the GraphQL API lists the assets, their partitioning and the Great Expectations check.
+
+`dagster dev` runs in its own process group (webserver, daemon and code server are children) so that the
+whole tree can be stopped; DAGSTER_HOME is a fresh temp dir holding a copy of the repo's dagster.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fidc_assets.settings import REPO_DIR
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LOCATION_NAME = "fidc_assets"
+STARTUP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 20.0
+
+EXPECTED_ASSETS = {
+    "lake/custodian_files",
+    "lake/receivable_positions",
+    "hot/landing_receivable_positions",
+    "staging/stg_receivable_positions",
+    "marts/fct_receivable_position_daily",
+    "marts/mart_fund_daily",
+}
+PARTITIONED_ASSET = "lake/receivable_positions"
+GX_CHECK = "gx_receivable_positions_canonical"
+
+WORKSPACE_QUERY = """
+{
+  workspaceOrError {
+    __typename
+    ... on PythonError { message stack }
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError {
+          __typename
+          ... on RepositoryLocation { name repositories { name } }
+          ... on PythonError { message stack cause { message stack } }
+        }
+      }
+    }
+  }
+}
+"""
+
+ASSETS_QUERY = """
+{
+  assetNodes {
+    assetKey { path }
+    groupName
+    isPartitioned
+    assetChecksOrError {
+      __typename
+      ... on AssetChecks { checks { name assetKey { path } } }
+      ... on AssetCheckNeedsMigrationError { message }
+      ... on AssetCheckNeedsUserCodeUpgrade { message }
+      ... on AssetCheckNeedsAgentUpgradeError { message }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class Webserver:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError as exc:
+            return f"<log unreadable: {exc}>"
+        return text[-chars:]
+
+    def graphql(self, query: str, timeout: float = 30.0) -> dict[str, Any]:
+        body = json.dumps({"query": query}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read())
+        assert not payload.get("errors"), f"GraphQL errors: {payload['errors']}\n--- log tail ---\n{self.log_tail()}"
+        return payload["data"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the whole group (dagster dev forwards it to webserver, daemon and code server), then SIGKILL."""
+    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader so it does not linger as a zombie in the group
+            if not group_alive(proc.pid):
+                break
+            time.sleep(0.2)
+        if not group_alive(proc.pid):
+            break
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def wait_until_answering(server: Webserver) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(
+                f"dagster dev exited with code {server.proc.returncode} before answering\n"
+                f"--- log tail ---\n{server.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(f"{server.url}/server_info", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            last_error = exc
+        time.sleep(1.0)
+    pytest.fail(
+        f"dagster dev did not answer /server_info within {STARTUP_TIMEOUT_S:.0f}s (last error: {last_error!r})\n"
+        f"--- log tail ---\n{server.log_tail()}"
+    )
+
+
+def wait_until_location_loaded(server: Webserver, deadline: float) -> dict[str, Any]:
+    """Poll the workspace until the location's loadStatus is LOADED; return its entry."""
+    entry: dict[str, Any] | None = None
+    while True:
+        workspace = server.graphql(WORKSPACE_QUERY)["workspaceOrError"]
+        assert workspace["__typename"] == "Workspace", f"workspace error: {workspace}\n{server.log_tail()}"
+        entries = {e["name"]: e for e in workspace["locationEntries"]}
+        assert LOCATION_NAME in entries, f"locations: {sorted(entries)}\n--- log tail ---\n{server.log_tail()}"
+        entry = entries[LOCATION_NAME]
+        if entry["loadStatus"] == "LOADED" or time.monotonic() > deadline:
+            return entry
+        time.sleep(1.0)
+
+
+@pytest.fixture
+def webserver(lakehouse, dbt_manifest: Path) -> Iterator[Webserver]:
+    assert dbt_manifest.exists(), f"dbt manifest missing: {dbt_manifest}"
+    tmp = Path(tempfile.mkdtemp(prefix="fidc-webserver-test-"))
+    dagster_home = tmp / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO_DIR / "dagster.yaml", dagster_home / "dagster.yaml")
+    log = tmp / "dagster-dev.log"
+
+    bin_dir = Path(sys.executable).parent
+    env = os.environ.copy()
+    env["DAGSTER_HOME"] = str(dagster_home)
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    port = free_port()
+    cmd = [
+        str(bin_dir / "dagster"),
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(REPO_DIR / "workspace.yaml"),
+    ]
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Webserver(url=f"http://127.0.0.1:{port}", proc=proc, log=log)
+    try:
+        yield server
+    finally:
+        stop_process_group(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_webserver_lists_project_assets(webserver: Webserver) -> None:
+    started = time.monotonic()
+    wait_until_answering(webserver)
+
+    entry = wait_until_location_loaded(webserver, deadline=started + STARTUP_TIMEOUT_S)
+    location = entry["locationOrLoadError"]
+    assert entry["loadStatus"] == "LOADED", f"location still {entry['loadStatus']}\n{webserver.log_tail()}"
+    assert location is not None and location["__typename"] == "RepositoryLocation", (
+        f"code location {LOCATION_NAME!r} failed to load: {json.dumps(location, indent=2)}\n"
+        f"--- log tail ---\n{webserver.log_tail()}"
+    )
+    assert location["repositories"], f"no repositories in {LOCATION_NAME!r}"
+
+    nodes = webserver.graphql(ASSETS_QUERY)["assetNodes"]
+    by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    missing = EXPECTED_ASSETS - by_key.keys()
+    assert not missing, f"assets missing from GraphQL: {sorted(missing)}; listed: {sorted(by_key)}"
+
+    positions = by_key[PARTITIONED_ASSET]
+    assert positions["isPartitioned"] is True, positions
+
+    checks_or_error = positions["assetChecksOrError"]
+    assert checks_or_error["__typename"] == "AssetChecks", checks_or_error
+    check_names = {c["name"] for c in checks_or_error["checks"]}
+    assert GX_CHECK in check_names, f"checks on {PARTITIONED_ASSET}: {sorted(check_names)}"
+    gx_check = next(c for c in checks_or_error["checks"] if c["name"] == GX_CHECK)
+    assert "/".join(gx_check["assetKey"]["path"]) == PARTITIONED_ASSET
