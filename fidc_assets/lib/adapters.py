@@ -294,6 +294,8 @@ def _open_reader(data: bytes, fmt: DelimitedFormat, tracker: _LineTracker, name:
         )
         names = pcsv.open_csv(io.BytesIO(data), read_options=read_options, parse_options=peek_options).schema.names
     except pa.ArrowInvalid as e:
+        if "Empty CSV file" in str(e):
+            raise FileRejected("no_rows", f"{name}: the file has a header but no data rows.") from None
         raise FileRejected(
             "unreadable", f"{name}: the file could not be read as {fmt.delimiter!r}-separated text: {e}"
         ) from None

@@ -142,7 +142,12 @@ def load_spec(path: Path) -> CustodianSpec:
         spec = CustodianSpec.model_validate(raw)
     except ValidationError as e:
         lines = []
-        for err in e.errors():
+        errors = e.errors()
+        # pydantic also reports a tuple with a bad item as "too short": only the item's own error helps.
+        deeper = {tuple(err["loc"][:1]) for err in errors if len(err["loc"]) > 1}
+        for err in errors:
+            if err["type"] == "too_short" and tuple(err["loc"]) in deeper:
+                continue
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
             found = err.get("input")
             found_text = "" if isinstance(found, dict | list) else f"; found {found!r}"

@@ -17,6 +17,8 @@ from fidc_assets.lib.documents import is_valid_document
 
 _DATE_TOKENS = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})"}
 _DATE_TOKENS_FIXED = {"%d": r"(?P<d>\d{2})", "%m": r"(?P<m>\d{2})", "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})"}
+#: Digits after the decimal separator a number may have before it is rejected (it is rounded to the scale).
+MAX_FRACTION_DIGITS = 20
 #: Two-digit years below this are 20yy, others 19yy (DDMMAA fields in CNAB files).
 TWO_DIGIT_YEAR_PIVOT = 70
 
@@ -82,7 +84,9 @@ def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
     )
     dim = pc.take(_MONTH_DAYS, pc.if_else(month_ok, m, 0))
     dim = pc.add(dim, pc.cast(pc.and_(leap, pc.equal(m, 2)), pa.int64()))
-    valid = pc.fill_null(pc.and_(month_ok, pc.and_(pc.greater_equal(d, 1), pc.less_equal(d, dim))), False)
+    day_ok = pc.and_(pc.greater_equal(d, 1), pc.less_equal(d, dim))
+    # year 0 does not exist (Python, PostgreSQL and the civil algorithm below all start at year 1)
+    valid = pc.fill_null(pc.and_(pc.and_(month_ok, day_ok), pc.greater_equal(y, 1)), False)
     days = _days_from_civil(y, m, d)
     return pc.if_else(valid, days, pa.scalar(None, pa.int64())), valid
 
@@ -106,8 +110,9 @@ def parse_decimals(
     text = blank_to_null(values)
     d, t = re.escape(decimal), re.escape(thousands) if thousands else None
     int_digits = precision - scale
-    plain = rf"[+-]?\d{{1,{int_digits}}}(?:{d}\d+)?"
-    pattern = plain if t is None else rf"(?:{plain}|[+-]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d+)?)"
+    frac = rf"(?:{d}\d{{1,{MAX_FRACTION_DIGITS}}})?"
+    plain = rf"[+-]?\d{{1,{int_digits}}}{frac}"
+    pattern = plain if t is None else rf"(?:{plain}|[+-]?\d{{1,3}}(?:{t}\d{{3}})+{frac})"
     ok = pc.fill_null(pc.match_substring_regex(text, f"^{pattern}$"), False)
     normalized = pc.if_else(ok, text, pa.scalar(None, pa.string()))
     if thousands:
@@ -118,7 +123,7 @@ def parse_decimals(
     int_part = pc.utf8_length(pc.replace_substring_regex(normalized, r"^[+-]?(\d*)(?:\.\d*)?$", r"\1"))
     ok = pc.and_(ok, pc.fill_null(pc.less_equal(int_part, int_digits), False))
     normalized = pc.if_else(ok, normalized, pa.scalar(None, pa.string()))
-    wide = pc.cast(normalized, pa.decimal128(38, 10))
+    wide = pc.cast(normalized, pa.decimal256(int_digits + MAX_FRACTION_DIGITS, MAX_FRACTION_DIGITS))
     rounded = pc.round(wide, scale, round_mode="half_to_even")
     result = pc.cast(rounded, pa.decimal128(precision, scale))
     bad = pc.and_(pc.is_valid(text), pc.invert(ok))
@@ -128,7 +133,8 @@ def parse_decimals(
 def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     text = blank_to_null(values)
     ok = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
-    result = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.int32())
+    unsigned = pc.replace_substring_regex(pc.if_else(ok, text, pa.scalar(None, pa.string())), r"^\+", "")
+    result = pc.cast(unsigned, pa.int32())
     return result, pc.and_(pc.is_valid(text), pc.invert(ok))
 
 

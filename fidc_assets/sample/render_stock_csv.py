@@ -48,7 +48,12 @@ HEADER: tuple[str, ...] = (
 _COL = {name: i for i, name in enumerate(HEADER)}
 _FOUR_MONEY = re.compile(r"\d+\.\d\d;\d+\.\d\d;\d+\.\d\d;\d+\.\d\d")
 _ROW_ORDER = attrgetter("receivable.cedente.document", "receivable.seu_numero")
-_CORRUPTIBLE_DATES = ("DATA_VENCIMENTO_ORIGINAL", "DATA_VENCIMENTO_AJUSTADA", "DATA_EMISSAO", "DATA_AQUISICAO")
+_CORRUPTIBLE_DATES = (
+    "DATA_VENCIMENTO_ORIGINAL",
+    "DATA_VENCIMENTO_AJUSTADA",
+    "DATA_EMISSAO",
+    "DATA_AQUISICAO",
+)
 
 
 class CorruptionReason(StrEnum):
@@ -129,14 +134,13 @@ class StockCsvRenderer:
         parts = cache.get(id(rec))
         if parts is None or parts[0] is not rec:
             doc = format_document if punctuated else str
-            originator = self.fund.originator
+            orig, ced, sac = self.fund.originator, rec.cedente, rec.sacado
             parts = (
                 rec,
                 DELIMITER.join(
                     (
-                        originator.name, doc(originator.document), rec.cedente.name, doc(rec.cedente.document),
-                        rec.sacado.name, doc(rec.sacado.document), rec.seu_numero, rec.numero_documento,
-                        str(rec.asset_type),
+                        orig.name, doc(orig.document), ced.name, doc(ced.document), sac.name,
+                        doc(sac.document), rec.seu_numero, rec.numero_documento, str(rec.asset_type),
                     )
                 ),
                 DELIMITER.join(

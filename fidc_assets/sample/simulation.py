@@ -592,9 +592,10 @@ class Simulation:
                 out.append(Movement(rec.fund_cnpj, fate.partial_date, MovementKind.PARTIAL_SETTLEMENT, rec,
                                     fate.partial_amount))  # fmt: skip
             if fate.exit_date in days:
-                open_nominal = rec.nominal_value - fate.partial_amount
+                open_nominal = MONEY_CONTEXT.subtract(rec.nominal_value, fate.partial_amount)
                 if fate.exit_kind is MovementKind.REPURCHASE:
-                    amount = self._present_value(open_nominal, rec.cession_rate, rec.adjusted_due_date, fate.exit_date)
+                    due, rate = rec.adjusted_due_date, rec.cession_rate
+                    amount = self._present_value(open_nominal, rate, due, fate.exit_date)
                 else:
                     amount = open_nominal
                 out.append(Movement(rec.fund_cnpj, fate.exit_date, fate.exit_kind, rec, amount))
@@ -661,7 +662,18 @@ class Simulation:
                 pdd = (pv * provision).quantize(CENT, ROUND_HALF_EVEN) if provision else ZERO
                 append(
                     StockPosition(
-                        rec, day, nominal, acquisition, pv, pdd, overdue, dc, rating, provision, bucket, status
+                        rec,
+                        day,
+                        nominal,
+                        acquisition,
+                        pv,
+                        pdd,
+                        overdue,
+                        dc,
+                        rating,
+                        provision,
+                        bucket,
+                        status,
                     )
                 )
         out.sort(key=_POSITION_ORDER)
@@ -765,7 +777,8 @@ class Simulation:
         live = len(initial)
         for day in self.business_days:
             gap = n_target - live
-            count = round(n_target * DAILY_ACQUISITION_SHARE * (0.7 + 0.6 * rng.random()) + BOOK_FEEDBACK * gap)
+            base = n_target * DAILY_ACQUISITION_SHARE * (0.7 + 0.6 * rng.random())
+            count = round(base + BOOK_FEEDBACK * gap)
             for _ in range(max(0, count)):
                 prof, d, fate = draft(day)
                 self._append(book, prof, d, fate)

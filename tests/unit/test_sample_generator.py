@@ -243,7 +243,8 @@ def test_reparsing_reproduces_truth(sample, parsed):
 def test_truth_file_format(sample):
     out, _ = sample
     lines = (out / "truth" / "positions_daily.csv").read_bytes().decode("utf-8").split("\n")
-    assert lines[0] == "fund_cnpj,reference_date,row_count,nominal_value,present_value,acquisition_value,pdd_value"
+    header = "fund_cnpj,reference_date,row_count,nominal_value,present_value,acquisition_value,pdd_value"
+    assert lines[0] == header
     assert lines[-1] == ""
     for line in lines[1:-1]:
         cnpj, day, count, *money = line.split(",")

@@ -157,7 +157,8 @@ def test_positions_follow_conventions(stocks):
                     assert isinstance(v, Decimal) and v.as_tuple().exponent == -2
                 assert p.days_to_due == (r.adjusted_due_date - day).days
                 assert p.days_overdue == max(0, -p.days_to_due)
-                assert Decimal(0) < p.acquisition_value <= p.present_value <= p.nominal_value <= r.nominal_value
+                assert Decimal(0) < p.acquisition_value <= p.present_value <= p.nominal_value
+                assert p.nominal_value <= r.nominal_value
                 if p.days_overdue == 0:
                     seen_performing += 1
                     assert p.status == "A VENCER"
@@ -254,3 +255,13 @@ def test_parameter_validation():
         simulate(funds=-1)
     empty = simulate(funds=1, days=0, receivables_per_fund=10)
     assert empty.business_days == () and list(empty.iter_stock(empty.funds[0].cnpj)) == []
+
+
+def test_start_on_a_holiday_moves_to_the_next_business_day():
+    # 20 November 2024 (Consciência Negra) is an ANBIMA holiday since 2024.
+    holiday_start = simulate(seed=2, funds=1, days=3, start=dt.date(2024, 11, 20), receivables_per_fund=50)
+    expected = tuple(dt.date(2024, 11, d) for d in (21, 22, 25))
+    assert holiday_start.business_days == expected
+    fund = holiday_start.funds[0]
+    for r in holiday_start.receivables(fund.cnpj):
+        assert r.acquisition_date != dt.date(2024, 11, 20) and r.adjusted_due_date != dt.date(2024, 11, 20)

@@ -146,12 +146,6 @@ def test_parse_dates_rejects_an_unsupported_format_token():
         parse_dates(_strings("15/Mar/2024"), ("%d/%b/%Y",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG typed.py _days_from_civil: for January/February of year 0000 the adjusted year is -1 and "
-    "pc.divide truncates towards zero (era 0 instead of -1), so '01/01/0000' becomes 0000-01-02 and is "
-    "flagged valid; Python (and PostgreSQL) cannot represent year 0, so the value should be bad",
-)
 def test_parse_dates_year_zero_is_not_a_valid_date():
     values, bad = _dates(["01/01/0000"])
     assert bad == [True]
@@ -260,12 +254,6 @@ def test_parse_decimals_rate_scale():
     assert bad.to_pylist() == [False, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG typed.py parse_decimals: the text is cast to decimal128(38, 10) before rounding, so a value "
-    "with more than 10 fractional digits ('1,12345678901') raises pyarrow ArrowInvalid ('Rescaling Decimal "
-    "value would cause data loss') instead of being rounded half-even to the scale (or flagged bad)",
-)
 def test_parse_decimals_many_fractional_digits_are_rounded_not_an_exception():
     _, values, bad = _decimals(["1,12345678901", "0,00000000001"])
     assert values == [Decimal("1.12"), Decimal("0.00")]
@@ -282,12 +270,6 @@ def test_parse_integers():
     assert bad.to_pylist() == [False, False, False, False, False, False, False, True, True, True, True, True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG typed.py parse_integers (line ~131): the regex accepts a leading '+' but pc.cast(..., int32) "
-    "cannot parse '+7' and raises ArrowInvalid, so one '+30' in PRAZO_ATUAL makes the whole file unreadable; "
-    "'+7' should be 7 (as parse_decimals does for '+10,00') or at least be flagged bad",
-)
 def test_parse_integers_accepts_an_explicit_plus_sign():
     result, bad = parse_integers(_strings("+7", "31"))
     assert result.to_pylist() == [7, 31]
@@ -330,7 +312,9 @@ def _wrong_check_digit(doc: str) -> str:
 
 def test_normalize_documents_strips_punctuation():
     values, bad = normalize_documents(
-        _strings(format_cnpj(CNPJ), CNPJ, f"{CPF[:3]}.{CPF[3:6]}.{CPF[6:9]}-{CPF[9:]}", f" {CPF} ", "12 345 678/0001-95")
+        _strings(
+            format_cnpj(CNPJ), CNPJ, f"{CPF[:3]}.{CPF[3:6]}.{CPF[6:9]}-{CPF[9:]}", f" {CPF} ", "12 345 678/0001-95"
+        )
     )
     assert values.to_pylist() == [CNPJ, CNPJ, CPF, CPF, "12345678000195"]
     assert bad.to_pylist() == [False] * 5

@@ -1,0 +1,261 @@
+"""Custodian specs: the shipped spec loads; broken specs fail with a message naming file, key and value."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fidc_assets.lib.documents import cnpj_check_digits, format_cnpj
+from fidc_assets.lib.specs import CustodianSpec, SpecError, load_spec, load_specs, match_file
+from fidc_assets.settings import CUSTODIANS_DIR
+
+SHIPPED = CUSTODIANS_DIR / "custodia_alfa.yaml"
+FUND = "112223330001" + cnpj_check_digits("112223330001")
+
+
+@pytest.fixture(scope="module")
+def shipped_raw() -> dict:
+    return yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def specs() -> dict[str, CustodianSpec]:
+    spec = load_spec(SHIPPED)
+    return {spec.id: spec}
+
+
+def _write(tmp_path: Path, raw: dict, name: str = "custodia_alfa") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert str(path) in message, message
+    return message
+
+
+# --- the shipped spec ------------------------------------------------------------------------------------------
+
+
+def test_shipped_spec_loads():
+    spec = load_spec(SHIPPED)
+    assert spec.id == "custodia_alfa" == SHIPPED.stem
+    assert spec.default_currency == "BRL"
+    (file_spec,) = spec.files
+    assert file_spec.entity == "receivable_positions"
+    fmt = file_spec.format
+    assert (fmt.kind, fmt.encoding, fmt.delimiter, fmt.decimal, fmt.thousands) == (
+        "delimited",
+        "latin-1",
+        ";",
+        ",",
+        None,
+    )
+    assert fmt.date_formats == ("%d/%m/%Y",)
+    maps = file_spec.column_maps()
+    assert maps["fund_cnpj"].column == "DOC_FUNDO"
+    assert maps["coobligation"].column == "COOBRIGACAO"
+    assert maps["coobligation"].map == {"SIM": True, "NAO": False, "S": True, "N": False}
+
+
+def test_load_specs_reads_the_custodians_directory():
+    specs = load_specs(CUSTODIANS_DIR)
+    assert "custodia_alfa" in specs
+    assert all(spec_id == spec.id for spec_id, spec in specs.items())
+
+
+def test_a_valid_copy_of_the_shipped_spec_loads_from_any_directory(tmp_path, shipped_raw):
+    assert load_spec(_write(tmp_path, shipped_raw)).id == "custodia_alfa"
+
+
+# --- errors: file, key path, expected, found -------------------------------------------------------------------
+
+
+def test_unknown_entity(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["entity"] = "loan_tapes"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.entity" in message
+    assert "'loan_tapes'" in message
+    assert "receivable_positions" in message  # what was expected
+
+
+@pytest.mark.parametrize(
+    "pattern, missing",
+    [
+        (r"^ESTOQUE_(?P<fundo>\d{14})_(?P<date>\d{8})\.csv$", "fund"),
+        (r"^ESTOQUE_(?P<fund>\d{14})_(\d{8})\.csv$", "date"),
+        (r"^ESTOQUE_(\d{14})_(\d{8})\.csv$", "date"),
+    ],
+)
+def test_pattern_without_fund_and_date_groups(tmp_path, shipped_raw, pattern, missing):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["pattern"] = pattern
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.pattern" in message
+    assert "(?P<fund>...)" in message and "(?P<date>...)" in message
+    assert f"'{missing}'" in message
+    assert repr(pattern) in message
+
+
+def test_pattern_that_is_not_a_regex(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["pattern"] = r"^ESTOQUE_(?P<fund>\d{14}_(?P<date>\d{8})\.csv$"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.pattern" in message
+    assert "not a valid regular expression" in message
+
+
+def test_unknown_canonical_field_in_columns(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["valor_bruto"] = "VALOR_BRUTO"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0" in message
+    assert "columns" in message
+    assert "valor_bruto" in message
+    assert "receivable_positions" in message
+
+
+@pytest.mark.parametrize("field", ["due_date", "fund_cnpj", "present_value", "cedente_doc"])
+def test_missing_required_field_mapping(tmp_path, shipped_raw, field):
+    raw = copy.deepcopy(shipped_raw)
+    del raw["files"][0]["columns"][field]
+    message = _error(_write(tmp_path, raw))
+    assert "files.0" in message
+    assert "columns" in message and "required" in message
+    assert f"'{field}'" in message
+
+
+def test_column_map_without_source(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["coobligation"] = {"map": {"S": True}}
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.columns.coobligation" in message
+    assert "`column` or `default`" in message
+
+
+@pytest.mark.parametrize("encoding", ["latin1", "iso-8859-1", "ascii", "UTF8"])
+def test_bad_encoding_name(tmp_path, shipped_raw, encoding):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["format"]["encoding"] = encoding
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.format.encoding" in message
+    assert repr(encoding) in message
+    for expected in ("utf-8", "latin-1", "cp1252"):
+        assert expected in message
+
+
+def test_multi_character_delimiter(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["format"]["delimiter"] = ";;"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.format.delimiter" in message
+    assert "';;'" in message
+
+
+def test_thousands_equal_to_decimal(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["format"]["thousands"] = ","
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.format" in message
+    assert "must differ" in message
+
+
+def test_unknown_key_is_rejected(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["format"]["separator"] = ";"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.format.separator" in message
+    assert "';'" in message
+
+
+def test_id_differs_from_file_name(tmp_path, shipped_raw):
+    message = _error(_write(tmp_path, copy.deepcopy(shipped_raw), name="custodia_beta"))
+    assert "id" in message
+    assert "'custodia_beta'" in message  # expected: the file name
+    assert "'custodia_alfa'" in message  # found
+
+
+def test_invalid_yaml(tmp_path):
+    path = tmp_path / "custodia_alfa.yaml"
+    path.write_text("id: custodia_alfa\nfiles: [\n  - entity: receivable_positions\n", encoding="utf-8")
+    message = _error(path)
+    assert "not valid YAML" in message
+    assert "line 3" in message  # where the parser gave up
+    assert "'-'" in message  # what it found there
+
+
+@pytest.mark.parametrize("text, found", [("- a\n- b\n", "list"), ("", "NoneType"), ("just text\n", "str")])
+def test_top_level_must_be_a_mapping(tmp_path, text, found):
+    path = tmp_path / "custodia_alfa.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = _error(path)
+    assert "mapping" in message
+    assert found in message
+
+
+def test_error_for_one_bad_file_entry_does_not_claim_files_is_empty(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["entity"] = "loan_tapes"
+    message = _error(_write(tmp_path, raw))
+    assert "at least 1 item" not in message
+
+
+def test_empty_files_list(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"] = []
+    message = _error(_write(tmp_path, raw))
+    assert "files" in message
+    assert "at least 1" in message
+
+
+# --- match_file ------------------------------------------------------------------------------------------------
+
+
+def test_match_file_takes_fund_and_date_from_the_name(specs):
+    match = match_file(f"ESTOQUE_{FUND}_20240315.csv", specs)
+    assert match is not None
+    assert match.custodian.id == "custodia_alfa"
+    assert match.file_spec.entity == "receivable_positions"
+    assert match.fund_cnpj == FUND
+    assert match.reference_date == dt.date(2024, 3, 15)
+
+
+def test_match_file_accepts_the_optional_suffix(specs):
+    match = match_file(f"ESTOQUE_{FUND}_20240229_v2.csv", specs)
+    assert match is not None
+    assert (match.fund_cnpj, match.reference_date) == (FUND, dt.date(2024, 2, 29))
+
+
+@pytest.mark.parametrize("day", ["20240231", "20230229", "20241301", "20240100", "20240000"])
+def test_match_file_impossible_date_does_not_match(specs, day):
+    assert match_file(f"ESTOQUE_{FUND}_{day}.csv", specs) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"estoque_{FUND}_20240315.csv",  # the pattern is case-sensitive
+        f"ESTOQUE_{FUND}_20240315.txt",
+        f"ESTOQUE_{format_cnpj(FUND)}_20240315.csv",
+        f"ESTOQUE_{FUND[:-1]}_20240315.csv",
+        f"ESTOQUE_{FUND}_2024031.csv",
+        f"MOVIMENTO_{FUND}_20240315.csv",
+        f"ESTOQUE_{FUND}_20240315.csv.bak",
+        "",
+    ],
+)
+def test_match_file_non_matching_name_returns_none(specs, name):
+    assert match_file(name, specs) is None
+
+
+def test_match_file_with_no_specs_returns_none():
+    assert match_file(f"ESTOQUE_{FUND}_20240315.csv", {}) is None
