@@ -139,27 +139,10 @@ class LandingReport:
         return sum(len(s.quarantined_files) for s in self.slices)
 
 
-def _quarantine_rows(reg: dict, rejected: list[RejectedRow], now: dt.datetime) -> list[dict]:
-    return [
-        {
-            "source_file_sha256": reg["sha256"],
-            "custodian_id": reg["custodian_id"],
-            "entity": reg["entity"],
-            "fund_cnpj": reg["fund_cnpj"],
-            "reference_date": reg["reference_date"],
-            "file_name": reg["original_name"],
-            "line_number": r.line_number,
-            "field": r.field,
-            "reason_code": r.reason_code,
-            "message": r.message,
-            "raw_text": r.raw_text,
-            "quarantined_at": now,
-        }
-        for r in rejected
-    ]
-
-
-def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict:
+def _quarantine_row(
+    reg: dict, now: dt.datetime, line: int | None, field: str | None, reason: str, message: str, raw: str | None
+) -> dict:
+    """One lake.quarantine row for a registered file: a rejected row (line set) or the whole file (line None)."""
     return {
         "source_file_sha256": reg["sha256"],
         "custodian_id": reg["custodian_id"],
@@ -167,13 +150,21 @@ def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict
         "fund_cnpj": reg["fund_cnpj"],
         "reference_date": reg["reference_date"],
         "file_name": reg["original_name"],
-        "line_number": None,
-        "field": None,
-        "reason_code": err.reason_code,
-        "message": err.message,
-        "raw_text": None,
+        "line_number": line,
+        "field": field,
+        "reason_code": reason,
+        "message": message,
+        "raw_text": raw,
         "quarantined_at": now,
     }
+
+
+def _quarantine_rows(reg: dict, rejected: list[RejectedRow], now: dt.datetime) -> list[dict]:
+    return [_quarantine_row(reg, now, r.line_number, r.field, r.reason_code, r.message, r.raw_text) for r in rejected]
+
+
+def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict:
+    return _quarantine_row(reg, now, None, None, err.reason_code, err.message, None)
 
 
 def _slice_filter(custodian_id: str, fund_cnpj: str, day: dt.date) -> BooleanExpression:
