@@ -32,7 +32,7 @@ from fidc_assets.lib.typed import (
 
 DOCUMENT_FIELDS = frozenset({"fund_cnpj", "cedente_doc", "sacado_doc", "originator_doc"})
 NON_NEGATIVE_FIELDS = frozenset({"nominal_value", "acquisition_value", "present_value", "pdd_value"})
-LINEAGE_FIELDS = ("source", "source_file_sha256", "source_line", "ingested_at")
+LINEAGE_FIELDS = ("file_date", "source", "source_file_sha256", "source_line", "ingested_at")
 
 #: Row reason codes → what they mean, for messages and for the README.
 ROW_REASONS = {
@@ -226,6 +226,7 @@ def _convert_batch(
     if entity.partition_date and entity.partition_date in columns:
         other = pc.not_equal(columns[entity.partition_date], pa.scalar(match.reference_date, pa.date32()))
         reason, fieldname = _mark(reason, fieldname, other, "date_mismatch", _source_name(cmaps, entity.partition_date))
+    columns["file_date"] = pa.array([match.reference_date] * n, pa.date32())
     columns["source"] = pa.array(["custodian_file"] * n, pa.string())
     columns["source_file_sha256"] = pa.array([sha256] * n, pa.string())
     columns["source_line"] = lines

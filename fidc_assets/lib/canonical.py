@@ -66,6 +66,7 @@ class Entity:
 
 
 LINEAGE = (
+    Field("file_date", DateType(), True, "business date of the delivery (from the file name or header)"),
     Field("source", StringType(), True, "custodian_file | legacy"),
     Field("source_file_sha256", StringType(), True, "sha256 of the received file (or legacy batch id)"),
     Field("source_line", LongType(), True, "1-based physical line of the row in the source file"),
@@ -155,9 +156,82 @@ QUARANTINE = Entity(
     ),
 )
 
-ENTITIES: dict[str, Entity] = {e.name: e for e in (RECEIVABLE_POSITIONS, FILE_REGISTRY, QUARANTINE)}
+ACQUISITIONS = Entity(
+    name="acquisitions",
+    doc="Cessões: receivables the fund bought, one row per receivable per acquisition.",
+    key=("fund_cnpj", "custodian_id", "event_date", "cedente_doc", "receivable_id"),
+    partition_date="event_date",
+    fields=(
+        Field("fund_cnpj", StringType(), True, "fund CNPJ, 14 digits"),
+        Field("custodian_id", StringType(), True),
+        Field("event_date", DateType(), True, "acquisition (cession) date"),
+        Field("receivable_id", StringType(), True, "seu número / participant control number"),
+        Field("document_number", StringType()),
+        Field("asset_type", StringType(), True),
+        Field("cedente_doc", StringType(), True),
+        Field("cedente_name", StringType()),
+        Field("sacado_doc", StringType()),
+        Field("sacado_name", StringType()),
+        Field("issue_date", DateType()),
+        Field("due_date", DateType(), True),
+        Field("nominal_value", MONEY, True, "face value"),
+        Field("acquisition_value", MONEY, True, "price paid"),
+        Field("currency", StringType(), True),
+        Field("cession_rate", RATE, False, "% per month"),
+        Field("coobligation", BooleanType()),
+        Field("occurrence_code", StringType(), False, "CNAB occurrence as sent"),
+        *LINEAGE,
+    ),
+)
+
+SETTLEMENTS = Entity(
+    name="settlements",
+    doc="Liquidações, pagamentos parciais, recompras e baixas: money (or loss) closing a receivable.",
+    key=("fund_cnpj", "custodian_id", "event_date", "cedente_doc", "receivable_id", "kind"),
+    partition_date="event_date",
+    fields=(
+        Field("fund_cnpj", StringType(), True),
+        Field("custodian_id", StringType(), True),
+        Field("event_date", DateType(), True),
+        Field("receivable_id", StringType(), True),
+        Field("document_number", StringType()),
+        Field("cedente_doc", StringType(), True),
+        Field("sacado_doc", StringType()),
+        Field("kind", StringType(), True, "liquidacao | liquidacao_parcial | recompra | baixa"),
+        Field("amount_paid", MONEY, True),
+        Field("adjustment", MONEY, False, "interest/discount on payment; may be negative"),
+        Field("nominal_value", MONEY),
+        Field("currency", StringType(), True),
+        Field("status", StringType()),
+        Field("occurrence_code", StringType()),
+        *LINEAGE,
+    ),
+)
+
+FUND_QUOTAS = Entity(
+    name="fund_quotas",
+    doc="Quotas and net assets (PL) per fund, day and class (senior, mezanino, subordinada).",
+    key=("fund_cnpj", "custodian_id", "reference_date", "quota_class", "series"),
+    partition_date="reference_date",
+    fields=(
+        Field("fund_cnpj", StringType(), True),
+        Field("custodian_id", StringType(), True),
+        Field("reference_date", DateType(), True),
+        Field("quota_class", StringType(), True, "senior | mezanino | subordinada"),
+        Field("series", StringType(), True),
+        Field("quota_count", DecimalType(24, 8), True),
+        Field("quota_value", DecimalType(24, 8), True),
+        Field("net_assets", MONEY, True, "PL of the class"),
+        Field("currency", StringType(), True),
+        *LINEAGE,
+    ),
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e for e in (RECEIVABLE_POSITIONS, ACQUISITIONS, SETTLEMENTS, FUND_QUOTAS, FILE_REGISTRY, QUARANTINE)
+}
 #: Entities a custodian file can be mapped to.
-INGESTIBLE = ("receivable_positions",)
+INGESTIBLE = ("receivable_positions", "acquisitions", "settlements", "fund_quotas")
 
 
 @cache

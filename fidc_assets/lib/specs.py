@@ -99,7 +99,7 @@ class FileSpec(_Strict):
         unknown = sorted(set(self.columns) - set(entity.field_names))
         if unknown:
             raise ValueError(f"columns maps unknown {self.entity} fields {unknown}")
-        lineage = {"custodian_id", "source", "source_file_sha256", "source_line", "ingested_at"}
+        lineage = {"custodian_id", "file_date", "source", "source_file_sha256", "source_line", "ingested_at"}
         required = {f.name for f in entity.fields if f.required} - lineage - {"currency"}
         missing = sorted(required - set(self.columns))
         if missing:

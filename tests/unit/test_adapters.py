@@ -162,6 +162,7 @@ def test_accepted_rows_are_canonical():
         "cession_rate": Decimal("1.750000"),
         "receivable_rate": Decimal("2.100000"),
         "term_days": 31,
+        "file_date": DAY,
         "source": "custodian_file",
         "source_file_sha256": SHA,
         "source_line": 2,
