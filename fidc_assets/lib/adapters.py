@@ -1,26 +1,33 @@
 """The one engine that reads every custodian file through its YAML spec.
 
-No custodian has Python of its own: the spec says how to read the bytes and how columns map to canonical
-fields; this module turns text into typed Arrow columns with vectorized kernels and sorts rows into accepted
-and rejected (with file, line, field, reason code and a message an analyst understands). A problem with the
-file as a whole (unreadable encoding, missing columns, empty) raises `FileRejected`: nothing of such a file is
-written anywhere but the raw archive and the quarantine.
+No custodian has Python of its own: a format reader (`fidc_assets.lib.readers`) splits the bytes into text
+columns with line numbers; this module types them with vectorized kernels, applies the spec's mapping, value
+maps, document normalization and the asset type registry, and sorts rows into accepted and rejected (file,
+line, field, reason code, message, raw text). Whatever makes the whole file unusable (encoding, missing
+columns, a trailer whose control totals disagree, a truncated file, a ZIP that expands too far) raises
+`FileRejected`: nothing of such a file is written anywhere but the raw archive and the quarantine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 from pyiceberg.types import BooleanType, DateType, DecimalType, IntegerType, LongType, StringType
 
+from fidc_assets.lib.asset_types import load_asset_types
 from fidc_assets.lib.canonical import ENTITIES, Entity, arrow_schema
-from fidc_assets.lib.specs import ColumnMap, DelimitedFormat, FileMatch
+from fidc_assets.lib.readers import (
+    FileRejected,
+    RawReader,
+    RejectedRow,
+    open_reader,
+    unpack_archive,
+)
+from fidc_assets.lib.specs import ColumnMap, FileMatch, ValueFormats, XlsxFormat
 from fidc_assets.lib.typed import (
     blank_to_null,
     map_values,
@@ -30,9 +37,20 @@ from fidc_assets.lib.typed import (
     parse_integers,
 )
 
+__all__ = ["FileRejected", "ParseResult", "RejectedRow", "ROW_REASONS", "parse_bytes"]
+
 DOCUMENT_FIELDS = frozenset({"fund_cnpj", "cedente_doc", "sacado_doc", "originator_doc"})
-NON_NEGATIVE_FIELDS = frozenset({"nominal_value", "acquisition_value", "present_value", "pdd_value"})
+NON_NEGATIVE_FIELDS = frozenset(
+    {"nominal_value", "acquisition_value", "present_value", "pdd_value", "amount_paid", "quota_count",
+     "quota_value", "net_assets"}
+)  # fmt: skip
+#: Entities whose business date must be the file's date (a stock or quota file describes one day).
+DATED_BY_FILE = frozenset({"receivable_positions", "fund_quotas"})
 LINEAGE_FIELDS = ("file_date", "source", "source_file_sha256", "source_line", "ingested_at")
+DEFAULT_BOOLEANS: dict[str, str | bool | None] = {
+    "true": True, "false": False, "1": True, "0": False, "S": True, "N": False, "SIM": True, "NAO": False,
+    "NÃO": False, "Y": True, "YES": True, "NO": False,
+}  # fmt: skip
 
 #: Row reason codes → what they mean, for messages and for the README.
 ROW_REASONS = {
@@ -41,30 +59,20 @@ ROW_REASONS = {
     "missing_required": "is required but empty",
     "invalid_document": "is not a valid CPF/CNPJ (length or check digits)",
     "negative_value": "is negative where only positive values are allowed",
-    "unknown_code": "is not one of the codes the custodian spec lists",
+    "unknown_code": "is not one of the codes the custodian spec (or the asset type registry) lists",
     "wrong_column_count": "has a different number of columns than the header",
+    "wrong_line_length": "has a different length than the fixed-width layout",
+    "unknown_record_type": "has a record type the layout does not define",
     "fund_mismatch": "belongs to another fund than the one in the file name",
     "date_mismatch": "has another reference date than the one in the file name",
     "duplicate_key": "repeats the key of an earlier row in the same file",
 }
-
-
-class FileRejected(Exception):
-    """The whole file is unusable; `message` is written for the custodian's analyst."""
-
-    def __init__(self, reason_code: str, message: str):
-        super().__init__(f"{reason_code}: {message}")
-        self.reason_code = reason_code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    line_number: int
-    field: str | None
-    reason_code: str
-    message: str
-    raw_text: str | None = None
+#: File reason codes (the whole file is quarantined).
+FILE_REASONS = (
+    "empty_file", "no_rows", "wrong_encoding", "missing_columns", "unreadable", "truncated_file", "bad_trailer",
+    "control_totals_mismatch", "archive_too_large", "archive_member_missing", "archive_ambiguous",
+    "missing_sheet", "missing_records", "unsupported_format",
+)  # fmt: skip
 
 
 @dataclass
@@ -74,92 +82,51 @@ class ParseResult:
     entity: Entity
     rows: pa.Table
     rejected: list[RejectedRow] = field(default_factory=list)
+    trailer_checked: bool = False
 
     @property
-    def control_totals(self) -> dict[str, str | int]:
-        totals: dict[str, str | int] = {"rows_accepted": self.rows.num_rows, "rows_rejected": len(self.rejected)}
-        for name in ("nominal_value", "present_value"):
+    def control_totals(self) -> dict[str, str | int | bool]:
+        totals: dict[str, str | int | bool] = {
+            "rows_accepted": self.rows.num_rows,
+            "rows_rejected": len(self.rejected),
+            "trailer_checked": self.trailer_checked,
+        }
+        for name in ("nominal_value", "present_value", "acquisition_value", "amount_paid", "net_assets"):
             if name in self.rows.column_names:
                 total = pc.sum(self.rows[name]).as_py()
                 totals[f"sum_{name}"] = str(total if total is not None else Decimal("0.00"))
         return totals
 
 
-def _pyarrow_encoding(encoding: str) -> str:
-    # Arrow reads UTF-8 natively (and skips a BOM); other encodings go through Python's codecs.
-    return {"utf-8": "utf8", "utf-8-sig": "utf8", "latin-1": "latin1"}.get(encoding, encoding)
+def effective_formats(match: FileMatch) -> ValueFormats:
+    """How values are written, as the engine sees them (XLSX cells arrive as '.'-decimals and ISO dates)."""
+    fmt = match.file_spec.format
+    vf = ValueFormats(
+        decimal=fmt.decimal, thousands=fmt.thousands, date_formats=fmt.date_formats, null_values=fmt.null_values
+    )
+    if isinstance(fmt, XlsxFormat):
+        formats = ("%Y-%m-%d", *[f for f in fmt.date_formats if f != "%Y-%m-%d"], "excel_serial")
+        vf = ValueFormats(decimal="auto", thousands=None, date_formats=formats, null_values=fmt.null_values)
+    return vf
 
 
-def _check_encoding(data: bytes, fmt: DelimitedFormat, name: str) -> None:
-    encoding = "utf-8" if fmt.encoding == "utf-8-sig" else fmt.encoding
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise FileRejected(
-            "wrong_encoding",
-            f"{name}: the file is not valid {fmt.encoding} (byte {e.start} on line {line} cannot be read as "
-            f"{fmt.encoding}). Please resend it in {fmt.encoding}, as agreed in the custodian layout.",
-        ) from None
-    if fmt.encoding in ("latin-1", "cp1252") and data.startswith(b"\xef\xbb\xbf"):
-        raise FileRejected(
-            "wrong_encoding",
-            f"{name}: the file starts with a UTF-8 byte order mark but the layout says {fmt.encoding}. "
-            f"Please resend it in {fmt.encoding}.",
-        )
-
-
-class _LineTracker:
-    """Maps data-row indexes to physical line numbers, skipping lines the CSV reader dropped."""
-
-    def __init__(self, first_data_line: int):
-        self.first_data_line = first_data_line
-        self.skipped: list[int] = []
-        self.invalid: list[RejectedRow] = []
-
-    def handler(self, row: pcsv.InvalidRow) -> str:
-        line = row.number
-        if line is None:  # only with threaded parsing, which we never use
-            return "error"
-        self.skipped.append(line)
-        if row.text.strip():
-            self.invalid.append(
-                RejectedRow(
-                    line,
-                    None,
-                    "wrong_column_count",
-                    f"line {line} has {row.actual_columns} columns but the header has {row.expected_columns}",
-                    row.text,
-                )
-            )
-        return "skip"
-
-    def lines_for(self, start_index: int, count: int) -> pa.Array:
-        lines = pc.add(pa.array(range(start_index, start_index + count), pa.int64()), self.first_data_line)
-        for s in sorted(self.skipped):
-            lines = pc.if_else(pc.greater_equal(lines, s), pc.add(lines, 1), lines)
-        return lines
-
-
-def _convert_field(
-    name: str, itype, raw: pa.Array, cmap: ColumnMap, fmt: DelimitedFormat
-) -> tuple[pa.Array, pa.Array, str]:
+def _convert_field(name: str, itype, raw: pa.Array, cmap: ColumnMap, vf: ValueFormats):
     """(typed values, bad mask, reason code for bad) for one canonical field."""
-    if cmap.map is not None:
+    if cmap.map is not None or isinstance(itype, BooleanType):
         target = pa.bool_() if isinstance(itype, BooleanType) else pa.string()
-        values, bad = map_values(raw, cmap.map, target)
+        values, bad = map_values(raw, cmap.map if cmap.map is not None else DEFAULT_BOOLEANS, target)
         return values, bad, "unknown_code"
     if isinstance(itype, DateType):
-        values, bad = parse_dates(raw, fmt.date_formats)
+        values, bad = parse_dates(raw, cmap.date_formats or vf.date_formats)
         return values, bad, "unparseable_date"
     if isinstance(itype, DecimalType):
-        values, bad = parse_decimals(raw, fmt.decimal, fmt.thousands, itype.scale, itype.precision)
+        values, bad = parse_decimals(raw, vf.decimal, vf.thousands, itype.scale, itype.precision)
         return values, bad, "unparseable_number"
     if isinstance(itype, IntegerType | LongType):
         values, bad = parse_integers(raw)
         return (values if isinstance(itype, IntegerType) else pc.cast(values, pa.int64())), bad, "unparseable_number"
     if isinstance(itype, StringType) and name in DOCUMENT_FIELDS:
-        values, bad = normalize_documents(raw)
+        values, bad = normalize_documents(raw, restore_leading_zeros=cmap.restore_leading_zeros)
         return values, bad, "invalid_document"
     if isinstance(itype, StringType):
         values = blank_to_null(raw)
@@ -176,6 +143,13 @@ def _mark(reason: pa.Array, fieldname: pa.Array, mask: pa.Array, code: str, name
     )
 
 
+def _nullify(text: pa.Array, null_values: tuple[str, ...]) -> pa.Array:
+    if not null_values:
+        return text
+    hit = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(text), value_set=pa.array(null_values, pa.string())), False)
+    return pc.if_else(hit, pa.scalar(None, pa.string()), text)
+
+
 @dataclass
 class _Batch:
     canonical: pa.Table  # every row, typed, with lineage; nulls where bad
@@ -184,10 +158,15 @@ class _Batch:
     raw: pa.Table  # the source text columns, for messages
 
 
+def _source_name(cmaps: dict[str, ColumnMap], name: str) -> str:
+    cmap = cmaps.get(name)
+    return (cmap.column if cmap and cmap.column else None) or name
+
+
 def _convert_batch(
-    raw: pa.RecordBatch, lines: pa.Array, match: FileMatch, entity: Entity, sha256: str, ingested_at: dt.datetime
+    raw: pa.Table, lines: pa.Array, match: FileMatch, entity: Entity, sha256: str, ingested_at: dt.datetime
 ) -> _Batch:
-    fmt = match.file_spec.format
+    vf = effective_formats(match)
     n = raw.num_rows
     reason = pa.nulls(n, pa.string())
     fieldname = pa.nulls(n, pa.string())
@@ -195,56 +174,72 @@ def _convert_batch(
     cmaps = match.file_spec.column_maps()
     columns: dict[str, pa.Array] = {}
     for f in entity.fields:
-        if f.name in LINEAGE_FIELDS:
+        if f.name in LINEAGE_FIELDS or f.name == "custodian_id":
             continue
         cmap = cmaps.get(f.name)
-        if f.name == "custodian_id":
-            columns[f.name] = pa.array([match.custodian.id] * n, pa.string())
-            continue
         if cmap is None:
-            default = match.custodian.default_currency if f.name == "currency" else None
-            columns[f.name] = pa.array([default] * n, schema.field(f.name).type)
+            columns[f.name] = pa.nulls(n, schema.field(f.name).type)
             continue
         if cmap.column is not None:
-            text = raw.column(cmap.column)
+            text = _nullify(raw.column(cmap.column).combine_chunks(), cmap.null_values or vf.null_values)
             if cmap.default is not None:
                 text = pc.coalesce(blank_to_null(text), pa.scalar(cmap.default))
         else:
             text = pa.array([cmap.default] * n, pa.string())
-        values, bad, code = _convert_field(f.name, f.type, text, cmap, fmt)
-        present = pc.is_valid(blank_to_null(text))
-        reason, fieldname = _mark(reason, fieldname, bad, code, cmap.column or f.name)
+        values, bad, code = _convert_field(f.name, f.type, text, cmap, vf)
+        source = cmap.column or f.name
+        reason, fieldname = _mark(reason, fieldname, bad, code, source)
         if f.required:
-            reason, fieldname = _mark(reason, fieldname, pc.invert(present), "missing_required", cmap.column or f.name)
+            reason, fieldname = _mark(reason, fieldname, pc.is_null(blank_to_null(text)), "missing_required", source)
         if f.name in NON_NEGATIVE_FIELDS:
             negative = pc.less(values, pa.scalar(Decimal(0), values.type))
-            reason, fieldname = _mark(reason, fieldname, negative, "negative_value", cmap.column or f.name)
+            reason, fieldname = _mark(reason, fieldname, negative, "negative_value", source)
         columns[f.name] = pc.cast(values, schema.field(f.name).type)
-    if "fund_cnpj" in columns:
+    reason, fieldname = _registry_checks(columns, reason, fieldname, cmaps, match)
+    if "fund_cnpj" in cmaps:
         other = pc.not_equal(columns["fund_cnpj"], pa.scalar(match.fund_cnpj))
         reason, fieldname = _mark(reason, fieldname, other, "fund_mismatch", _source_name(cmaps, "fund_cnpj"))
-    if entity.partition_date and entity.partition_date in columns:
+    else:
+        columns["fund_cnpj"] = pa.array([match.fund_cnpj] * n, pa.string())
+    if entity.name in DATED_BY_FILE and entity.partition_date in cmaps:
         other = pc.not_equal(columns[entity.partition_date], pa.scalar(match.reference_date, pa.date32()))
         reason, fieldname = _mark(reason, fieldname, other, "date_mismatch", _source_name(cmaps, entity.partition_date))
+    columns["custodian_id"] = pa.array([match.custodian.id] * n, pa.string())
     columns["file_date"] = pa.array([match.reference_date] * n, pa.date32())
     columns["source"] = pa.array(["custodian_file"] * n, pa.string())
     columns["source_file_sha256"] = pa.array([sha256] * n, pa.string())
     columns["source_line"] = lines
     columns["ingested_at"] = pa.array([ingested_at] * n, schema.field("ingested_at").type)
     table = pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema.remove_metadata())
-    return _Batch(table, reason, fieldname, pa.Table.from_batches([raw]))
+    return _Batch(table, reason, fieldname, raw)
 
 
-def _source_name(cmaps: dict[str, ColumnMap], name: str) -> str:
-    cmap = cmaps.get(name)
-    return (cmap.column if cmap and cmap.column else None) or name
+def _registry_checks(columns, reason, fieldname, cmaps, match: FileMatch):
+    """Asset types must be registered; currency defaults to the asset type's, then the custodian's."""
+    registry = load_asset_types().asset_types
+    if "asset_type" in columns:
+        known = pc.fill_null(pc.is_in(columns["asset_type"], value_set=pa.array(list(registry), pa.string())), False)
+        unknown = pc.and_(pc.is_valid(columns["asset_type"]), pc.invert(known))
+        reason, fieldname = _mark(reason, fieldname, unknown, "unknown_code", _source_name(cmaps, "asset_type"))
+    if "currency" in columns:
+        currency = columns["currency"]
+        if "currency" in cmaps:
+            invalid = pc.invert(pc.fill_null(pc.match_substring_regex(currency, r"^[A-Z]{3}$"), True))
+            reason, fieldname = _mark(reason, fieldname, invalid, "unknown_code", _source_name(cmaps, "currency"))
+        if "asset_type" in columns:
+            codes = [c for c, t in registry.items() if t.currency]
+            by_type = pc.take(
+                pa.array([registry[c].currency for c in codes], pa.string()),
+                pc.index_in(columns["asset_type"], value_set=pa.array(codes, pa.string())),
+            )
+            currency = pc.coalesce(currency, by_type)
+        columns["currency"] = pc.coalesce(currency, pa.scalar(match.custodian.default_currency))
+    return reason, fieldname
 
 
 def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap]) -> _Batch:
     """Second and later rows with the same business key in one file are rejected; the first is kept."""
     key_cols = [k for k in entity.key if k in batch.canonical.column_names]
-    if not key_cols:
-        return batch
     ok_rows = pc.is_null(batch.reason)
     idx = pa.array(range(batch.canonical.num_rows), pa.int64())
     keys = batch.canonical.select(key_cols).append_column("__idx", idx).filter(ok_rows)
@@ -253,113 +248,47 @@ def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap])
     first = keys.group_by(key_cols, use_threads=False).aggregate([("__idx", "min")])
     keep = pc.is_in(idx, value_set=first["__idx_min"].combine_chunks())
     duplicate = pc.and_(ok_rows, pc.invert(keep))
-    key_source = _source_name(cmaps, entity.key[-1])
+    key_source = _source_name(cmaps, "receivable_id" if "receivable_id" in key_cols else key_cols[-1])
     reason, fieldname = _mark(batch.reason, batch.field, duplicate, "duplicate_key", key_source)
     return _Batch(batch.canonical, reason, fieldname, batch.raw)
 
 
-def _message(reason_code: str, field_name: str | None, value: str | None, fmt: DelimitedFormat) -> str:
+def _human_date_formats(formats: tuple[str, ...]) -> str:
+    names = []
+    for f in formats:
+        if f == "excel_serial":
+            names.append("an Excel date")
+        else:
+            names.append(f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%y", "yy"))
+    return " or ".join(names)
+
+
+def _message(reason_code: str, field_name: str | None, value: str | None, vf: ValueFormats) -> str:
     what = ROW_REASONS.get(reason_code, reason_code)
     shown = "" if value is None else f" {value!r}"
     hint = ""
     if reason_code == "unparseable_date":
-        human = [
-            f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%y", "yy")
-            for f in fmt.date_formats
-        ]
-        hint = f" (expected {' or '.join(human)})"
+        hint = f" (expected {_human_date_formats(vf.date_formats)})"
     elif reason_code == "unparseable_number":
-        example = "1234" + fmt.decimal + "56"
+        example = "1234,56" if vf.decimal == "," else "1234.56"
         hint = f" (expected a number like {example})"
     return f"{field_name or 'row'}{shown} {what}{hint}"
 
 
-def _open_reader(data: bytes, fmt: DelimitedFormat, tracker: _LineTracker, name: str) -> pcsv.CSVStreamingReader:
-    read_options = pcsv.ReadOptions(
-        encoding=_pyarrow_encoding(fmt.encoding),
-        skip_rows=fmt.skip_rows,
-        autogenerate_column_names=not fmt.header,
-        use_threads=False,  # invalid-row line numbers are only known when parsing serially
-        block_size=1 << 22,
-    )
-    parse_options = pcsv.ParseOptions(
-        delimiter=fmt.delimiter,
-        quote_char=fmt.quote_char or False,
-        ignore_empty_lines=False,
-        invalid_row_handler=tracker.handler,
-    )
-    try:
-        # Peek at the header with a throwaway handler: the tracker must see each invalid row once.
-        peek_options = pcsv.ParseOptions(
-            delimiter=fmt.delimiter, quote_char=fmt.quote_char or False, invalid_row_handler=lambda row: "skip"
-        )
-        names = pcsv.open_csv(io.BytesIO(data), read_options=read_options, parse_options=peek_options).schema.names
-    except pa.ArrowInvalid as e:
-        if "Empty CSV file" in str(e):
-            raise FileRejected("no_rows", f"{name}: the file has a header but no data rows.") from None
-        raise FileRejected(
-            "unreadable", f"{name}: the file could not be read as {fmt.delimiter!r}-separated text: {e}"
-        ) from None
-    convert_options = pcsv.ConvertOptions(
-        column_types={n: pa.string() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
-    )
-    return pcsv.open_csv(
-        io.BytesIO(data), read_options=read_options, parse_options=parse_options, convert_options=convert_options
+def _concat(batches: list[_Batch]) -> _Batch:
+    return _Batch(
+        pa.concat_tables([b.canonical for b in batches]),
+        pa.concat_arrays([b.reason for b in batches]),
+        pa.concat_arrays([b.field for b in batches]),
+        pa.concat_tables([b.raw for b in batches], promote_options="default"),
     )
 
 
-def parse_delimited(data: bytes, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
-    """Parse a delimited custodian file into canonical rows and rejected rows."""
-    fmt = match.file_spec.format
-    entity = ENTITIES[match.file_spec.entity]
-    if not data.strip():
-        raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
-    _check_encoding(data, fmt, name)
-    first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
-    tracker = _LineTracker(first_data_line)
-    reader = _open_reader(data, fmt, tracker, name)
-    needed = sorted({c.column for c in match.file_spec.column_maps().values() if c.column})
-    missing = [c for c in needed if c not in reader.schema.names]
-    if missing:
-        raise FileRejected(
-            "missing_columns",
-            f"{name}: the header lacks the column(s) {', '.join(missing)} required by the layout of "
-            f"{match.custodian.name}. Found: {', '.join(reader.schema.names)}.",
-        )
-    batches: list[_Batch] = []
-    seen = 0
-    try:
-        for raw in reader:
-            lines = tracker.lines_for(seen, raw.num_rows)
-            seen += raw.num_rows
-            raw, lines = _drop_blank_lines(raw, lines)
-            if raw.num_rows:
-                batches.append(_convert_batch(raw, lines, match, entity, sha256, ingested_at))
-    except pa.ArrowInvalid as e:
-        raise FileRejected("unreadable", f"{name}: the file could not be parsed: {e}") from None
-    if not batches and not tracker.invalid:
-        raise FileRejected("no_rows", f"{name}: the file has a header but no data rows.")
-    batch = _concat(batches, entity) if batches else None
-    rejected = list(tracker.invalid)
-    if batch is None:
-        return ParseResult(entity, arrow_schema(entity).empty_table(), _with_raw_text(rejected, data, fmt))
-    batch = _mark_duplicates(batch, entity, match.file_spec.column_maps())
-    bad_idx = pc.indices_nonzero(pc.is_valid(batch.reason)).to_pylist()
-    reasons, fields, lines = batch.reason.to_pylist(), batch.field.to_pylist(), batch.canonical["source_line"]
-    for i in bad_idx:
-        col = fields[i]
-        value = batch.raw.column(col)[i].as_py() if col in batch.raw.column_names else None
-        rejected.append(RejectedRow(lines[i].as_py(), col, reasons[i], _message(reasons[i], col, value, fmt)))
-    good = batch.canonical.filter(pc.is_null(batch.reason))
-    rejected.sort(key=lambda r: r.line_number)
-    return ParseResult(entity, good.cast(arrow_schema(entity)), _with_raw_text(rejected, data, fmt))
-
-
-def _drop_blank_lines(raw: pa.RecordBatch, lines: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
+def _drop_blank_rows(raw: pa.Table, lines: pa.Array) -> tuple[pa.Table, pa.Array]:
     """Blank lines (all fields empty) are not rows: custodians' exports often end with a few."""
     blank = None
     for column in raw.columns:
-        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
         blank = empty if blank is None else pc.and_(blank, empty)
     if blank is None or not pc.any(blank).as_py():
         return raw, lines
@@ -367,36 +296,90 @@ def _drop_blank_lines(raw: pa.RecordBatch, lines: pa.Array) -> tuple[pa.RecordBa
     return raw.filter(keep), lines.filter(keep)
 
 
-def _concat(batches: list[_Batch], entity: Entity) -> _Batch:
-    return _Batch(
-        pa.concat_tables([b.canonical for b in batches]),
-        pa.concat_arrays([b.reason for b in batches]),
-        pa.concat_arrays([b.field for b in batches]),
-        pa.concat_tables([b.raw for b in batches]),
-    )
+def _check_columns(reader: RawReader, match: FileMatch, name: str) -> None:
+    needed = sorted({c.column for c in match.file_spec.column_maps().values() if c.column})
+    missing = [c for c in needed if c not in reader.names]
+    if missing:
+        raise FileRejected(
+            "missing_columns",
+            f"{name}: the header lacks the column(s) {', '.join(missing)} required by the layout of "
+            f"{match.custodian.name}. Found: {', '.join(reader.names)}.",
+        )
 
 
-def _with_raw_text(rejected: list[RejectedRow], data: bytes, fmt: DelimitedFormat) -> list[RejectedRow]:
-    """Attach each rejected row's original line, decoded as the layout says, for the quarantine."""
+def _check_trailer(
+    reader: RawReader, batch: _Batch | None, data_records: int, name: str, cmaps: dict[str, ColumnMap]
+) -> bool:
+    """Compare the trailer's control totals with what was read; a difference rejects the whole file."""
+    totals = reader.trailer_totals()
+    if totals is None:
+        return False
+    if totals.record_count is not None and totals.record_count != data_records:
+        raise FileRejected(
+            "control_totals_mismatch",
+            f"{name}: the trailer says {totals.record_count} records but the file has {data_records}; "
+            "the file is incomplete or was altered. Please resend it.",
+        )
+    for fieldname, expected in totals.sums.items():
+        if batch is None:
+            continue
+        column = batch.canonical[fieldname]
+        source = pa.scalar(_source_name(cmaps, fieldname), pa.string())
+        if pc.any(pc.fill_null(pc.equal(batch.field, source), False)).as_py():
+            continue  # rows with an unreadable value are quarantined; their total cannot be verified
+        actual = pc.sum(column).as_py() or Decimal("0")
+        if actual != expected:
+            raise FileRejected(
+                "control_totals_mismatch",
+                f"{name}: the trailer's total of {fieldname} is {expected} but the records add up to {actual}. "
+                "Please check and resend the file.",
+            )
+    return True
+
+
+def parse_bytes(data: bytes, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
+    """Parse one received file (its archived bytes) into canonical rows and rejected rows."""
+    data, name = unpack_archive(data, name, match.file_spec)
+    entity = ENTITIES[match.file_spec.entity]
+    reader = open_reader(data, name, match.file_spec)
+    _check_columns(reader, match, name)
+    batches: list[_Batch] = []
+    for raw in reader.batches():
+        table, lines = _drop_blank_rows(raw.table, raw.lines)
+        if table.num_rows:
+            batches.append(_convert_batch(table, lines, match, entity, sha256, ingested_at))
+    if not batches and not reader.invalid:
+        raise FileRejected("no_rows", f"{name}: the file has a header but no data rows.")
+    cmaps = match.file_spec.column_maps()
+    batch = _mark_duplicates(_concat(batches), entity, cmaps) if batches else None
+    data_records = (batch.canonical.num_rows if batch else 0) + len(reader.invalid)
+    trailer_checked = _check_trailer(reader, batch, data_records, name, cmaps)
+    rejected = list(reader.invalid)
+    if batch is None:
+        return ParseResult(
+            entity, arrow_schema(entity).empty_table(), _with_raw_text(rejected, reader), trailer_checked
+        )
+    vf = effective_formats(match)
+    bad_idx = pc.indices_nonzero(pc.is_valid(batch.reason)).to_pylist()
+    reasons, fields, lines = batch.reason.to_pylist(), batch.field.to_pylist(), batch.canonical["source_line"]
+    for i in bad_idx:
+        col = fields[i]
+        value = batch.raw.column(col)[i].as_py() if col in batch.raw.column_names else None
+        rejected.append(RejectedRow(lines[i].as_py(), col, reasons[i], _message(reasons[i], col, value, vf)))
+    good = batch.canonical.filter(pc.is_null(batch.reason))
+    rejected.sort(key=lambda r: r.line_number)
+    return ParseResult(entity, good.cast(arrow_schema(entity)), _with_raw_text(rejected, reader), trailer_checked)
+
+
+def _with_raw_text(rejected: list[RejectedRow], reader: RawReader) -> list[RejectedRow]:
+    """Attach each rejected row's original text, for the quarantine."""
     wanted = {r.line_number for r in rejected if r.raw_text is None}
     if not wanted:
         return rejected
-    encoding = "utf-8" if fmt.encoding == "utf-8-sig" else fmt.encoding
-    texts: dict[int, str] = {}
-    for number, line in enumerate(data.splitlines(), start=1):
-        if number in wanted:
-            texts[number] = line.decode(encoding, errors="replace")
+    texts = reader.raw_texts(wanted)
     return [
         r
         if r.raw_text is not None
         else RejectedRow(r.line_number, r.field, r.reason_code, r.message, texts.get(r.line_number))
         for r in rejected
     ]
-
-
-def parse_bytes(data: bytes, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
-    """Parse one received file (its archived bytes) with the engine its spec's format names."""
-    kind = match.file_spec.format.kind
-    if kind == "delimited":
-        return parse_delimited(data, name, match, sha256, ingested_at)
-    raise FileRejected("unsupported_format", f"{name}: format {kind!r} is not supported")

@@ -1,9 +1,11 @@
 """Custodian specs: one YAML file per custodian, validated by pydantic.
 
-A spec says which files belong to the custodian (name patterns), how to read them (format, encoding,
-separators, date formats) and how their columns map to the canonical model. The engine in
-`fidc_assets.lib.adapters` reads every spec the same way: onboarding a custodian is configuration.
-Validation errors name the file, the key, what was expected and what was found.
+A spec says which files belong to the custodian (name patterns), how to read them (format: delimited, xlsx,
+fixed width with record types, json; encoding, separators, date formats, trailers with control totals,
+files inside a ZIP) and how their fields map to the canonical model (value maps, document normalization,
+defaults). The engine in `fidc_assets.lib.adapters` reads every spec the same way: onboarding a custodian is
+configuration. Shared fixed-width layouts (CNAB 444/400) live once in `custodians/layouts/`. Validation errors
+name the file, the key, what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import datetime as dt
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fidc_assets.lib.canonical import ENTITIES, INGESTIBLE
+
+Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"]
+LINEAGE = {"custodian_id", "file_date", "source", "source_file_sha256", "source_line", "ingested_at"}
+DATE_TOKEN = re.compile(r"%[dmYy]")
 
 
 class SpecError(ValueError):
@@ -28,16 +34,79 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DelimitedFormat(_Strict):
-    kind: Literal["delimited"] = "delimited"
-    encoding: Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"] = "utf-8"
+def _check_date_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    for fmt in formats:
+        if fmt == "excel_serial":
+            continue
+        if re.sub(r"%[dmYy]", "", fmt).count("%"):
+            raise ValueError(f"date format {fmt!r}: only %d %m %Y %y and 'excel_serial' are supported")
+        if sorted(DATE_TOKEN.findall(fmt)) not in (["%Y", "%d", "%m"], ["%d", "%m", "%y"]):
+            raise ValueError(f"date format {fmt!r} must contain %d, %m and one of %Y/%y, each once")
+    return formats
+
+
+class ValueFormats(_Strict):
+    """How values are written in a file (shared by every format)."""
+
+    decimal: Literal[",", ".", "auto"] = Field(".", description="'auto': a comma means 1.234,56, else 1234.56")
+    thousands: Literal[",", ".", " ", None] = None
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    null_values: tuple[str, ...] = Field((), description="texts that mean 'no value' (e.g. 000000 in CNAB)")
+
+    @field_validator("date_formats")
+    @classmethod
+    def _dates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_date_formats(v)
+
+    @model_validator(mode="after")
+    def _separators_differ(self):
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f"thousands and decimal separators must differ, both are {self.decimal!r}")
+        return self
+
+
+class TrailerField(_Strict):
+    """Where a control total sits in the trailer: a field index (delimited) or 1-based columns (fixed width)."""
+
+    index: int | None = Field(None, ge=0)
+    start: int | None = Field(None, ge=1)
+    end: int | None = Field(None, ge=1)
+    implied_decimals: int = Field(0, ge=0, le=8)
+    offset: int = Field(0, description="subtracted from the value (e.g. 2 when a sequence counts header+trailer)")
+
+    @model_validator(mode="after")
+    def _one_position(self) -> TrailerField:
+        if (self.index is None) == (self.start is None or self.end is None):
+            raise ValueError("needs either `index` or both `start` and `end`")
+        return self
+
+
+class Trailer(_Strict):
+    """A last line carrying control totals the engine verifies before anything is written."""
+
+    match: str = Field(description="regex the trailer line matches")
+    required: bool = Field(True, description="a missing trailer means the file was truncated")
+    record_count: TrailerField | None = None
+    sums: dict[str, TrailerField] = Field(default_factory=dict, description="canonical field → its total")
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+
+class DelimitedFormat(ValueFormats):
+    kind: Literal["delimited"]
+    encoding: Encoding = "utf-8"
     delimiter: str = ","
     quote_char: str | None = '"'
     skip_rows: int = Field(0, ge=0, description="lines before the header (titles, banners)")
     header: bool = True
-    decimal: Literal[",", "."] = "."
-    thousands: Literal[",", ".", " ", None] = None
-    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    trailer: Trailer | None = None
 
     @field_validator("delimiter")
     @classmethod
@@ -46,19 +115,90 @@ class DelimitedFormat(_Strict):
             raise ValueError(f"must be a single character, got {v!r}")
         return v
 
+
+class XlsxFormat(ValueFormats):
+    kind: Literal["xlsx"]
+    sheet: str | int = Field(0, description="sheet name, or 0-based index")
+    header_row: int = Field(1, ge=1, description="1-based sheet row holding the column names")
+
+
+class FixedField(_Strict):
+    start: int = Field(ge=1, description="1-based first column")
+    end: int = Field(ge=1, description="1-based last column, inclusive")
+    implied_decimals: int = Field(0, ge=0, le=8)
+
     @model_validator(mode="after")
-    def _separators_differ(self) -> DelimitedFormat:
-        if self.thousands is not None and self.thousands == self.decimal:
-            raise ValueError(f"thousands and decimal separators must differ, both are {self.decimal!r}")
+    def _ordered(self) -> FixedField:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
         return self
 
 
+class RecordType(_Strict):
+    code: str
+    fields: dict[str, FixedField] = Field(default_factory=dict)
+
+
+class FixedWidthLayout(_Strict):
+    """A fixed-width layout (CNAB 444, CNAB 400): line length, where the record type is, and the records."""
+
+    name: str
+    line_length: int = Field(ge=1)
+    record_type: FixedField
+    header: RecordType | None = None
+    detail: RecordType
+    trailer: RecordType | None = None
+    trailer_record_count: TrailerField | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit(self) -> FixedWidthLayout:
+        for rec in (self.header, self.detail, self.trailer):
+            for name, f in (rec.fields if rec else {}).items():
+                if f.end > self.line_length:
+                    raise ValueError(f"field {name} ends at {f.end}, past the line length {self.line_length}")
+        return self
+
+
+class FixedWidthFormat(ValueFormats):
+    kind: Literal["fixed_width"]
+    encoding: Encoding = "latin-1"
+    layout: str | FixedWidthLayout = Field(
+        description="a shared layout name (custodians/layouts/<name>.yaml) or inline"
+    )
+    date_formats: tuple[str, ...] = ("%d%m%y",)
+
+    def resolved_layout(self) -> FixedWidthLayout:
+        if isinstance(self.layout, str):
+            raise SpecError(f"layout {self.layout!r} was not resolved (load the spec with load_spec)")
+        return self.layout
+
+
+class JsonFormat(ValueFormats):
+    kind: Literal["json"]
+    encoding: Encoding = "utf-8"
+    records_path: str = Field(description="dotted path to the array of records, e.g. data.movimentos")
+
+
+Format = Annotated[DelimitedFormat | XlsxFormat | FixedWidthFormat | JsonFormat, Field(discriminator="kind")]
+
+
+class ArchiveSpec(_Strict):
+    """Files delivered inside a ZIP (applies when the received name ends in .zip)."""
+
+    kind: Literal["zip"] = "zip"
+    member_pattern: str = ".*"
+    max_uncompressed_bytes: int = Field(512 * 1024 * 1024, ge=1)
+
+
 class ColumnMap(_Strict):
-    """Where a canonical field comes from: a source column, or a constant default."""
+    """Where a canonical field comes from: a source column (or `$.path` at a JSON document's top), or a default."""
 
     column: str | None = None
     default: str | None = None
     map: dict[str, str | bool | None] | None = Field(None, description="source value → canonical value")
+    restore_leading_zeros: bool = Field(False, description="documents whose zeros a spreadsheet dropped")
+    date_formats: tuple[str, ...] | None = None
+    null_values: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
     def _has_source(self) -> ColumnMap:
@@ -66,12 +206,18 @@ class ColumnMap(_Strict):
             raise ValueError("needs `column` or `default`")
         return self
 
+    @field_validator("date_formats")
+    @classmethod
+    def _dates(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if v is None else _check_date_formats(v)
+
 
 class FileSpec(_Strict):
     entity: str
     pattern: str = Field(description="regex on the file name with named groups `fund` and `date`")
     name_date_format: str = "%Y%m%d"
-    format: DelimitedFormat
+    format: Format
+    archive: ArchiveSpec | None = None
     columns: dict[str, str | ColumnMap]
 
     @field_validator("entity")
@@ -99,8 +245,10 @@ class FileSpec(_Strict):
         unknown = sorted(set(self.columns) - set(entity.field_names))
         if unknown:
             raise ValueError(f"columns maps unknown {self.entity} fields {unknown}")
-        lineage = {"custodian_id", "file_date", "source", "source_file_sha256", "source_line", "ingested_at"}
-        required = {f.name for f in entity.fields if f.required} - lineage - {"currency"}
+        lineage_mapped = sorted(set(self.columns) & LINEAGE)
+        if lineage_mapped:
+            raise ValueError(f"columns must not map lineage fields {lineage_mapped}: the engine fills them")
+        required = {f.name for f in entity.fields if f.required} - LINEAGE - {"currency"}
         missing = sorted(required - set(self.columns))
         if missing:
             raise ValueError(f"columns must map the required {self.entity} fields {missing}")
@@ -131,31 +279,64 @@ class FileMatch(BaseModel):
     reference_date: dt.date
 
 
-def load_spec(path: Path) -> CustodianSpec:
+def _format_errors(path: Path, e: ValidationError, what: str) -> SpecError:
+    lines = []
+    errors = e.errors()
+    # pydantic also reports a tuple with a bad item as "too short": only the item's own error helps.
+    deeper = {tuple(err["loc"][:1]) for err in errors if len(err["loc"]) > 1}
+    for err in errors:
+        if err["type"] == "too_short" and tuple(err["loc"]) in deeper:
+            continue
+        # discriminated unions put the variant's name in the path: drop it, keep the keys a person wrote
+        key = ".".join(str(p) for p in err["loc"] if p not in ("delimited", "xlsx", "fixed_width", "json", "str"))
+        found = err.get("input")
+        found_text = "" if isinstance(found, dict | list) else f"; found {found!r}"
+        lines.append(f"  {key or '(top level)'}: {err['msg']}{found_text}")
+    return SpecError(f"{path}: invalid {what}\n" + "\n".join(lines))
+
+
+def _read_yaml(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise SpecError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
+    return raw
+
+
+def load_layout(path: Path) -> FixedWidthLayout:
+    try:
+        return FixedWidthLayout.model_validate(_read_yaml(path))
+    except ValidationError as e:
+        raise _format_errors(path, e, "fixed-width layout") from None
+
+
+def _resolve_layouts(spec: CustodianSpec, path: Path, layouts_dir: Path) -> CustodianSpec:
+    files = []
+    for i, f in enumerate(spec.files):
+        if isinstance(f.format, FixedWidthFormat) and isinstance(f.format.layout, str):
+            layout_path = layouts_dir / f"{f.format.layout}.yaml"
+            if not layout_path.exists():
+                known = sorted(p.stem for p in layouts_dir.glob("*.yaml"))
+                raise SpecError(
+                    f"{path}: files.{i}.format.layout: unknown shared layout {f.format.layout!r}; "
+                    f"expected one of {known}"
+                )
+            f = f.model_copy(update={"format": f.format.model_copy(update={"layout": load_layout(layout_path)})})
+        files.append(f)
+    return spec.model_copy(update={"files": tuple(files)})
+
+
+def load_spec(path: Path, layouts_dir: Path | None = None) -> CustodianSpec:
+    raw = _read_yaml(path)
     try:
         spec = CustodianSpec.model_validate(raw)
     except ValidationError as e:
-        lines = []
-        errors = e.errors()
-        # pydantic also reports a tuple with a bad item as "too short": only the item's own error helps.
-        deeper = {tuple(err["loc"][:1]) for err in errors if len(err["loc"]) > 1}
-        for err in errors:
-            if err["type"] == "too_short" and tuple(err["loc"]) in deeper:
-                continue
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            found = err.get("input")
-            found_text = "" if isinstance(found, dict | list) else f"; found {found!r}"
-            lines.append(f"  {key}: {err['msg']}{found_text}")
-        raise SpecError(f"{path}: invalid custodian spec\n" + "\n".join(lines)) from None
+        raise _format_errors(path, e, "custodian spec") from None
     if spec.id != path.stem:
         raise SpecError(f"{path}: id: must equal the file name {path.stem!r}; found {spec.id!r}")
-    return spec
+    return _resolve_layouts(spec, path, layouts_dir or path.parent / "layouts")
 
 
 def load_specs(directory: Path) -> dict[str, CustodianSpec]:
@@ -179,7 +360,6 @@ def match_file(name: str, specs: dict[str, CustodianSpec]) -> FileMatch | None:
                 day = dt.datetime.strptime(m.group("date"), file_spec.name_date_format).date()
             except ValueError:
                 continue
-            return FileMatch(
-                custodian=spec, file_spec=file_spec, fund_cnpj=only_digits(m.group("fund")), reference_date=day
-            )
+            fund = only_digits(m.group("fund"))
+            return FileMatch(custodian=spec, file_spec=file_spec, fund_cnpj=fund, reference_date=day)
     return None

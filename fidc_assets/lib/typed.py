@@ -91,12 +91,27 @@ def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
     return pc.if_else(valid, days, pa.scalar(None, pa.int64())), valid
 
 
+#: Excel's day 0 is 1899-12-30 (its 1900 leap-year bug included): serial 25569 is 1970-01-01.
+EXCEL_EPOCH_OFFSET = 25569
+
+
+def _parse_excel_serial(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{2,6}(\.0+)?$"), False)
+    whole = pc.replace_substring_regex(pc.if_else(ok, text, pa.scalar(None, pa.string())), r"\.0+$", "")
+    serial = pc.cast(whole, pa.int64())
+    ok = pc.and_(ok, pc.fill_null(pc.greater_equal(serial, 61), False))  # before 1900-03-01 Excel is wrong
+    days = pc.subtract(serial, EXCEL_EPOCH_OFFSET)
+    return pc.if_else(ok, days, pa.scalar(None, pa.int64())), ok
+
+
 def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
-    """Text → date32, trying each format in order; impossible dates (31/02) are bad, not rolled over."""
+    """Text → date32, trying each format in order; impossible dates (31/02) are bad, not rolled over.
+
+    Formats use %d %m %Y %y, or `excel_serial` for a spreadsheet's day number."""
     text = blank_to_null(values)
     days = pa.nulls(len(text), pa.int64())
     for fmt in formats:
-        parsed, ok = _parse_date_format(text, fmt)
+        parsed, ok = _parse_excel_serial(text) if fmt == "excel_serial" else _parse_date_format(text, fmt)
         days = pc.if_else(pc.is_null(days), parsed, days)
     dates = pc.cast(pc.cast(days, pa.int32()), pa.date32())
     bad = pc.and_(pc.is_valid(text), pc.is_null(days))
@@ -106,7 +121,16 @@ def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, p
 def parse_decimals(
     values: pa.Array, decimal: str, thousands: str | None, scale: int, precision: int = 18
 ) -> tuple[pa.Array, pa.Array]:
-    """Locale-formatted text (`1.234,56`) → decimal128(precision, scale), rounded half-even to the scale."""
+    """Locale-formatted text (`1.234,56`) → decimal128(precision, scale), rounded half-even to the scale.
+
+    `decimal="auto"` is for sources that mix both (JSON with floats and Brazilian strings, XLSX numeric and
+    text cells): a value with a comma is read as `1.234,56`, any other as `1234.56`."""
+    if decimal == "auto":
+        text = blank_to_null(values)
+        comma = pc.fill_null(pc.match_substring(text, ","), False)
+        br, br_bad = parse_decimals(values, ",", ".", scale, precision)
+        plain, plain_bad = parse_decimals(values, ".", None, scale, precision)
+        return pc.if_else(comma, br, plain), pc.if_else(comma, br_bad, plain_bad)
     text = blank_to_null(values)
     d, t = re.escape(decimal), re.escape(thousands) if thousands else None
     int_digits = precision - scale
@@ -149,7 +173,7 @@ def map_values(values: pa.Array, mapping: dict[str, object], target: pa.DataType
     return mapped, bad
 
 
-def normalize_documents(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+def normalize_documents(values: pa.Array, restore_leading_zeros: bool = False) -> tuple[pa.Array, pa.Array]:
     """CPF/CNPJ in any punctuation → digits; a wrong length or check digit is bad.
 
     Check digits are computed once per distinct document: a stock file repeats the same few hundred
@@ -157,6 +181,10 @@ def normalize_documents(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     """
     text = blank_to_null(values)
     digits = pc.replace_substring_regex(text, r"[.\-/\s]", "")
+    if restore_leading_zeros:
+        # a spreadsheet that stored a CPF/CNPJ as a number dropped its leading zeros: up to 11 digits is a CPF
+        length = pc.utf8_length(digits)
+        digits = pc.if_else(pc.less_equal(length, 11), pc.utf8_lpad(digits, 11, "0"), pc.utf8_lpad(digits, 14, "0"))
     encoded = (
         pc.dictionary_encode(digits).combine_chunks()
         if isinstance(digits, pa.ChunkedArray)

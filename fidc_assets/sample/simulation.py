@@ -233,13 +233,23 @@ class StockPosition:
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """An event on a receivable on business day `date` (after the day's stock is struck, it is gone)."""
+    """An event on a receivable on business day `date` (after the day's stock is struck, it is gone).
+
+    `amount` is what the event does to the book: acquisition: price paid; partial: nominal paid off;
+    settlement and write-off: the open nominal closed; repurchase: the PV paid by the cedente.
+    `open_nominal` is the open nominal just before the event (acquisition: the face value). `paid` is the cash
+    the fund pays (acquisition) or receives, and `adjustment` = paid - open nominal for exits (see
+    `settlement_cash`), 0 for acquisitions and partial payments.
+    """
 
     fund_cnpj: str
     date: dt.date
     kind: MovementKind
     receivable: Receivable
-    amount: Decimal  # acquisition: price paid; settlement/partial: paid; repurchase: PV; write-off: open
+    amount: Decimal
+    open_nominal: Decimal = ZERO
+    paid: Decimal = ZERO
+    adjustment: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,10 +597,10 @@ class Simulation:
         for rec, fate in zip(book.receivables, book.fates, strict=True):
             if rec.acquisition_date in days:
                 out.append(Movement(rec.fund_cnpj, rec.acquisition_date, MovementKind.ACQUISITION, rec,
-                                    rec.acquisition_value))  # fmt: skip
+                                    rec.acquisition_value, rec.nominal_value, rec.acquisition_value))  # fmt: skip
             if fate.partial_date is not None and fate.partial_date in days:
                 out.append(Movement(rec.fund_cnpj, fate.partial_date, MovementKind.PARTIAL_SETTLEMENT, rec,
-                                    fate.partial_amount))  # fmt: skip
+                                    fate.partial_amount, rec.nominal_value, fate.partial_amount))  # fmt: skip
             if fate.exit_date in days:
                 open_nominal = MONEY_CONTEXT.subtract(rec.nominal_value, fate.partial_amount)
                 if fate.exit_kind is MovementKind.REPURCHASE:
@@ -598,10 +608,37 @@ class Simulation:
                     amount = self._present_value(open_nominal, rate, due, fate.exit_date)
                 else:
                     amount = open_nominal
-                out.append(Movement(rec.fund_cnpj, fate.exit_date, fate.exit_kind, rec, amount))
+                paid, adjustment = self.settlement_cash(rec, fate.exit_kind, fate.exit_date, open_nominal)
+                out.append(Movement(rec.fund_cnpj, fate.exit_date, fate.exit_kind, rec, amount, open_nominal,
+                                    paid, adjustment))  # fmt: skip
         order = list(MovementKind)
         out.sort(key=lambda m: (m.date, order.index(m.kind), m.receivable.key))
         return out
+
+    def settlement_cash(
+        self, rec: Receivable, kind: MovementKind, day: dt.date, open_nominal: Decimal
+    ) -> tuple[Decimal, Decimal]:
+        """(paid, adjustment = paid - open nominal) when `rec` leaves the book on `day` by `kind`.
+
+        * settlement on the adjusted due date: the open nominal, adjustment 0;
+        * settlement before it: the open nominal discounted at the cession rate to `day` (adjustment < 0);
+        * settlement after it: the open nominal plus late charges of 2 % + 1 % per month pro rata die
+          (calendar days late / 30): adjustment = open x (60 + days late) / 3000, rounded to centavos;
+        * repurchase: the open nominal discounted at the cession rate to `day` (= open when overdue);
+        * write-off: nothing is paid, adjustment = -open nominal.
+        """
+        due = rec.adjusted_due_date
+        if kind is MovementKind.WRITE_OFF:
+            return ZERO, MONEY_CONTEXT.minus(open_nominal)
+        if kind is MovementKind.SETTLEMENT and day > due:
+            late = (day - due).days
+            adjustment = money(MONEY_CONTEXT.divide(MONEY_CONTEXT.multiply(open_nominal, 60 + late), 3000))
+            return MONEY_CONTEXT.add(open_nominal, adjustment), adjustment
+        if kind in (MovementKind.SETTLEMENT, MovementKind.REPURCHASE):
+            with localcontext(MONEY_CONTEXT):
+                paid = self._present_value(open_nominal, rec.cession_rate, due, day)
+            return paid, MONEY_CONTEXT.subtract(paid, open_nominal)
+        raise ValueError(f"{kind} is not an exit")
 
     # -- valuation --------------------------------------------------------------------------------------
 
