@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from fidc_assets.lib.adapters import ROW_REASONS, FileRejected, ParseResult, parse_bytes, parse_bytes
+from fidc_assets.lib.adapters import ROW_REASONS, FileRejected, ParseResult, parse_bytes
 from fidc_assets.lib.canonical import RECEIVABLE_POSITIONS, arrow_schema
 from fidc_assets.lib.documents import cnpj_check_digits, cpf_check_digits, format_cnpj, format_cpf
 from fidc_assets.lib.specs import FileMatch, load_spec, match_file
