@@ -46,6 +46,9 @@ NON_NEGATIVE_FIELDS = frozenset(
 )  # fmt: skip
 #: Entities whose business date must be the file's date (a stock or quota file describes one day).
 DATED_BY_FILE = frozenset({"receivable_positions", "fund_quotas"})
+#: A mapping to this pseudo-column takes the delivery's date (from the file name): remittances whose records
+#: carry no date of their own.
+FILE_DATE_COLUMN = "@file_date"
 LINEAGE_FIELDS = ("file_date", "source", "source_file_sha256", "source_line", "ingested_at")
 DEFAULT_BOOLEANS: dict[str, str | bool | None] = {
     "true": True, "false": False, "1": True, "0": False, "S": True, "N": False, "SIM": True, "NAO": False,
@@ -180,6 +183,9 @@ def _convert_batch(
         if cmap is None:
             columns[f.name] = pa.nulls(n, schema.field(f.name).type)
             continue
+        if cmap.column == FILE_DATE_COLUMN:
+            columns[f.name] = pc.cast(pa.array([match.reference_date] * n, pa.date32()), schema.field(f.name).type)
+            continue
         if cmap.column is not None:
             text = _nullify(raw.column(cmap.column).combine_chunks(), cmap.null_values or vf.null_values)
             if cmap.default is not None:
@@ -297,7 +303,9 @@ def _drop_blank_rows(raw: pa.Table, lines: pa.Array) -> tuple[pa.Table, pa.Array
 
 
 def _check_columns(reader: RawReader, match: FileMatch, name: str) -> None:
-    needed = sorted({c.column for c in match.file_spec.column_maps().values() if c.column})
+    needed = sorted(
+        {c.column for c in match.file_spec.column_maps().values() if c.column and c.column != FILE_DATE_COLUMN}
+    )
     missing = [c for c in needed if c not in reader.names]
     if missing:
         raise FileRejected(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 
-from fidc_assets.lib.adapters import FileRejected, ParseResult, RejectedRow, parse_bytes
+from fidc_assets.lib.adapters import DATED_BY_FILE, FileRejected, ParseResult, RejectedRow, parse_bytes
 from fidc_assets.lib.archive import archive_file, archive_key, read_archived, sha256_file
 from fidc_assets.lib.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
 from fidc_assets.lib.lake import Lake
@@ -167,10 +167,13 @@ def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict
     return _quarantine_row(reg, now, None, None, err.reason_code, err.message, None)
 
 
-def _slice_filter(custodian_id: str, fund_cnpj: str, day: dt.date) -> BooleanExpression:
-    return And(
-        EqualTo("custodian_id", custodian_id), And(EqualTo("fund_cnpj", fund_cnpj), EqualTo("reference_date", day))
-    )
+def _slice_filter(entity: str, custodian_id: str, fund_cnpj: str, day: dt.date) -> BooleanExpression:
+    """The rows one delivery (custodian, fund, file date) wrote to an entity's table."""
+    expr = And(EqualTo("custodian_id", custodian_id), And(EqualTo("fund_cnpj", fund_cnpj), EqualTo("file_date", day)))
+    if entity in DATED_BY_FILE:
+        # the business date equals the file date: stating it lets Iceberg prune to one month partition
+        expr = And(expr, EqualTo(ENTITIES[entity].partition_date, day))
+    return expr
 
 
 def _or_all(exprs: list[BooleanExpression]) -> BooleanExpression:
@@ -180,16 +183,20 @@ def _or_all(exprs: list[BooleanExpression]) -> BooleanExpression:
     return out
 
 
-def land_slices(lake: Lake, specs: dict[str, CustodianSpec], days: Iterable[dt.date]) -> LandingReport:
-    """Land every registered file slice of `days` into Iceberg (positions, quarantine, registry)."""
+def land_slices(
+    lake: Lake, specs: dict[str, CustodianSpec], days: Iterable[dt.date], entities: Iterable[str] | None = None
+) -> LandingReport:
+    """Land every registered delivery of `days` (of `entities`, default all) into Iceberg, with quarantine and
+    registry updates."""
     days = sorted(set(days))
+    wanted = set(entities) if entities is not None else None
     report = LandingReport()
     if not days:
         return report
     registry = lake.read(FILE_REGISTRY, In("reference_date", days)).to_pylist()
     slices: dict[tuple, list[dict]] = defaultdict(list)
     for reg in registry:
-        if reg["custodian_id"] in specs:
+        if reg["custodian_id"] in specs and (wanted is None or reg["entity"] in wanted):
             slices[(reg["custodian_id"], reg["entity"], reg["fund_cnpj"], reg["reference_date"])].append(reg)
 
     pending = _Pending()
@@ -242,10 +249,20 @@ class _Pending:
         return commits
 
 
+def _rematch(reg: dict, spec: CustodianSpec, entity: str) -> FileMatch:
+    """The file spec a registered file matches today (a custodian may have several for one entity)."""
+    m = match_file(reg["original_name"], {spec.id: spec})
+    if m is None or m.file_spec.entity != entity:
+        raise FileRejected(
+            "unmatched", f"{reg['original_name']}: no longer matches a {entity} layout of {spec.name}; "
+            "the custodian spec changed after the file was received."
+        )  # fmt: skip
+    return m
+
+
 def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dict], pending: _Pending) -> SliceOutcome:
     custodian_id, entity, fund, day = key
     spec = specs[custodian_id]
-    file_spec = next(f for f in spec.files if f.entity == entity)
     now = dt.datetime.now(dt.UTC)
     # Newest delivery first; a file already known to be unusable is not tried again.
     candidates = sorted(files, key=lambda r: (r["received_at"], r["original_name"]), reverse=True)
@@ -260,8 +277,8 @@ def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dic
         if reg["status"] == "quarantined":
             outcome.quarantined_files.append(reg["original_name"])
             continue
-        match = FileMatch(custodian=spec, file_spec=file_spec, fund_cnpj=fund, reference_date=day)
         try:
+            match = _rematch(reg, spec, entity)
             result = parse_bytes(read_archived(reg["archive_uri"]), reg["original_name"], match, reg["sha256"], now)
         except FileRejected as err:
             pending.quarantine.append(_file_quarantine_row(reg, err, now))
@@ -291,7 +308,7 @@ def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dic
     if chosen is not None:
         reg, result = chosen
         pending.rows[entity].append(result.rows)
-        pending.filters[entity].append(_slice_filter(custodian_id, fund, day))
+        pending.filters[entity].append(_slice_filter(entity, custodian_id, fund, day))
         outcome.file_name, outcome.sha256 = reg["original_name"], reg["sha256"]
         outcome.rows_accepted, outcome.rows_rejected = result.rows.num_rows, len(result.rejected)
     pending.registry.extend(updates.values())

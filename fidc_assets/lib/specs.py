@@ -153,9 +153,13 @@ class FixedWidthLayout(_Strict):
     @model_validator(mode="after")
     def _fields_fit(self) -> FixedWidthLayout:
         for rec in (self.header, self.detail, self.trailer):
-            for name, f in (rec.fields if rec else {}).items():
-                if f.end > self.line_length:
-                    raise ValueError(f"field {name} ends at {f.end}, past the line length {self.line_length}")
+            spans = sorted((f.start, f.end, name) for name, f in (rec.fields if rec else {}).items())
+            for start, end, name in spans:
+                if end > self.line_length:
+                    raise ValueError(f"field {name} ends at {end}, past the line length {self.line_length}")
+            for (s1, e1, n1), (s2, _e2, n2) in zip(spans, spans[1:], strict=False):
+                if s2 <= e1:
+                    raise ValueError(f"record {rec.code!r}: fields {n1} ({s1}-{e1}) and {n2} (from {s2}) overlap")
         return self
 
 
@@ -248,7 +252,8 @@ class FileSpec(_Strict):
         lineage_mapped = sorted(set(self.columns) & LINEAGE)
         if lineage_mapped:
             raise ValueError(f"columns must not map lineage fields {lineage_mapped}: the engine fills them")
-        required = {f.name for f in entity.fields if f.required} - LINEAGE - {"currency"}
+        # fund_cnpj defaults to the fund in the file name; currency to the asset type's or the custodian's
+        required = {f.name for f in entity.fields if f.required} - LINEAGE - {"currency", "fund_cnpj"}
         missing = sorted(required - set(self.columns))
         if missing:
             raise ValueError(f"columns must map the required {self.entity} fields {missing}")

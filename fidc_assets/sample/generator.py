@@ -1,20 +1,55 @@
 """Sample data set: a simulated custodian inbox plus the ground truth a correct pipeline must reproduce.
 
-``generate_sample(out_dir)`` writes
+``generate_sample(out_dir, ..., custodians=None)`` renders one simulation (`fidc_assets.sample.simulation`)
+into the files of up to six custodians and writes
 
-* ``out_dir/inbox/ESTOQUE_<FUNDCNPJ>_<YYYYMMDD>.csv``: custodian `custodia_alfa`'s daily stock file for every
-  fund and business day (format: `fidc_assets.sample.render_stock_csv`), with a few deliberately corrupted
-  rows (``bad_row_rate``);
-* ``out_dir/truth/positions_daily.csv`` (UTF-8, ``,``-separated, dot decimals, LF): per fund and day, the
-  row count and the exact sums of nominal, present, acquisition and PDD values over the rows a correct
-  parser accepts (corrupted rows excluded);
-* ``out_dir/truth/quarantine_expected.csv``: file_name, line_number (physical, header = 1), reason_code,
-  field of every corrupted row;
-* ``out_dir/truth/manifest.json``: seed, parameters, custodian, funds, days, files (with sha256).
+* ``out_dir/inbox/``: the custodian files (one renderer module per format):
+
+  ===================  ===========  ==========================================  ================================
+  custodian            role         files                                       module
+  ===================  ===========  ==========================================  ================================
+  ``custodia_alfa``    positions    ``ESTOQUE_<cnpj>_<yyyymmdd>.csv``            `render_stock_csv`
+  ``custodia_beta``    positions    ``carteira_<cnpj>_<yyyy-mm-dd>.csv``         `render_stock_beta`
+  ``custodia_gama``    positions    ``ESTOQUE_GAMA_<cnpj>_<yyyymmdd>.xlsx|.zip`` `render_stock_gama`
+  ``custodia_delta``   positions,   ``posicao_<cnpj>_<yyyymmdd>.csv``,           `render_stock_delta`
+                       quotas       ``cotas_<cnpj>_<yyyymmdd>.csv``
+  ``custodia_epsilon`` events       ``CNAB444_<cnpj>_<yyyymmdd>.REM``,           `render_cnab444`
+                                    ``CNAB444_LIQ_<cnpj>_<yyyymmdd>.RET``
+  ``custodia_zeta``    events       ``aquisicoes_<cnpj>_<yyyymmdd>.json``,       `render_events_json`
+                                    ``liquidacoes_<cnpj>_<yyyymmdd>.json``
+  ===================  ===========  ==========================================  ================================
+
+  Assignment (no fund-day is reported twice): fund *i* (simulation order) gets its daily stock from the
+  *i*-th (mod n) requested positions custodian in the order alfa, beta, gama, delta; its acquisitions and
+  settlements from the *i*-th (mod n) requested events custodian in the order epsilon, zeta (none
+  requested: no event files); its quotas from ``custodia_delta`` when it is requested (every fund).
+  Event files exist only for days with at least one event. Each format has deliberately corrupted records
+  (``bad_row_rate``, per record, deterministic).
+
+* ``out_dir/truth/`` (UTF-8, ``,``-separated, dot decimals, LF):
+
+  * ``positions_daily.csv``: per fund and day, the row count and exact sums of nominal, present,
+    acquisition and PDD values over the rows a correct parser accepts (corrupted rows excluded), then
+    custodian_id (last column);
+  * ``acquisitions_daily.csv``: custodian_id, fund_cnpj, event_date, row_count, nominal_value (face value),
+    acquisition_value (price paid) over accepted records; only keys with at least one accepted record;
+  * ``settlements_daily.csv``: custodian_id, fund_cnpj, event_date, kind (liquidacao, liquidacao_parcial,
+    recompra, baixa), row_count, amount_paid (cash received: 0 for baixa); only keys with an accepted record;
+  * ``fund_quotas.csv``: custodian_id, fund_cnpj, reference_date, quota_class, series, quota_count,
+    quota_value, net_assets, one row per accepted quota row (model: `fidc_assets.sample.quotas`);
+  * ``control_totals.csv``: file_name, record_count, sum_valor_face of every ``custodia_delta`` stock file
+    (what its trailer says; all records, corrupted ones included);
+  * ``quarantine_expected.csv``: file_name, line_number, reason_code, field of every corrupted record;
+    line_number: delimited and fixed-width files the 1-based physical line (header = 1), XLSX the sheet
+    row, JSON the 1-based index of the record in its array; for a zipped workbook the ZIP's name;
+  * ``manifest.json``: seed, parameters, custodians, funds with their custodians (``fund_custodians``),
+    days, files (with sha256) and files by custodian.
 
 The output depends only on the arguments: the same arguments give byte-identical files (no clock, no
-absolute paths, no machine-dependent arithmetic). Files already in ``out_dir`` that this generator does
-not produce are left alone.
+absolute paths, no machine-dependent arithmetic). With ``custodians=("custodia_alfa",)`` the inbox and
+``quarantine_expected.csv`` are byte-identical to the single-custodian generator's, and
+``positions_daily.csv`` is too once its trailing custodian_id column is removed. Files already in
+``out_dir`` that this generator does not produce are left alone.
 """
 
 from __future__ import annotations

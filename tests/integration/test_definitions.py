@@ -16,8 +16,11 @@ pytestmark = pytest.mark.integration
 
 EXPECTED_ASSETS = [
     "hot/landing_receivable_positions",
+    "lake/acquisitions",
     "lake/custodian_files",
+    "lake/fund_quotas",
     "lake/receivable_positions",
+    "lake/settlements",
     "marts/fct_receivable_position_daily",
     "marts/mart_fund_daily",
     "staging/stg_receivable_positions",

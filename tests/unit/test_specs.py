@@ -124,7 +124,7 @@ def test_unknown_canonical_field_in_columns(tmp_path, shipped_raw):
     assert "receivable_positions" in message
 
 
-@pytest.mark.parametrize("field", ["due_date", "fund_cnpj", "present_value", "cedente_doc"])
+@pytest.mark.parametrize("field", ["due_date", "receivable_id", "present_value", "cedente_doc"])
 def test_missing_required_field_mapping(tmp_path, shipped_raw, field):
     raw = copy.deepcopy(shipped_raw)
     del raw["files"][0]["columns"][field]
@@ -259,3 +259,12 @@ def test_match_file_non_matching_name_returns_none(specs, name):
 
 def test_match_file_with_no_specs_returns_none():
     assert match_file(f"ESTOQUE_{FUND}_20240315.csv", {}) is None
+
+
+def test_fund_may_come_from_the_file_name_alone(tmp_path, shipped_raw):
+    """A layout without the fund's CNPJ in its records (CNAB) takes the fund from the file name."""
+    shipped_raw["files"][0]["columns"].pop("fund_cnpj")
+    path = tmp_path / "custodia_alfa.yaml"
+    path.write_text(yaml.safe_dump(shipped_raw, allow_unicode=True), encoding="utf-8")
+    spec = load_spec(path)
+    assert "fund_cnpj" not in spec.files[0].columns

@@ -9,6 +9,13 @@ from fidc_assets.lib.partition_math import days_from_keys
 
 CUSTODIAN_FILES = dg.AssetKey(["lake", "custodian_files"])
 RECEIVABLE_POSITIONS = dg.AssetKey(["lake", "receivable_positions"])
+LAKE_ENTITIES = {
+    "receivable_positions": "Daily stock of every fund as typed canonical rows (Iceberg lake.receivable_positions, "
+    "partitioned by month).",
+    "acquisitions": "Cessões: receivables bought, from remittance files (Iceberg lake.acquisitions).",
+    "settlements": "Liquidações, pagamentos parciais, recompras e baixas (Iceberg lake.settlements).",
+    "fund_quotas": "Quotas and net assets (PL) per fund, day and class (Iceberg lake.fund_quotas).",
+}
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -16,6 +23,46 @@ def _markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _lake_entity_asset(entity: str, doc: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["lake", entity]),
+        deps=[CUSTODIAN_FILES],
+        description=doc + " A corrected file replaces its delivery's rows atomically; bad rows go to lake.quarantine.",
+        group_name="ingest",
+        kinds={"iceberg"},
+        owners=["team:data-engineering"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=RETRY,
+    )
+    def lake_entity(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        days = days_from_keys(context.partition_keys)
+        report = land_slices(lakehouse.lake(), lakehouse.specs(), days, entities=[entity])
+        per_fund: dict[str, list[int]] = {}
+        for s in report.slices:
+            acc = per_fund.setdefault(s.fund_cnpj, [0, 0, 0])
+            acc[0] += 1
+            acc[1] += s.rows_accepted
+            acc[2] += s.rows_rejected
+        return dg.MaterializeResult(
+            metadata={
+                "rows_landed": report.rows_accepted,
+                "rows_quarantined": report.rows_rejected,
+                "files_quarantined": report.files_quarantined,
+                "deliveries": len(report.slices),
+                "iceberg_commits": report.commits,
+                "per_fund": dg.MetadataValue.md(
+                    _markdown_table(
+                        ["fund", "deliveries", "rows landed", "rows quarantined"],
+                        [[f, *v] for f, v in sorted(per_fund.items())],
+                    )
+                ),
+            }
+        )
+
+    return lake_entity
 
 
 def definitions() -> dg.Definitions:
@@ -65,41 +112,6 @@ def definitions() -> dg.Definitions:
             }
         )
 
-    @dg.asset(
-        key=RECEIVABLE_POSITIONS,
-        deps=[CUSTODIAN_FILES],
-        description="Daily stock of every fund as typed canonical rows (Iceberg lake.receivable_positions, "
-        "partitioned by month). A corrected file replaces its fund-day atomically; bad rows go to lake.quarantine.",
-        group_name="ingest",
-        kinds={"iceberg"},
-        owners=["team:data-engineering"],
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=RETRY,
-    )
-    def receivable_positions(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-        days = days_from_keys(context.partition_keys)
-        report = land_slices(lakehouse.lake(), lakehouse.specs(), days)
-        per_fund: dict[str, list[int]] = {}
-        for s in report.slices:
-            acc = per_fund.setdefault(s.fund_cnpj, [0, 0, 0])
-            acc[0] += 1
-            acc[1] += s.rows_accepted
-            acc[2] += s.rows_rejected
-        return dg.MaterializeResult(
-            metadata={
-                "rows_landed": report.rows_accepted,
-                "rows_quarantined": report.rows_rejected,
-                "files_quarantined": report.files_quarantined,
-                "fund_days": len(report.slices),
-                "iceberg_commits": report.commits,
-                "per_fund": dg.MetadataValue.md(
-                    _markdown_table(
-                        ["fund", "days", "rows landed", "rows quarantined"],
-                        [[f, *v] for f, v in sorted(per_fund.items())],
-                    )
-                ),
-            }
-        )
+    lake_assets = [_lake_entity_asset(name, doc, partitions) for name, doc in LAKE_ENTITIES.items()]
 
-    return dg.Definitions(assets=[custodian_files, receivable_positions])
+    return dg.Definitions(assets=[custodian_files, *lake_assets])
