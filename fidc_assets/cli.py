@@ -62,6 +62,98 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_custodian(args: argparse.Namespace) -> int:
+    from fidc_assets.lib.specs import SpecError, load_spec, load_specs
+    from fidc_assets.settings import CUSTODIANS_DIR
+
+    if args.action == "list":
+        for spec in load_specs(CUSTODIANS_DIR).values():
+            entities = ", ".join(f"{f.entity} ({f.format.kind})" for f in spec.files)
+            print(f"{spec.id:20} {spec.name} — {entities}")
+        return 0
+    if not args.spec:
+        print("custodian check needs the spec's path", file=sys.stderr)
+        return 2
+    try:
+        spec = load_spec(Path(args.spec))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return 2
+    except FileNotFoundError:
+        print(f"{args.spec}: no such file", file=sys.stderr)
+        return 2
+    print(f"{args.spec}: valid spec for {spec.id} ({spec.name}), default currency {spec.default_currency}")
+    for i, f in enumerate(spec.files):
+        archive = f" inside ZIP ({f.archive.member_pattern})" if f.archive else ""
+        print(f"  files[{i}] {f.entity}: {f.format.kind}{archive}, names matching {f.pattern}")
+        for field_name, cmap in f.column_maps().items():
+            source = cmap.column if cmap.column is not None else f"default {cmap.default!r}"
+            extra = f" via map of {len(cmap.map)} codes" if cmap.map else ""
+            print(f"      {field_name:22} ← {source}{extra}")
+    return 0
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  " + "  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  " + "  ".join(str("" if r.get(c) is None else r.get(c)).ljust(widths[c]) for c in columns))
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    import datetime as dt_
+
+    from fidc_assets.lib.adapters import FileRejected, parse_bytes
+    from fidc_assets.lib.archive import sha256_file
+    from fidc_assets.lib.specs import load_specs, match_file
+    from fidc_assets.settings import CUSTODIANS_DIR
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    specs = load_specs(CUSTODIANS_DIR)
+    if args.custodian:
+        if args.custodian not in specs:
+            print(f"unknown custodian {args.custodian!r}; known: {', '.join(specs)}", file=sys.stderr)
+            return 2
+        specs = {args.custodian: specs[args.custodian]}
+    match = match_file(path.name, specs)
+    if match is None:
+        print(f"{path.name}: matches no file pattern of {', '.join(specs)}", file=sys.stderr)
+        return 2
+    sha = sha256_file(path)
+    print(
+        f"{path.name}: {match.custodian.id} / {match.file_spec.entity} / fund {match.fund_cnpj} / "
+        f"{match.reference_date} / sha256 {sha[:12]}…"
+    )
+    try:
+        result = parse_bytes(path.read_bytes(), path.name, match, sha, dt_.datetime.now(dt_.UTC))
+    except FileRejected as e:
+        print(f"FILE REJECTED ({e.reason_code}): {e.message}")
+        return 1
+    print(f"{result.rows.num_rows} rows accepted, {len(result.rejected)} rejected; totals {result.control_totals}")
+    preview = [c for c in result.rows.column_names if c not in ("source", "source_file_sha256", "ingested_at")]
+    if result.rows.num_rows:
+        print(f"first {min(args.limit, result.rows.num_rows)} canonical rows:")
+        _print_table(result.rows.slice(0, args.limit).to_pylist(), preview[: args.columns])
+    for r in result.rejected:
+        print(f"  line {r.line_number}: {r.reason_code}: {r.message}")
+    if args.dry_run:
+        print("dry run: nothing written")
+        return 0
+    from fidc_assets.lib.ingest import InboxFile, land_slices, receive_files
+    from fidc_assets.lib.lake import Lake
+
+    settings = Settings.from_env()
+    lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
+    mtime = dt_.datetime.fromtimestamp(path.stat().st_mtime, tz=dt_.UTC)
+    receive_files(lake, [(InboxFile(path, mtime), match)])
+    report = land_slices(lake, specs, [match.reference_date], entities=[match.file_spec.entity])
+    print(f"landed: {report.rows_accepted} rows, {report.rows_rejected} quarantined, {report.commits} commits")
+    return 0
+
+
 def _cmd_dbt_prepare(_: argparse.Namespace) -> int:
     from fidc_assets.defs.dbt.project import dbt_project, prepare_manifest
 
@@ -162,6 +254,19 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "sample":
             p.add_argument("--out", required=True, help="output directory (gets inbox/ and truth/)")
         p.set_defaults(func=func)
+
+    cust = sub.add_parser("custodian", help="custodian specs: list, or check one YAML file")
+    cust.add_argument("action", choices=["check", "list"])
+    cust.add_argument("spec", nargs="?", help="path of the spec YAML (for check)")
+    cust.set_defaults(func=_cmd_custodian)
+
+    ing = sub.add_parser("ingest", help="parse one file with its custodian spec; land it unless --dry-run")
+    ing.add_argument("file")
+    ing.add_argument("--custodian", help="only try this custodian's patterns")
+    ing.add_argument("--dry-run", action="store_true", help="parse and show, write nothing")
+    ing.add_argument("--limit", type=int, default=5, help="canonical rows to preview")
+    ing.add_argument("--columns", type=int, default=8, help="canonical columns to preview")
+    ing.set_defaults(func=_cmd_ingest)
 
     sub.add_parser("dbt-prepare", help="parse the dbt project (writes the manifest)").set_defaults(
         func=_cmd_dbt_prepare

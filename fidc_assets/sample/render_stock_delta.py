@@ -164,9 +164,7 @@ def _corrupt_stock(cells: list[str], rng: random.Random, day: dt.date) -> tuple[
     return reason, field
 
 
-def render_quotas(
-    fund_quotas: FundDayQuotas, rng: random.Random, bad_row_rate: float = 0.0
-) -> RenderedFile:
+def render_quotas(fund_quotas: FundDayQuotas, rng: random.Random, bad_row_rate: float = 0.0) -> RenderedFile:
     """The fund-day's quota file (three rows: senior, mezanino, subordinada)."""
     check_rate(bad_row_rate)
     buf = io.StringIO()
