@@ -11,9 +11,11 @@ columns, a trailer whose control totals disagree, a truncated file, a ZIP that e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.types import BooleanType, DateType, DecimalType, IntegerType, LongType, StringType
@@ -24,6 +26,7 @@ from fidc_assets.lib.readers import (
     FileRejected,
     RawReader,
     RejectedRow,
+    Source,
     open_reader,
     unpack_archive,
 )
@@ -37,7 +40,7 @@ from fidc_assets.lib.typed import (
     parse_integers,
 )
 
-__all__ = ["FileRejected", "ParseResult", "RejectedRow", "ROW_REASONS", "parse_bytes"]
+__all__ = ["FileParse", "FileRejected", "ParseResult", "RejectedRow", "ROW_REASONS", "parse_bytes"]
 
 DOCUMENT_FIELDS = frozenset({"fund_cnpj", "cedente_doc", "sacado_doc", "originator_doc"})
 NON_NEGATIVE_FIELDS = frozenset(
@@ -243,17 +246,55 @@ def _registry_checks(columns, reason, fieldname, cmaps, match: FileMatch):
     return reason, fieldname
 
 
-def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap]) -> _Batch:
+class _KeyIndex:
+    """Business keys seen so far in a file, as 64-bit hashes in sorted runs: 8 bytes a row, so a 5-million-row
+    file needs 40 MB to find its duplicates. A hash collision (odds about 1e-6 for 5 million keys) would send a
+    row to quarantine as `duplicate_key`, visible there with its raw text; it is never silently dropped."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def _seen(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hashes), dtype=bool)
+        for run in self._runs:
+            pos = np.searchsorted(run, hashes)
+            pos[pos == len(run)] = 0
+            found |= run[pos] == hashes
+        return found
+
+    def _add(self, hashes: np.ndarray) -> None:
+        self._runs.append(np.sort(hashes))
+        while len(self._runs) > 1 and len(self._runs[-1]) >= len(self._runs[-2]):
+            b, a = self._runs.pop(), self._runs.pop()
+            self._runs.append(np.sort(np.concatenate([a, b]), kind="mergesort"))
+
+    def duplicates(self, keys: pa.Array, candidates: pa.Array) -> pa.Array:
+        """True for candidate rows whose key appeared before (earlier in this batch or in an earlier one)."""
+        n = len(keys)
+        mask = np.asarray(pc.fill_null(candidates, False).to_numpy(zero_copy_only=False), dtype=bool)
+        hashes = np.fromiter(map(hash, keys.to_pylist()), dtype=np.int64, count=n)
+        idx = np.flatnonzero(mask)
+        dup = np.zeros(n, dtype=bool)
+        if len(idx):
+            h = hashes[idx]
+            _, first = np.unique(h, return_index=True)
+            repeated = np.ones(len(idx), dtype=bool)
+            repeated[first] = False
+            dup[idx] = repeated | self._seen(h)
+            self._add(np.unique(h))
+        return pa.array(dup, pa.bool_())
+
+
+def _key_strings(table: pa.Table, key_cols: list[str]) -> pa.Array:
+    parts = [pc.fill_null(pc.cast(table[c], pa.string()), "\x00") for c in key_cols]
+    joined = pc.binary_join_element_wise(*parts, "\x1f")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap], index: _KeyIndex) -> _Batch:
     """Second and later rows with the same business key in one file are rejected; the first is kept."""
     key_cols = [k for k in entity.key if k in batch.canonical.column_names]
-    ok_rows = pc.is_null(batch.reason)
-    idx = pa.array(range(batch.canonical.num_rows), pa.int64())
-    keys = batch.canonical.select(key_cols).append_column("__idx", idx).filter(ok_rows)
-    if keys.num_rows == 0:
-        return batch
-    first = keys.group_by(key_cols, use_threads=False).aggregate([("__idx", "min")])
-    keep = pc.is_in(idx, value_set=first["__idx_min"].combine_chunks())
-    duplicate = pc.and_(ok_rows, pc.invert(keep))
+    duplicate = index.duplicates(_key_strings(batch.canonical, key_cols), pc.is_null(batch.reason))
     key_source = _source_name(cmaps, "receivable_id" if "receivable_id" in key_cols else key_cols[-1])
     reason, fieldname = _mark(batch.reason, batch.field, duplicate, "duplicate_key", key_source)
     return _Batch(batch.canonical, reason, fieldname, batch.raw)
@@ -281,15 +322,6 @@ def _message(reason_code: str, field_name: str | None, value: str | None, vf: Va
     return f"{field_name or 'row'}{shown} {what}{hint}"
 
 
-def _concat(batches: list[_Batch]) -> _Batch:
-    return _Batch(
-        pa.concat_tables([b.canonical for b in batches]),
-        pa.concat_arrays([b.reason for b in batches]),
-        pa.concat_arrays([b.field for b in batches]),
-        pa.concat_tables([b.raw for b in batches], promote_options="default"),
-    )
-
-
 def _drop_blank_rows(raw: pa.Table, lines: pa.Array) -> tuple[pa.Table, pa.Array]:
     """Blank lines (all fields empty) are not rows: custodians' exports often end with a few."""
     blank = None
@@ -315,68 +347,106 @@ def _check_columns(reader: RawReader, match: FileMatch, name: str) -> None:
         )
 
 
-def _check_trailer(
-    reader: RawReader, batch: _Batch | None, data_records: int, name: str, cmaps: dict[str, ColumnMap]
-) -> bool:
-    """Compare the trailer's control totals with what was read; a difference rejects the whole file."""
-    totals = reader.trailer_totals()
-    if totals is None:
-        return False
-    if totals.record_count is not None and totals.record_count != data_records:
-        raise FileRejected(
-            "control_totals_mismatch",
-            f"{name}: the trailer says {totals.record_count} records but the file has {data_records}; "
-            "the file is incomplete or was altered. Please resend it.",
-        )
-    for fieldname, expected in totals.sums.items():
-        if batch is None:
-            continue
-        column = batch.canonical[fieldname]
-        source = pa.scalar(_source_name(cmaps, fieldname), pa.string())
-        if pc.any(pc.fill_null(pc.equal(batch.field, source), False)).as_py():
-            continue  # rows with an unreadable value are quarantined; their total cannot be verified
-        actual = pc.sum(column).as_py() or Decimal("0")
-        if actual != expected:
+class FileParse:
+    """One file through the engine, streaming: iterate `accepted_batches()` once; every check runs as it goes
+    and the last ones (trailer control totals) before the iterator ends, raising `FileRejected` if they fail.
+    A consumer that writes the batches inside one transaction (an Iceberg overwrite) therefore commits either
+    the whole file or nothing. After the iteration, `rejected` lists every rejected row."""
+
+    def __init__(self, source: Source, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime):
+        self.match, self.sha256, self.ingested_at = match, sha256, ingested_at
+        self.source, self.name = unpack_archive(source, name, match.file_spec)
+        self.entity = ENTITIES[match.file_spec.entity]
+        self.reader = open_reader(self.source, self.name, match.file_spec)
+        self.cmaps = match.file_spec.column_maps()
+        self.vf = effective_formats(match)
+        _check_columns(self.reader, match, self.name)
+        self.rejected: list[RejectedRow] = []
+        self.rows_accepted = 0
+        self.data_records = 0
+        self.trailer_checked = False
+        self._sums: dict[str, Decimal] = {}
+        self._unverifiable: set[str] = set()
+
+    def accepted_batches(self) -> Iterator[pa.Table]:
+        schema = arrow_schema(self.entity)
+        index = _KeyIndex()
+        totals_fields = self._trailer_sum_fields()
+        for raw in self.reader.batches():
+            table, lines = _drop_blank_rows(raw.table, raw.lines)
+            if not table.num_rows:
+                continue
+            batch = _convert_batch(table, lines, self.match, self.entity, self.sha256, self.ingested_at)
+            batch = _mark_duplicates(batch, self.entity, self.cmaps, index)
+            self.data_records += table.num_rows
+            self._add_totals(batch, totals_fields)
+            self._collect_rejected(batch)
+            good = batch.canonical.filter(pc.is_null(batch.reason)).cast(schema)
+            self.rows_accepted += good.num_rows
+            if good.num_rows:
+                yield good
+        self.data_records += len(self.reader.invalid)
+        if not self.data_records:
+            raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.")
+        self.trailer_checked = self._check_trailer()
+        rejected = sorted([*self.reader.invalid, *self.rejected], key=lambda r: r.line_number)
+        self.rejected = _with_raw_text(rejected, self.reader)
+
+    def _trailer_sum_fields(self) -> list[str]:
+        trailer = getattr(self.match.file_spec.format, "trailer", None)
+        return list(trailer.sums) if trailer else []
+
+    def _add_totals(self, batch: _Batch, fields: list[str]) -> None:
+        for name in fields:
+            source = pa.scalar(_source_name(self.cmaps, name), pa.string())
+            if pc.any(pc.fill_null(pc.equal(batch.field, source), False)).as_py():
+                self._unverifiable.add(name)  # an unreadable value cannot be added up
+            total = pc.sum(batch.canonical[name]).as_py() or Decimal("0")
+            self._sums[name] = self._sums.get(name, Decimal("0")) + total
+
+    def _collect_rejected(self, batch: _Batch) -> None:
+        bad = pc.indices_nonzero(pc.is_valid(batch.reason)).to_pylist()
+        if not bad:
+            return
+        reasons, fields, lines = batch.reason.to_pylist(), batch.field.to_pylist(), batch.canonical["source_line"]
+        for i in bad:
+            col = fields[i]
+            value = batch.raw.column(col)[i].as_py() if col in batch.raw.column_names else None
+            self.rejected.append(
+                RejectedRow(lines[i].as_py(), col, reasons[i], _message(reasons[i], col, value, self.vf))
+            )
+
+    def _check_trailer(self) -> bool:
+        """Compare the trailer's control totals with what was read; a difference rejects the whole file."""
+        totals = self.reader.trailer_totals()
+        if totals is None:
+            return False
+        if totals.record_count is not None and totals.record_count != self.data_records:
             raise FileRejected(
                 "control_totals_mismatch",
-                f"{name}: the trailer's total of {fieldname} is {expected} but the records add up to {actual}. "
-                "Please check and resend the file.",
+                f"{self.name}: the trailer says {totals.record_count} records but the file has {self.data_records}; "
+                "the file is incomplete or was altered. Please resend it.",
             )
-    return True
+        for name, expected in totals.sums.items():
+            if name in self._unverifiable:
+                continue  # rows with an unreadable value are quarantined; their total cannot be verified
+            actual = self._sums.get(name, Decimal("0"))
+            if actual != expected:
+                raise FileRejected(
+                    "control_totals_mismatch",
+                    f"{self.name}: the trailer's total of {name} is {expected} but the records add up to {actual}. "
+                    "Please check and resend the file.",
+                )
+        return True
 
 
-def parse_bytes(data: bytes, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
-    """Parse one received file (its archived bytes) into canonical rows and rejected rows."""
-    data, name = unpack_archive(data, name, match.file_spec)
-    entity = ENTITIES[match.file_spec.entity]
-    reader = open_reader(data, name, match.file_spec)
-    _check_columns(reader, match, name)
-    batches: list[_Batch] = []
-    for raw in reader.batches():
-        table, lines = _drop_blank_rows(raw.table, raw.lines)
-        if table.num_rows:
-            batches.append(_convert_batch(table, lines, match, entity, sha256, ingested_at))
-    if not batches and not reader.invalid:
-        raise FileRejected("no_rows", f"{name}: the file has a header but no data rows.")
-    cmaps = match.file_spec.column_maps()
-    batch = _mark_duplicates(_concat(batches), entity, cmaps) if batches else None
-    data_records = (batch.canonical.num_rows if batch else 0) + len(reader.invalid)
-    trailer_checked = _check_trailer(reader, batch, data_records, name, cmaps)
-    rejected = list(reader.invalid)
-    if batch is None:
-        return ParseResult(
-            entity, arrow_schema(entity).empty_table(), _with_raw_text(rejected, reader), trailer_checked
-        )
-    vf = effective_formats(match)
-    bad_idx = pc.indices_nonzero(pc.is_valid(batch.reason)).to_pylist()
-    reasons, fields, lines = batch.reason.to_pylist(), batch.field.to_pylist(), batch.canonical["source_line"]
-    for i in bad_idx:
-        col = fields[i]
-        value = batch.raw.column(col)[i].as_py() if col in batch.raw.column_names else None
-        rejected.append(RejectedRow(lines[i].as_py(), col, reasons[i], _message(reasons[i], col, value, vf)))
-    good = batch.canonical.filter(pc.is_null(batch.reason))
-    rejected.sort(key=lambda r: r.line_number)
-    return ParseResult(entity, good.cast(arrow_schema(entity)), _with_raw_text(rejected, reader), trailer_checked)
+def parse_bytes(data: Source, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
+    """Parse one received file completely into canonical rows and rejected rows (small files, tests, CLI)."""
+    parse = FileParse(data, name, match, sha256, ingested_at)
+    tables = list(parse.accepted_batches())
+    schema = arrow_schema(parse.entity)
+    rows = pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
+    return ParseResult(parse.entity, rows, parse.rejected, parse.trailer_checked)
 
 
 def _with_raw_text(rejected: list[RejectedRow], reader: RawReader) -> list[RejectedRow]:

@@ -9,6 +9,7 @@ fixed-width line of the wrong length) becomes a `RejectedRow`; whatever makes th
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 import json
@@ -17,6 +18,8 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -84,21 +87,80 @@ class RawReader:
         return None
 
 
+Source = Path | bytes  # a received file on disk (streamed) or its bytes in memory
+CHUNK = 1 << 20
+
+
+def open_source(source: Source) -> BinaryIO:
+    return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+
+
+def source_size(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def read_all(source: Source) -> bytes:
+    return source.read_bytes() if isinstance(source, Path) else source
+
+
+def is_blank(source: Source) -> bool:
+    with open_source(source) as f:
+        while chunk := f.read(CHUNK):
+            if chunk.strip():
+                return False
+    return True
+
+
+class _Limited(io.RawIOBase):
+    """A binary file read only up to `limit` bytes (the data before a trailer line)."""
+
+    def __init__(self, f: BinaryIO, limit: int):
+        self._f, self._left = f, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(b)[: self._left]
+        n = self._f.readinto(view)
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
 def python_encoding(encoding: str) -> str:
     return "utf-8" if encoding == "utf-8-sig" else encoding
 
 
-def check_encoding(data: bytes, encoding: str, name: str) -> None:
-    try:
-        data.decode(python_encoding(encoding))
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise FileRejected(
-            "wrong_encoding",
-            f"{name}: the file is not valid {encoding} (byte {e.start} on line {line} cannot be read as "
-            f"{encoding}). Please resend it in {encoding}, as agreed in the custodian layout.",
-        ) from None
-    if encoding in ("latin-1", "cp1252") and data.startswith(b"\xef\xbb\xbf"):
+def check_encoding(source: Source, encoding: str, name: str) -> None:
+    """Decode the whole file once, in chunks, so a wrong encoding is named with its byte and line."""
+    decoder = codecs.getincrementaldecoder(python_encoding(encoding))()
+    offset = lines = 0
+    with open_source(source) as f:
+        head = f.read(3)
+        f.seek(0)
+        while True:
+            chunk = f.read(CHUNK)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                bad = offset + e.start
+                line = lines + chunk.count(b"\n", 0, max(e.start, 0)) + 1
+                raise FileRejected(
+                    "wrong_encoding",
+                    f"{name}: the file is not valid {encoding} (byte {bad} on line {line} cannot be read as "
+                    f"{encoding}). Please resend it in {encoding}, as agreed in the custodian layout.",
+                ) from None
+            if not chunk:
+                break
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    if encoding in ("latin-1", "cp1252") and head.startswith(b"\xef\xbb\xbf"):
         raise FileRejected(
             "wrong_encoding",
             f"{name}: the file starts with a UTF-8 byte order mark but the layout says {encoding}. "
@@ -122,10 +184,11 @@ def _trailer_value(text: str | None, spec: TrailerField, what: str, name: str) -
 # ------------------------------------------------------------------------------------------------ unpacking
 
 
-def unpack_archive(data: bytes, name: str, spec: FileSpec) -> tuple[bytes, str]:
+def unpack_archive(source: Source, name: str, spec: FileSpec) -> tuple[Source, str]:
     """For a .zip delivery, the one member the spec wants; refuses archives that expand beyond the limit."""
     if not name.lower().endswith(".zip"):
-        return data, name
+        return source, name
+    data = read_all(source)
     archive: ArchiveSpec | None = spec.archive
     if archive is None:
         raise FileRejected("unsupported_format", f"{name}: a ZIP file, but this layout does not accept ZIPs.")
@@ -170,37 +233,54 @@ def unpack_archive(data: bytes, name: str, spec: FileSpec) -> tuple[bytes, str]:
 
 
 class DelimitedReader(RawReader):
-    def __init__(self, data: bytes, name: str, fmt: DelimitedFormat):
-        if not data.strip():
+    def __init__(self, source: Source, name: str, fmt: DelimitedFormat):
+        if is_blank(source):
             raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
-        check_encoding(data, fmt.encoding, name)
-        self.fmt, self.name = fmt, name
+        check_encoding(source, fmt.encoding, name)
+        self.fmt, self.name, self.source = fmt, name, source
         self.invalid = []
         self._skipped: list[int] = []
         self._trailer_line: str | None = None
-        self.data = self._split_trailer(data, fmt.trailer)
+        self._limit = self._find_trailer(fmt.trailer)
         self.first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
-        quote = (fmt.quote_char or "").encode()
-        self._may_have_multiline_values = bool(quote) and quote in self.data
+        self._may_have_multiline_values = bool(fmt.quote_char) and self._contains(fmt.quote_char.encode())
         self._breaks_so_far = 0
         self.names = self._peek_names()
 
-    def _split_trailer(self, data: bytes, trailer: Trailer | None) -> bytes:
+    def _contains(self, needle: bytes) -> bool:
+        with open_source(self.source) as f:
+            while chunk := f.read(CHUNK):
+                if needle in chunk:
+                    return True
+        return False
+
+    def _find_trailer(self, trailer: Trailer | None) -> int | None:
+        """Byte offset where the trailer line starts (the data stops there), from the file's tail."""
         if trailer is None:
-            return data
-        body = data.rstrip(b"\r\n\t ")
-        cut = max(body.rfind(b"\n"), -1)
+            return None
+        size = source_size(self.source)
+        with open_source(self.source) as f:
+            start = max(0, size - 65536)
+            f.seek(start)
+            tail = f.read()
+        body = tail.rstrip(b"\r\n\t ")
+        cut = body.rfind(b"\n")
         last = body[cut + 1 :].decode(python_encoding(self.fmt.encoding), errors="replace").rstrip("\r")
         if re.search(trailer.match, last):
             self._trailer_line = last
-            return body[: cut + 1]
+            return start + cut + 1
         if trailer.required:
             raise FileRejected(
                 "truncated_file",
                 f"{self.name}: the file has no trailer line (expected a last line matching {trailer.match!r}); "
                 f"it looks truncated. Please resend the complete file.",
             )
-        return data
+        return None
+
+    def _input(self):
+        if self._limit is None:
+            return str(self.source) if isinstance(self.source, Path) else io.BytesIO(self.source)
+        return io.BufferedReader(_Limited(open_source(self.source), self._limit), buffer_size=CHUNK)
 
     def _options(self, handler) -> tuple[pcsv.ReadOptions, pcsv.ParseOptions]:
         enc = {"utf-8": "utf8", "utf-8-sig": "utf8", "latin-1": "latin1"}.get(self.fmt.encoding, self.fmt.encoding)
@@ -222,7 +302,7 @@ class DelimitedReader(RawReader):
     def _peek_names(self) -> list[str]:
         read, parse = self._options(lambda row: "skip")  # throwaway handler: each invalid row is seen once
         try:
-            return pcsv.open_csv(io.BytesIO(self.data), read_options=read, parse_options=parse).schema.names
+            return pcsv.open_csv(self._input(), read_options=read, parse_options=parse).schema.names
         except pa.ArrowInvalid as e:
             if "Empty CSV file" in str(e):
                 raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.") from None
@@ -270,7 +350,7 @@ class DelimitedReader(RawReader):
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
-        reader = pcsv.open_csv(io.BytesIO(self.data), read_options=read, parse_options=parse, convert_options=convert)
+        reader = pcsv.open_csv(self._input(), read_options=read, parse_options=parse, convert_options=convert)
         seen = 0
         try:
             for batch in reader:
@@ -281,12 +361,7 @@ class DelimitedReader(RawReader):
             raise FileRejected("unreadable", f"{self.name}: the file could not be parsed: {e}") from None
 
     def raw_texts(self, numbers: set[int]) -> dict[int, str]:
-        encoding = python_encoding(self.fmt.encoding)
-        texts = {}
-        for number, line in enumerate(self.data.splitlines(), start=1):
-            if number in numbers:
-                texts[number] = line.decode(encoding, errors="replace")
-        return texts
+        return _lines_of(self.source, numbers, python_encoding(self.fmt.encoding))
 
     def trailer_totals(self) -> TrailerTotals | None:
         trailer = self.fmt.trailer
@@ -300,6 +375,21 @@ class DelimitedReader(RawReader):
 
         count = int(at(trailer.record_count, "record count")) if trailer.record_count else None
         return TrailerTotals(count, {f: at(s, f"total of {f}") for f, s in trailer.sums.items()})
+
+
+def _lines_of(source: Source, numbers: set[int], encoding: str) -> dict[int, str]:
+    """The text of the given 1-based physical lines, reading the file once."""
+    texts: dict[int, str] = {}
+    if not numbers:
+        return texts
+    last = max(numbers)
+    with open_source(source) as f:
+        for number, line in enumerate(f, start=1):
+            if number in numbers:
+                texts[number] = line.rstrip(b"\r\n").decode(encoding, errors="replace")
+            if number >= last:
+                break
+    return texts
 
 
 # ------------------------------------------------------------------------------------------------ xlsx
@@ -321,9 +411,10 @@ def cell_text(value: object) -> str | None:
 
 
 class XlsxReader(RawReader):
-    def __init__(self, data: bytes, name: str, fmt: XlsxFormat):
+    def __init__(self, source: Source, name: str, fmt: XlsxFormat):
         from python_calamine import CalamineWorkbook
 
+        data = read_all(source)  # a workbook is a ZIP of XML: calamine needs all of it
         if not data:
             raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
         self.name, self.fmt = name, fmt
@@ -383,63 +474,84 @@ def _slice(lines: pa.Array, f: FixedField) -> pa.Array:
 
 
 class FixedWidthReader(RawReader):
-    def __init__(self, data: bytes, name: str, fmt: FixedWidthFormat):
-        if not data.strip():
+    """Streams lines: header, details in batches, trailer; memory is bounded by the batch size."""
+
+    def __init__(self, source: Source, name: str, fmt: FixedWidthFormat):
+        if is_blank(source):
             raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
-        check_encoding(data, fmt.encoding, name)
-        self.name, self.fmt = name, fmt
+        check_encoding(source, fmt.encoding, name)
+        self.name, self.fmt, self.source = name, fmt, source
         self.layout = fmt.resolved_layout()
         self.invalid = []
-        text = data.decode(python_encoding(fmt.encoding))
-        self._lines = text.splitlines()
-        while self._lines and not self._lines[-1].strip():
-            self._lines.pop()
         self.names = list(self.layout.detail.fields)
-        self._detail_numbers: list[int] = []
         self._trailer: str | None = None
         self._header: str | None = None
-        self._classify()
+        self._details = 0
 
-    def _classify(self) -> None:
+    def _classify(self, number: int, line: str) -> bool:
+        """True for a detail line; header, trailer and bad lines are recorded."""
         lay = self.layout
         rt = lay.record_type
-        for number, line in enumerate(self._lines, start=1):
-            code = line[rt.start - 1 : rt.end]
-            if len(line) != lay.line_length:
-                self.invalid.append(RejectedRow(
-                    number, None, "wrong_line_length",
-                    f"line {number} has {len(line)} characters; the {lay.name} layout has {lay.line_length}", line,
-                ))  # fmt: skip
-            elif lay.header and code == lay.header.code and self._header is None and not self._detail_numbers:
-                self._header = line
-            elif code == lay.detail.code:
-                self._detail_numbers.append(number)
-            elif lay.trailer and code == lay.trailer.code:
-                self._trailer = line
-            else:
-                self.invalid.append(RejectedRow(
-                    number, None, "unknown_record_type",
-                    f"line {number} has record type {code!r}, not one of the {lay.name} layout's", line,
-                ))  # fmt: skip
-        if lay.trailer and self._trailer is None:
-            raise FileRejected(
-                "truncated_file",
-                f"{self.name}: the file has no trailer record (type {lay.trailer.code!r}); it looks truncated. "
-                "Please resend the complete file.",
-            )
-        if not self._detail_numbers and not self.invalid:
-            raise FileRejected("no_rows", f"{self.name}: the file has no detail records.")
+        code = line[rt.start - 1 : rt.end]
+        if len(line) != lay.line_length:
+            self.invalid.append(RejectedRow(
+                number, None, "wrong_line_length",
+                f"line {number} has {len(line)} characters; the {lay.name} layout has {lay.line_length}", line,
+            ))  # fmt: skip
+        elif self._trailer is not None:
+            self.invalid.append(RejectedRow(
+                number, None, "unknown_record_type", f"line {number} comes after the trailer record", line
+            ))  # fmt: skip
+        elif lay.header and code == lay.header.code and self._header is None and not self._details:
+            self._header = line
+        elif code == lay.detail.code:
+            self._details += 1
+            return True
+        elif lay.trailer and code == lay.trailer.code:
+            self._trailer = line
+        else:
+            self.invalid.append(RejectedRow(
+                number, None, "unknown_record_type",
+                f"line {number} has record type {code!r}, not one of the {lay.name} layout's", line,
+            ))  # fmt: skip
+        return False
 
     def batches(self) -> Iterator[RawBatch]:
         fields = self.layout.detail.fields
-        for i in range(0, len(self._detail_numbers), FIXED_WIDTH_BATCH_LINES):
-            numbers = self._detail_numbers[i : i + FIXED_WIDTH_BATCH_LINES]
-            lines = pa.array([self._lines[n - 1] for n in numbers], pa.string())
-            table = pa.table({name: _slice(lines, f) for name, f in fields.items()})
-            yield RawBatch(table, pa.array(numbers, pa.int64()))
+        lines: list[str] = []
+        numbers: list[int] = []
+
+        def flush() -> RawBatch:
+            arr = pa.array(lines, pa.string())
+            batch = RawBatch(pa.table({n: _slice(arr, f) for n, f in fields.items()}), pa.array(numbers, pa.int64()))
+            lines.clear()
+            numbers.clear()
+            return batch
+
+        with open_source(self.source) as raw:
+            text = io.TextIOWrapper(raw, encoding=python_encoding(self.fmt.encoding), newline=None)
+            for number, line in enumerate(text, start=1):
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                if self._classify(number, line):
+                    lines.append(line)
+                    numbers.append(number)
+                    if len(lines) >= FIXED_WIDTH_BATCH_LINES:
+                        yield flush()
+        if lines:
+            yield flush()
+        if self.layout.trailer and self._trailer is None:
+            raise FileRejected(
+                "truncated_file",
+                f"{self.name}: the file has no trailer record (type {self.layout.trailer.code!r}); it looks "
+                "truncated. Please resend the complete file.",
+            )
+        if not self._details and not self.invalid:
+            raise FileRejected("no_rows", f"{self.name}: the file has no detail records.")
 
     def raw_texts(self, numbers: set[int]) -> dict[int, str]:
-        return {n: self._lines[n - 1] for n in numbers if 0 < n <= len(self._lines)}
+        return _lines_of(self.source, numbers, python_encoding(self.fmt.encoding))
 
     def trailer_totals(self) -> TrailerTotals | None:
         spec = self.layout.trailer_record_count
@@ -447,13 +559,6 @@ class FixedWidthReader(RawReader):
             return None
         text = self._trailer[spec.start - 1 : spec.end] if spec.start and spec.end else None
         return TrailerTotals(int(_trailer_value(text, spec, "record count", self.name)))
-
-    def header_field(self, field_name: str) -> str | None:
-        header = self.layout.header
-        if header is None or self._header is None or field_name not in header.fields:
-            return None
-        f = header.fields[field_name]
-        return self._header[f.start - 1 : f.end].strip()
 
 
 # ------------------------------------------------------------------------------------------------ json
@@ -483,10 +588,11 @@ def _flatten(record: dict, prefix: str = "") -> dict[str, object]:
 
 
 class JsonReader(RawReader):
-    def __init__(self, data: bytes, name: str, fmt: JsonFormat, document_paths: list[str]):
+    def __init__(self, source: Source, name: str, fmt: JsonFormat, document_paths: list[str]):
+        data = read_all(source)
         if not data.strip():
             raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
-        check_encoding(data, fmt.encoding, name)
+        check_encoding(source, fmt.encoding, name)
         self.name, self.fmt = name, fmt
         self.invalid = []
         try:
@@ -535,7 +641,7 @@ class JsonReader(RawReader):
         return {n: json_text(self._records[n - 1]) for n in numbers if 0 < n <= len(self._records)}
 
 
-def open_reader(data: bytes, name: str, spec: FileSpec) -> RawReader:
+def open_reader(data: Source, name: str, spec: FileSpec) -> RawReader:
     fmt = spec.format
     if isinstance(fmt, DelimitedFormat):
         return DelimitedReader(data, name, fmt)

@@ -39,6 +39,11 @@ MONEY_FIELDS = ("VALOR_NOMINAL", "VALOR_PRESENTE", "VALOR_AQUISICAO", "VALOR_PDD
 DOC_FIELDS = ("DOC_FUNDO", "DOC_ORIGINADOR", "DOC_CEDENTE", "DOC_SACADO")
 REQUIRED = ("DOC_FUNDO", "DOC_CEDENTE", "DOC_SACADO", "SEU_NUMERO", *MONEY_FIELDS, *DATE_FIELDS)
 CENT = Decimal("0.01")
+ALFA_ONLY = ("custodia_alfa",)
+TRUTH_FILES = {
+    "positions_daily.csv", "quarantine_expected.csv", "manifest.json", "acquisitions_daily.csv",
+    "settlements_daily.csv", "fund_quotas.csv", "control_totals.csv",
+}  # fmt: skip
 
 
 class Rejected(Exception):
@@ -101,7 +106,9 @@ def sha256_tree(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample_a")
-    manifest = generate_sample(out)  # the defaults: 3 funds x 22 days x 800 receivables
+    # the defaults (3 funds x 22 days x 800 receivables), custodia_alfa only; the other custodians' formats
+    # are tested in test_sample_formats.py
+    manifest = generate_sample(out, custodians=ALFA_ONLY)
     return out, manifest
 
 
@@ -126,10 +133,11 @@ def parsed(sample):
 
 def test_deterministic(sample, tmp_path):
     out, _ = sample
-    again = generate_sample(tmp_path / "b")
+    again = generate_sample(tmp_path / "b", custodians=ALFA_ONLY)
     first, second = sha256_tree(out), sha256_tree(tmp_path / "b")
     assert first == second
-    assert len(first) == len(again.files) + 3
+    assert len(first) == len(again.files) + len(TRUTH_FILES)
+    assert {p.name for p in (out / "truth").iterdir()} == TRUTH_FILES
 
 
 def test_regenerating_in_place_is_idempotent(tmp_path):
@@ -244,10 +252,11 @@ def test_truth_file_format(sample):
     out, _ = sample
     lines = (out / "truth" / "positions_daily.csv").read_bytes().decode("utf-8").split("\n")
     header = "fund_cnpj,reference_date,row_count,nominal_value,present_value,acquisition_value,pdd_value"
-    assert lines[0] == header
+    assert lines[0] == header + ",custodian_id"
     assert lines[-1] == ""
     for line in lines[1:-1]:
-        cnpj, day, count, *money = line.split(",")
+        cnpj, day, count, *money, custodian = line.split(",")
+        assert custodian == "custodia_alfa"
         assert len(cnpj) == 14 and dt.date.fromisoformat(day) and count.isdigit()
         assert all(re.fullmatch(r"\d+\.\d{2}", v) for v in money)
     q = (out / "truth" / "quarantine_expected.csv").read_text(encoding="utf-8").splitlines()
@@ -314,7 +323,14 @@ def test_no_and_all_bad_rows(tmp_path):
     clean = generate_sample(tmp_path / "clean", funds=1, days=3, receivables_per_fund=60, bad_row_rate=0.0)
     assert read_expected_quarantine(clean.truth_dir) == []
     assert clean.corrupted_count == 0
-    dirty = generate_sample(tmp_path / "dirty", funds=1, days=3, receivables_per_fund=60, bad_row_rate=1.0)
+    clean = generate_sample(
+        tmp_path / "clean1", funds=1, days=3, receivables_per_fund=60, bad_row_rate=0.0, custodians=ALFA_ONLY
+    )
+    assert read_expected_quarantine(clean.truth_dir) == []
+    assert clean.corrupted_count == 0
+    dirty = generate_sample(
+        tmp_path / "dirty", funds=1, days=3, receivables_per_fund=60, bad_row_rate=1.0, custodians=ALFA_ONLY
+    )
     truth = read_truth(dirty.truth_dir)
     assert all(t.row_count == 0 and t.nominal_value == Decimal("0.00") for t in truth.values())
     reasons = Counter(q.reason_code for q in read_expected_quarantine(dirty.truth_dir))
