@@ -168,17 +168,20 @@ def check_encoding(source: Source, encoding: str, name: str) -> None:
         )
 
 
-def _trailer_value(text: str | None, spec: TrailerField, what: str, name: str) -> Decimal:
+def _trailer_value(
+    text: str | None, spec: TrailerField, what: str, name: str, decimal: str = ".", thousands: str | None = None
+) -> Decimal:
+    """A control total as the trailer writes it (implied decimals, or the file's separators)."""
     raw = (text or "").strip()
+    if decimal == "auto":
+        decimal, thousands = (",", ".") if "," in raw else (".", None)
+    plain = raw.replace(thousands, "") if thousands else raw
+    plain = plain.replace(decimal, ".") if decimal != "." else plain
     try:
-        value = (
-            Decimal(raw.replace(",", "."))
-            if spec.implied_decimals == 0
-            else Decimal(raw).scaleb(-spec.implied_decimals)
-        )
+        value = Decimal(plain)
     except InvalidOperation:
         raise FileRejected("bad_trailer", f"{name}: the trailer's {what} {raw!r} is not a number.") from None
-    return value - spec.offset
+    return value.scaleb(-spec.implied_decimals) - spec.offset if spec.implied_decimals else value - spec.offset
 
 
 # ------------------------------------------------------------------------------------------------ unpacking
@@ -371,7 +374,7 @@ class DelimitedReader(RawReader):
 
         def at(spec: TrailerField, what: str) -> Decimal:
             text = parts[spec.index] if spec.index is not None and spec.index < len(parts) else None
-            return _trailer_value(text, spec, what, self.name)
+            return _trailer_value(text, spec, what, self.name, self.fmt.decimal, self.fmt.thousands)
 
         count = int(at(trailer.record_count, "record count")) if trailer.record_count else None
         return TrailerTotals(count, {f: at(s, f"total of {f}") for f, s in trailer.sums.items()})
