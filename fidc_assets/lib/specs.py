@@ -154,7 +154,7 @@ class FixedWidthLayout(_Strict):
     def _fields_fit(self) -> FixedWidthLayout:
         for rec in (self.header, self.detail, self.trailer):
             spans = sorted((f.start, f.end, name) for name, f in (rec.fields if rec else {}).items())
-            for start, end, name in spans:
+            for _start, end, name in spans:
                 if end > self.line_length:
                     raise ValueError(f"field {name} ends at {end}, past the line length {self.line_length}")
             for (s1, e1, n1), (s2, _e2, n2) in zip(spans, spans[1:], strict=False):

@@ -69,7 +69,10 @@ SPEC = textwrap.dedent(
 
 
 def _file_bytes(day: dt.date, rows: list[tuple[str, str, str, str]], trailer_total: str) -> bytes:
-    header = "CNPJ DO FUNDO|POSICAO EM|TITULO|ESPECIE|CEDENTE|NOME CEDENTE|DEVEDOR|VENCE EM|VALOR FACE|VALOR ATUAL|PROVISAO|COOBRIGADO"
+    header = (
+        "CNPJ DO FUNDO|POSICAO EM|TITULO|ESPECIE|CEDENTE|NOME CEDENTE|DEVEDOR|VENCE EM|VALOR FACE|VALOR ATUAL|"
+        "PROVISAO|COOBRIGADO"
+    )
     lines = [f"Relatório de posição — Ômega — {day:%d/%m/%Y}", header]
     for titulo, especie, face, atual in rows:
         lines.append(

@@ -265,3 +265,37 @@ def test_start_on_a_holiday_moves_to_the_next_business_day():
     fund = holiday_start.funds[0]
     for r in holiday_start.receivables(fund.cnpj):
         assert r.acquisition_date != dt.date(2024, 11, 20) and r.adjusted_due_date != dt.date(2024, 11, 20)
+
+
+def test_settlement_cash(sim):
+    """paid / adjustment of each movement (the JSON `valorPago` / `ajuste` and the CNAB amount paid)."""
+    signs = Counter()
+    for fund in sim.funds:
+        for m in sim.movements(fund.cnpj):
+            rec = m.receivable
+            for v in (m.paid, m.adjustment, m.open_nominal):
+                assert v.as_tuple().exponent == -2
+            if m.kind is MovementKind.ACQUISITION:
+                assert (m.paid, m.adjustment, m.open_nominal) == (rec.acquisition_value, 0, rec.nominal_value)
+                continue
+            if m.kind is MovementKind.PARTIAL_SETTLEMENT:
+                assert m.paid == m.amount and m.adjustment == 0 and m.open_nominal == rec.nominal_value
+                continue
+            assert m.adjustment == m.paid - m.open_nominal
+            due = rec.adjusted_due_date
+            days = (due - m.date).days
+            if m.kind is MovementKind.WRITE_OFF:
+                assert m.paid == 0 and m.amount == m.open_nominal
+            elif m.kind is MovementKind.REPURCHASE or days > 0:
+                assert m.paid == (direct_pv(m.open_nominal, rec.cession_rate, days) if days > 0 else m.open_nominal)
+            elif days == 0:
+                assert m.paid == m.open_nominal
+            else:
+                late = -days
+                charge = (m.open_nominal * (Decimal("0.02") + Decimal("0.01") * late / 30)).quantize(
+                    CENT, rounding=ROUND_HALF_EVEN
+                )
+                assert m.adjustment == charge > 0
+            signs[(m.kind, (m.adjustment > 0) - (m.adjustment < 0))] += 1
+    assert {(MovementKind.SETTLEMENT, s) for s in (-1, 0, 1)} <= set(signs)
+    assert (MovementKind.REPURCHASE, -1) in signs
