@@ -116,7 +116,7 @@ def effective_formats(match: FileMatch) -> ValueFormats:
     return vf
 
 
-def _convert_field(name: str, itype, raw: pa.Array, cmap: ColumnMap, vf: ValueFormats):
+def _convert_field(name: str, itype, raw: pa.Array, cmap: ColumnMap, vf: ValueFormats, table: pa.Table):
     """(typed values, bad mask, reason code for bad) for one canonical field."""
     if cmap.map is not None or isinstance(itype, BooleanType):
         target = pa.bool_() if isinstance(itype, BooleanType) else pa.string()
@@ -132,7 +132,11 @@ def _convert_field(name: str, itype, raw: pa.Array, cmap: ColumnMap, vf: ValueFo
         values, bad = parse_integers(raw)
         return (values if isinstance(itype, IntegerType) else pc.cast(values, pa.int64())), bad, "unparseable_number"
     if isinstance(itype, StringType) and name in DOCUMENT_FIELDS:
-        values, bad = normalize_documents(raw, restore_leading_zeros=cmap.restore_leading_zeros)
+        kinds = None
+        if cmap.document_kind is not None:
+            kind_text = table.column(cmap.document_kind.column).combine_chunks()
+            kinds, _ = map_values(kind_text, dict(cmap.document_kind.map), pa.string())
+        values, bad = normalize_documents(raw, restore_leading_zeros=cmap.restore_leading_zeros, kinds=kinds)
         return values, bad, "invalid_document"
     if isinstance(itype, StringType):
         values = blank_to_null(raw)
@@ -195,7 +199,7 @@ def _convert_batch(
                 text = pc.coalesce(blank_to_null(text), pa.scalar(cmap.default))
         else:
             text = pa.array([cmap.default] * n, pa.string())
-        values, bad, code = _convert_field(f.name, f.type, text, cmap, vf)
+        values, bad, code = _convert_field(f.name, f.type, text, cmap, vf, raw)
         source = cmap.column or f.name
         reason, fieldname = _mark(reason, fieldname, bad, code, source)
         if f.required:
@@ -335,8 +339,10 @@ def _drop_blank_rows(raw: pa.Table, lines: pa.Array) -> tuple[pa.Table, pa.Array
 
 
 def _check_columns(reader: RawReader, match: FileMatch, name: str) -> None:
+    cmaps = match.file_spec.column_maps().values()
     needed = sorted(
-        {c.column for c in match.file_spec.column_maps().values() if c.column and c.column != FILE_DATE_COLUMN}
+        {c.column for c in cmaps if c.column and c.column != FILE_DATE_COLUMN}
+        | {c.document_kind.column for c in cmaps if c.document_kind}
     )
     missing = [c for c in needed if c not in reader.names]
     if missing:

@@ -194,6 +194,13 @@ class ArchiveSpec(_Strict):
     max_uncompressed_bytes: int = Field(512 * 1024 * 1024, ge=1)
 
 
+class DocumentKind(_Strict):
+    """A column that says whether a document is a CPF or a CNPJ (CNAB's 01/02), for zero-padded fields."""
+
+    column: str
+    map: dict[str, Literal["cpf", "cnpj"]]
+
+
 class ColumnMap(_Strict):
     """Where a canonical field comes from: a source column (or `$.path` at a JSON document's top), or a default."""
 
@@ -201,6 +208,7 @@ class ColumnMap(_Strict):
     default: str | None = None
     map: dict[str, str | bool | None] | None = Field(None, description="source value → canonical value")
     restore_leading_zeros: bool = Field(False, description="documents whose zeros a spreadsheet dropped")
+    document_kind: DocumentKind | None = None
     date_formats: tuple[str, ...] | None = None
     null_values: tuple[str, ...] | None = None
 

@@ -173,11 +173,15 @@ def map_values(values: pa.Array, mapping: dict[str, object], target: pa.DataType
     return mapped, bad
 
 
-def normalize_documents(values: pa.Array, restore_leading_zeros: bool = False) -> tuple[pa.Array, pa.Array]:
+def normalize_documents(
+    values: pa.Array, restore_leading_zeros: bool = False, kinds: pa.Array | None = None
+) -> tuple[pa.Array, pa.Array]:
     """CPF/CNPJ in any punctuation → digits; a wrong length or check digit is bad.
 
-    Check digits are computed once per distinct document: a stock file repeats the same few hundred
-    cedentes and sacados across thousands of rows.
+    `kinds` ("cpf"/"cnpj" per row, e.g. from CNAB's document-type field) resolves fixed-width fields where a
+    CPF is zero-padded to 14 digits: such a value is a CPF only when its type says so (1 in 100 padded CPFs
+    would also pass as a CNPJ, so guessing is not safe). Check digits are computed once per distinct
+    document: a file repeats the same few hundred cedentes and sacados across thousands of rows.
     """
     text = blank_to_null(values)
     digits = pc.replace_substring_regex(text, r"[.\-/\s]", "")
@@ -185,13 +189,28 @@ def normalize_documents(values: pa.Array, restore_leading_zeros: bool = False) -
         # a spreadsheet that stored a CPF/CNPJ as a number dropped its leading zeros: up to 11 digits is a CPF
         length = pc.utf8_length(digits)
         digits = pc.if_else(pc.less_equal(length, 11), pc.utf8_lpad(digits, 11, "0"), pc.utf8_lpad(digits, 14, "0"))
-    encoded = (
-        pc.dictionary_encode(digits).combine_chunks()
-        if isinstance(digits, pa.ChunkedArray)
-        else pc.dictionary_encode(digits)
-    )
+    if kinds is not None:
+        is_cpf = pc.fill_null(pc.equal(kinds, "cpf"), False)
+        padded_cpf = pc.and_(is_cpf, pc.fill_null(pc.match_substring_regex(digits, r"^000\d{11}$"), False))
+        digits = pc.if_else(padded_cpf, pc.utf8_slice_codeunits(digits, 3), digits)
+        is_cnpj = pc.fill_null(pc.equal(kinds, "cnpj"), False)
+        digits = pc.if_else(is_cnpj, pc.utf8_lpad(digits, 14, "0"), digits)
+    encoded = pc.dictionary_encode(digits)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
     uniques = encoded.dictionary.to_pylist()
     valid_unique = pa.array([is_valid_document(u) for u in uniques], pa.bool_())
     valid = pc.fill_null(pc.take(valid_unique, encoded.indices), False)
+    if kinds is not None:
+        length = pc.utf8_length(digits)
+        declared = pc.fill_null(kinds, "")
+        matches_kind = pc.or_(
+            pc.equal(declared, ""),
+            pc.or_(
+                pc.and_(pc.equal(declared, "cpf"), pc.equal(length, 11)),
+                pc.and_(pc.equal(declared, "cnpj"), pc.equal(length, 14)),
+            ),
+        )
+        valid = pc.and_(valid, pc.fill_null(matches_kind, False))
     bad = pc.and_(pc.is_valid(text), pc.invert(valid))
     return pc.if_else(valid, digits, pa.scalar(None, pa.string())), bad

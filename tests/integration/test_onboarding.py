@@ -55,7 +55,7 @@ SPEC = textwrap.dedent(
           receivable_id: TITULO
           asset_type:
             column: ESPECIE
-            map: {Duplicata: DM, "Cédula Bancária": CCB, "Nota Promissória": NP}
+            map: {Duplicata: DM, "Cédula Bancária": CCB, "Nota Comercial": NC}
           cedente_doc: CEDENTE
           cedente_name: NOME CEDENTE
           sacado_doc: DEVEDOR
@@ -98,7 +98,7 @@ def test_a_custodian_defined_only_in_yaml_lands(tmp_path: Path, custodians: Path
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     rows = [("T-1", "Duplicata", "1 234,56", "1 200,00"), ("T-2", "Cédula Bancária", "10 000,00", "9 500,10"),
-            ("T-3", "Nota Promissória", "99,90", "98,00")]  # fmt: skip
+            ("T-3", "Nota Comercial", "99,90", "98,00")]  # fmt: skip
     (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.txt").write_bytes(_file_bytes(day, rows, "11 334,46"))
     lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
 
@@ -109,7 +109,7 @@ def test_a_custodian_defined_only_in_yaml_lands(tmp_path: Path, custodians: Path
 
     assert (report.rows_accepted, report.rows_rejected, report.files_quarantined) == (3, 0, 0)
     landed = lake.read(canonical.RECEIVABLE_POSITIONS, EqualTo("custodian_id", "custodia_omega")).to_pylist()
-    assert sorted(r["asset_type"] for r in landed) == ["CCB", "DM", "NP"]
+    assert sorted(r["asset_type"] for r in landed) == ["CCB", "DM", "NC"]
     assert sum(r["nominal_value"] for r in landed) == Decimal("11334.46")
     assert {r["due_date"] for r in landed} == {day + dt.timedelta(days=30)}
     assert {r["sacado_doc"] for r in landed} == {SACADO}

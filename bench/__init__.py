@@ -1,0 +1,1 @@
+"""Benchmarks (not tests: nothing here asserts timings). See bench/README.md."""
