@@ -105,7 +105,7 @@ def build_context_config(root: Path = GX_ROOT_DIR) -> None:
     ):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
     suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="fund_cnpj", regex=r"^\d{14}$"))
-    suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="cedente_doc", regex=r"^(\d{11}|\d{14})$"))
+    suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="cedente_doc", regex=r"^(?:\d{11}|\d{14})$"))
     suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="currency", regex=r"^[A-Z]{3}$"))
     for column in ("nominal_value", "present_value", "acquisition_value", "pdd_value"):
         suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
