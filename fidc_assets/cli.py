@@ -52,7 +52,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from fidc_assets.sample.generator import generate_sample
 
     manifest = generate_sample(
-        Path(args.out), seed=args.seed, funds=args.funds, days=args.days, start=dt.date.fromisoformat(args.start)
+        Path(args.out),
+        seed=args.seed,
+        funds=args.funds,
+        days=args.days,
+        start=dt.date.fromisoformat(args.start),
+        custodians=args.custodians.split(",") if args.custodians else None,
     )
     print(
         f"{len(manifest.files)} files, {manifest.row_count} valid rows, {manifest.corrupted_count} corrupted rows "
@@ -202,6 +207,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"superseded {summary.files_superseded}, quarantined {summary.files_quarantined})"
     )
     print(f"rows landed         {summary.rows_landed} (lake.receivable_positions)")
+    for entity, count in summary.other_rows.items():
+        print(f"                    {count} (lake.{entity})")
     print(
         f"rows quarantined    {summary.rows_quarantined} (lake.quarantine; generator corrupted "
         f"{manifest.corrupted_count})"
@@ -248,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--seed", type=int, default=42)
-        p.add_argument("--funds", type=int, default=3)
+        p.add_argument("--funds", type=int, default=4, help="funds; fund i goes to the i-th custodian in turn")
+        p.add_argument("--custodians", help="comma-separated custodian ids to render (default: all shipped)")
         p.add_argument("--days", type=int, default=22, help="business days")
         p.add_argument("--start", default="2024-07-01", help="first day (ISO); moved to a business day")
         if name == "sample":

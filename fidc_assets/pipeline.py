@@ -85,6 +85,7 @@ class Summary:
     mart_rows: int
     checks_passed: int
     checks_failed: int
+    other_rows: dict[str, int]
 
 
 def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summary:
@@ -94,6 +95,10 @@ def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summ
     current = [r["sha256"] for r in registry if r["status"] == "accepted"]
     quarantined_rows = lake.read(canonical.QUARANTINE, In("source_file_sha256", current or [""]), ("line_number",))
     landed = lake.read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days), ("reference_date",)).num_rows
+    other_rows = {
+        e.name: lake.read(e, In("file_date", days), ("file_date",)).num_rows
+        for e in (canonical.ACQUISITIONS, canonical.SETTLEMENTS, canonical.FUND_QUOTAS)
+    }
     with psycopg.connect(dsn) as conn:
         landing = conn.execute(
             "select count(*) from landing.receivable_positions where reference_date = any(%s)", [days]
@@ -113,6 +118,7 @@ def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summ
         mart_rows=mart,
         checks_passed=sum(1 for e in evaluations if e.passed),
         checks_failed=sum(1 for e in evaluations if not e.passed),
+        other_rows=other_rows,
     )
 
 
