@@ -89,11 +89,16 @@ class ParseResult:
     rows: pa.Table
     rejected: list[RejectedRow] = field(default_factory=list)
     trailer_checked: bool = False
+    streamed_rows: int | None = None  # set when the rows went straight to the lake instead of `rows`
+
+    @property
+    def accepted_count(self) -> int:
+        return self.rows.num_rows if self.streamed_rows is None else self.streamed_rows
 
     @property
     def control_totals(self) -> dict[str, str | int | bool]:
         totals: dict[str, str | int | bool] = {
-            "rows_accepted": self.rows.num_rows,
+            "rows_accepted": self.accepted_count,
             "rows_rejected": len(self.rejected),
             "trailer_checked": self.trailer_checked,
         }

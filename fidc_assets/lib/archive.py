@@ -7,9 +7,13 @@ leaves a half-written archive file under its final name. Works on any pyarrow fi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
 
 import pyarrow.fs as pafs
 
@@ -54,3 +58,19 @@ def read_archived(uri: str) -> bytes:
     fs, path = pafs.FileSystem.from_uri(uri)
     with fs.open_input_stream(path) as f:
         return f.read()
+
+
+@contextlib.contextmanager
+def archived_path(uri: str) -> Iterator[Path]:
+    """A local path to an archived file: the file itself on a local warehouse, else a streamed temp copy
+    (so a 2 GB file from S3 is parsed from disk, never held in memory)."""
+    if uri.startswith("file://"):
+        yield Path(unquote(urlparse(uri).path))
+        return
+    fs, path = pafs.FileSystem.from_uri(uri)
+    with tempfile.NamedTemporaryFile(suffix=PurePosixPath(path).suffix) as tmp:
+        with fs.open_input_stream(path) as fin:
+            while chunk := fin.read(CHUNK):
+                tmp.write(chunk)
+        tmp.flush()
+        yield Path(tmp.name)

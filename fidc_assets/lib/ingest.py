@@ -20,14 +20,16 @@ from pathlib import Path
 import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 
-from fidc_assets.lib.adapters import DATED_BY_FILE, FileRejected, ParseResult, RejectedRow, parse_bytes
-from fidc_assets.lib.archive import archive_file, archive_key, read_archived, sha256_file
+from fidc_assets.lib.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
+from fidc_assets.lib.archive import archive_file, archive_key, archived_path, sha256_file
 from fidc_assets.lib.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
 from fidc_assets.lib.lake import Lake
 from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
 
 #: Rows per Iceberg commit when landing many slices at once (a backfill): bounded memory, few snapshots.
 MAX_ROWS_PER_COMMIT = 2_000_000
+#: A delivery larger than this is streamed into its own commit instead of being batched with others in memory.
+BIG_FILE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def land_slices(
 
     pending = _Pending()
     for key in sorted(slices):
-        outcome = _land_one_slice(specs, key, slices[key], pending)
+        outcome = _land_one_slice(lake, specs, key, slices[key], pending)
         report.slices.append(outcome)
         if pending.row_count >= MAX_ROWS_PER_COMMIT:
             report.commits += pending.flush(lake)
@@ -260,10 +262,31 @@ def _rematch(reg: dict, spec: CustodianSpec, entity: str) -> FileMatch:
     return m
 
 
-def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dict], pending: _Pending) -> SliceOutcome:
+def _parse_delivery(lake: Lake, reg: dict, match: FileMatch, entity: str, where, now: dt.datetime) -> ParseResult:
+    """Parse one archived delivery. A big one is streamed straight into its own Iceberg transaction (its
+    `rows` come back empty); a small one comes back whole, to be committed with others."""
+    with archived_path(reg["archive_uri"]) as path:
+        parse = FileParse(path, reg["original_name"], match, reg["sha256"], now)
+        if reg["size_bytes"] <= BIG_FILE_BYTES:
+            tables = list(parse.accepted_batches())
+            schema = arrow_schema(parse.entity)
+            rows = pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
+            return ParseResult(parse.entity, rows, parse.rejected, parse.trailer_checked)
+        lake.replace_slice_streaming(entity, parse.accepted_batches(), where)
+        result = ParseResult(
+            parse.entity, arrow_schema(parse.entity).empty_table(), parse.rejected, parse.trailer_checked
+        )
+        result.streamed_rows = parse.rows_accepted
+        return result
+
+
+def _land_one_slice(
+    lake: Lake, specs: dict[str, CustodianSpec], key: tuple, files: list[dict], pending: _Pending
+) -> SliceOutcome:
     custodian_id, entity, fund, day = key
     spec = specs[custodian_id]
     now = dt.datetime.now(dt.UTC)
+    where = _slice_filter(entity, custodian_id, fund, day)
     # Newest delivery first; a file already known to be unusable is not tried again.
     candidates = sorted(files, key=lambda r: (r["received_at"], r["original_name"]), reverse=True)
     chosen: tuple[dict, ParseResult] | None = None
@@ -278,8 +301,7 @@ def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dic
             outcome.quarantined_files.append(reg["original_name"])
             continue
         try:
-            match = _rematch(reg, spec, entity)
-            result = parse_bytes(read_archived(reg["archive_uri"]), reg["original_name"], match, reg["sha256"], now)
+            result = _parse_delivery(lake, reg, _rematch(reg, spec, entity), entity, where, now)
         except FileRejected as err:
             pending.quarantine.append(_file_quarantine_row(reg, err, now))
             pending.quarantine_shas.add(reg["sha256"])
@@ -299,7 +321,7 @@ def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dic
         updates[reg["sha256"]] = {
             **reg,
             "status": "accepted",
-            "rows_accepted": result.rows.num_rows,
+            "rows_accepted": result.accepted_count,
             "rows_rejected": len(result.rejected),
             "control_totals": json.dumps(result.control_totals, sort_keys=True),
             "error": None,
@@ -307,9 +329,10 @@ def _land_one_slice(specs: dict[str, CustodianSpec], key: tuple, files: list[dic
         }
     if chosen is not None:
         reg, result = chosen
-        pending.rows[entity].append(result.rows)
-        pending.filters[entity].append(_slice_filter(entity, custodian_id, fund, day))
+        if result.streamed_rows is None:  # a streamed delivery is already committed
+            pending.rows[entity].append(result.rows)
+            pending.filters[entity].append(where)
         outcome.file_name, outcome.sha256 = reg["original_name"], reg["sha256"]
-        outcome.rows_accepted, outcome.rows_rejected = result.rows.num_rows, len(result.rejected)
+        outcome.rows_accepted, outcome.rows_rejected = result.accepted_count, len(result.rejected)
     pending.registry.extend(updates.values())
     return outcome

@@ -7,6 +7,7 @@ snapshot: a re-delivered file replaces exactly what the earlier one wrote, and a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,6 +20,8 @@ from pyiceberg.table import Table
 from fidc_assets.lib.canonical import ENTITIES, NAMESPACE, Entity, iceberg_schema, partition_spec
 
 CATALOG_NAME = "fidc"
+#: Rows per append when a big delivery is streamed into a (partitioned) table within one transaction.
+STREAM_CHUNK_ROWS = 250_000
 
 
 @dataclass
@@ -70,6 +73,35 @@ class Lake:
         table = self.table(entity)
         rows = rows.cast(table.schema().as_arrow())
         table.overwrite(rows, overwrite_filter=where, snapshot_properties=snapshot_properties or {})
+
+    def replace_slice_streaming(
+        self, entity: Entity | str, batches: Iterable[pa.Table], where: BooleanExpression, chunk_rows: int | None = None
+    ) -> int:
+        """Replace the rows matching `where` with a stream of batches, in one transaction.
+
+        pyiceberg streams appends only into unpartitioned tables, so the stream is cut into chunks of
+        `chunk_rows` appended one by one inside the transaction: memory stays bounded by the chunk, and the
+        commit happens only after the last batch. An exception from the stream (a file whose trailer does not
+        match, found at its end) leaves the table untouched."""
+        chunk_rows = chunk_rows or STREAM_CHUNK_ROWS
+        table = self.table(entity)
+        schema = table.schema().as_arrow()
+        written = 0
+        with table.transaction() as tx:
+            tx.delete(where)
+            buffer: list[pa.Table] = []
+            pending = 0
+            for batch in batches:
+                buffer.append(batch)
+                pending += batch.num_rows
+                if pending >= chunk_rows:
+                    tx.append(pa.concat_tables(buffer).cast(schema))
+                    written += pending
+                    buffer, pending = [], 0
+            if buffer:
+                tx.append(pa.concat_tables(buffer).cast(schema))
+                written += pending
+        return written
 
     def read(
         self, entity: Entity | str, where: BooleanExpression | None = None, columns: tuple[str, ...] = ("*",)
