@@ -207,7 +207,7 @@ def _convert_batch(
         values, bad, code = _convert_field(f.name, f.type, text, cmap, vf, raw)
         source = cmap.column or f.name
         reason, fieldname = _mark(reason, fieldname, bad, code, source)
-        if f.required:
+        if f.required and f.name != "currency":  # an empty currency takes the asset type's or the custodian's
             reason, fieldname = _mark(reason, fieldname, pc.is_null(blank_to_null(text)), "missing_required", source)
         if f.name in NON_NEGATIVE_FIELDS:
             negative = pc.less(values, pa.scalar(Decimal(0), values.type))
