@@ -11,7 +11,11 @@ columns, a trailer whose control totals disagree, a truncated file, a ZIP that e
 from __future__ import annotations
 
 import datetime as dt
+import os
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -178,6 +182,48 @@ def _source_name(cmaps: dict[str, ColumnMap], name: str) -> str:
     return (cmap.column if cmap and cmap.column else None) or name
 
 
+def _constant(value, type_: pa.DataType, n: int) -> pa.Array:
+    """A column of one repeated value, built by Arrow (not a Python list of n items)."""
+    return pa.array([value], type_).take(pa.array(np.zeros(n, dtype=np.int64)))
+
+
+@dataclass
+class _Converted:
+    values: pa.Array
+    problems: list[tuple[pa.Array, str]]  # (mask, reason code) in the order they are checked
+
+
+def _convert_column(f, cmap: ColumnMap, raw: pa.Table, match: FileMatch, vf: ValueFormats, out_type) -> _Converted:
+    """One canonical field of a batch, with its problems; independent of the other fields (run in threads)."""
+    n = raw.num_rows
+    if cmap.column == FILE_DATE_COLUMN:
+        return _Converted(pc.cast(_constant(match.reference_date, pa.date32(), n), out_type), [])
+    if cmap.column is not None:
+        text = _nullify(raw.column(cmap.column).combine_chunks(), cmap.null_values or vf.null_values)
+        if cmap.default is not None:
+            text = pc.coalesce(blank_to_null(text), pa.scalar(cmap.default))
+    else:
+        text = _constant(cmap.default, pa.string(), n)
+    values, bad, code = _convert_field(f.name, f.type, text, cmap, vf, raw)
+    problems = [(bad, code)]
+    if f.required and f.name != "currency":  # an empty currency takes the asset type's or the custodian's
+        problems.append((pc.is_null(blank_to_null(text)), "missing_required"))
+    if f.name in NON_NEGATIVE_FIELDS:
+        problems.append((pc.less(values, pa.scalar(Decimal(0), values.type)), "negative_value"))
+    return _Converted(pc.cast(values, out_type), problems)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Arrow kernels release the GIL: fields of a batch convert in parallel, one thread per core."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="fidc-convert")
+    return _POOL
+
+
 def _convert_batch(
     raw: pa.Table, lines: pa.Array, match: FileMatch, entity: Entity, sha256: str, ingested_at: dt.datetime
 ) -> _Batch:
@@ -187,47 +233,38 @@ def _convert_batch(
     fieldname = pa.nulls(n, pa.string())
     schema = arrow_schema(entity)
     cmaps = match.file_spec.column_maps()
+    mapped = [f for f in entity.fields if f.name in cmaps and f.name not in LINEAGE_FIELDS]
+    futures = {
+        f.name: _pool().submit(_convert_column, f, cmaps[f.name], raw, match, vf, schema.field(f.name).type)
+        for f in mapped
+    }
     columns: dict[str, pa.Array] = {}
-    for f in entity.fields:
+    for f in entity.fields:  # problems are recorded in field order: the first problem of a row wins
         if f.name in LINEAGE_FIELDS or f.name == "custodian_id":
             continue
-        cmap = cmaps.get(f.name)
-        if cmap is None:
+        if f.name not in futures:
             columns[f.name] = pa.nulls(n, schema.field(f.name).type)
             continue
-        if cmap.column == FILE_DATE_COLUMN:
-            columns[f.name] = pc.cast(pa.array([match.reference_date] * n, pa.date32()), schema.field(f.name).type)
-            continue
-        if cmap.column is not None:
-            text = _nullify(raw.column(cmap.column).combine_chunks(), cmap.null_values or vf.null_values)
-            if cmap.default is not None:
-                text = pc.coalesce(blank_to_null(text), pa.scalar(cmap.default))
-        else:
-            text = pa.array([cmap.default] * n, pa.string())
-        values, bad, code = _convert_field(f.name, f.type, text, cmap, vf, raw)
-        source = cmap.column or f.name
-        reason, fieldname = _mark(reason, fieldname, bad, code, source)
-        if f.required and f.name != "currency":  # an empty currency takes the asset type's or the custodian's
-            reason, fieldname = _mark(reason, fieldname, pc.is_null(blank_to_null(text)), "missing_required", source)
-        if f.name in NON_NEGATIVE_FIELDS:
-            negative = pc.less(values, pa.scalar(Decimal(0), values.type))
-            reason, fieldname = _mark(reason, fieldname, negative, "negative_value", source)
-        columns[f.name] = pc.cast(values, schema.field(f.name).type)
+        converted = futures[f.name].result()
+        source = cmaps[f.name].column or f.name
+        for mask, code in converted.problems:
+            reason, fieldname = _mark(reason, fieldname, mask, code, source)
+        columns[f.name] = converted.values
     reason, fieldname = _registry_checks(columns, reason, fieldname, cmaps, match)
     if "fund_cnpj" in cmaps:
         other = pc.not_equal(columns["fund_cnpj"], pa.scalar(match.fund_cnpj))
         reason, fieldname = _mark(reason, fieldname, other, "fund_mismatch", _source_name(cmaps, "fund_cnpj"))
     else:
-        columns["fund_cnpj"] = pa.array([match.fund_cnpj] * n, pa.string())
+        columns["fund_cnpj"] = _constant(match.fund_cnpj, pa.string(), n)
     if entity.name in DATED_BY_FILE and entity.partition_date in cmaps:
         other = pc.not_equal(columns[entity.partition_date], pa.scalar(match.reference_date, pa.date32()))
         reason, fieldname = _mark(reason, fieldname, other, "date_mismatch", _source_name(cmaps, entity.partition_date))
-    columns["custodian_id"] = pa.array([match.custodian.id] * n, pa.string())
-    columns["file_date"] = pa.array([match.reference_date] * n, pa.date32())
-    columns["source"] = pa.array(["custodian_file"] * n, pa.string())
-    columns["source_file_sha256"] = pa.array([sha256] * n, pa.string())
+    columns["custodian_id"] = _constant(match.custodian.id, pa.string(), n)
+    columns["file_date"] = _constant(match.reference_date, pa.date32(), n)
+    columns["source"] = _constant("custodian_file", pa.string(), n)
+    columns["source_file_sha256"] = _constant(sha256, pa.string(), n)
     columns["source_line"] = lines
-    columns["ingested_at"] = pa.array([ingested_at] * n, schema.field("ingested_at").type)
+    columns["ingested_at"] = _constant(ingested_at, schema.field("ingested_at").type, n)
     table = pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema.remove_metadata())
     return _Batch(table, reason, fieldname, raw)
 
@@ -253,6 +290,36 @@ def _registry_checks(columns, reason, fieldname, cmaps, match: FileMatch):
             currency = pc.coalesce(currency, by_type)
         columns["currency"] = pc.coalesce(currency, pa.scalar(match.custodian.default_currency))
     return reason, fieldname
+
+
+#: Per-process random odd weights for the key hash: a file cannot be crafted against them.
+_HASH_WEIGHTS = np.frombuffer(os.urandom(8 * 512), dtype=np.uint64) | np.uint64(1)
+
+
+def _key_hashes(keys: pa.Array) -> np.ndarray:
+    """64-bit hashes of strings, vectorized: each byte times a random odd weight for its position, summed
+    modulo 2**64, then mixed (splitmix64) with the length. Keys longer than 512 bytes are hashed on their
+    first 512."""
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    buffers = keys.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[keys.offset : keys.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, dtype=np.uint8)
+    lengths = np.minimum(offsets[1:] - offsets[:-1], len(_HASH_WEIGHTS))
+    width = max(int(lengths.max()), 1)
+    positions = np.arange(width, dtype=np.int64)
+    index = np.minimum(offsets[:-1, None] + positions[None, :], max(len(data) - 1, 0))
+    matrix = np.where(positions[None, :] < lengths[:, None], data[index], 0).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = (matrix * _HASH_WEIGHTS[:width][None, :]).sum(axis=1, dtype=np.uint64)
+        h ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h.view(np.int64)
 
 
 class _KeyIndex:
@@ -281,7 +348,7 @@ class _KeyIndex:
         """True for candidate rows whose key appeared before (earlier in this batch or in an earlier one)."""
         n = len(keys)
         mask = np.asarray(pc.fill_null(candidates, False).to_numpy(zero_copy_only=False), dtype=bool)
-        hashes = np.fromiter(map(hash, keys.to_pylist()), dtype=np.int64, count=n)
+        hashes = _key_hashes(keys)
         idx = np.flatnonzero(mask)
         dup = np.zeros(n, dtype=bool)
         if len(idx):
@@ -302,7 +369,9 @@ def _key_strings(table: pa.Table, key_cols: list[str]) -> pa.Array:
 
 def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap], index: _KeyIndex) -> _Batch:
     """Second and later rows with the same business key in one file are rejected; the first is kept."""
-    key_cols = [k for k in entity.key if k in batch.canonical.column_names]
+    # custodian, fund and (for a stock or quota file) the date are the same for every row still in the running
+    constant = {"custodian_id", "fund_cnpj"} | ({entity.partition_date} if entity.name in DATED_BY_FILE else set())
+    key_cols = [k for k in entity.key if k in batch.canonical.column_names and k not in constant]
     duplicate = index.duplicates(_key_strings(batch.canonical, key_cols), pc.is_null(batch.reason))
     key_source = _source_name(cmaps, "receivable_id" if "receivable_id" in key_cols else key_cols[-1])
     reason, fieldname = _mark(batch.reason, batch.field, duplicate, "duplicate_key", key_source)
@@ -333,6 +402,8 @@ def _message(reason_code: str, field_name: str | None, value: str | None, vf: Va
 
 def _drop_blank_rows(raw: pa.Table, lines: pa.Array) -> tuple[pa.Table, pa.Array]:
     """Blank lines (all fields empty) are not rows: custodians' exports often end with a few."""
+    if not raw.num_columns or not pc.any(pc.fill_null(pc.equal(raw.column(0), ""), True)).as_py():
+        return raw, lines  # a blank line always has an empty first field: most batches stop here
     blank = None
     for column in raw.columns:
         empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
@@ -356,6 +427,43 @@ def _check_columns(reader: RawReader, match: FileMatch, name: str) -> None:
             f"{name}: the header lacks the column(s) {', '.join(missing)} required by the layout of "
             f"{match.custodian.name}. Found: {', '.join(reader.names)}.",
         )
+
+
+def _prefetch(batches: Iterator, depth: int = 1) -> Iterator:
+    """Read the next batch in a background thread while this one is converted (Arrow's CSV parser releases
+    the GIL): reading and converting overlap on two cores. Exceptions reach the consumer in order."""
+    done = object()
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put((done, None))
+        except BaseException as e:  # handed to the consumer, raised there
+            slots.put((done, e))
+
+    worker = threading.Thread(target=produce, name="fidc-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 class FileParse:
@@ -383,7 +491,7 @@ class FileParse:
         schema = arrow_schema(self.entity)
         index = _KeyIndex()
         totals_fields = self._trailer_sum_fields()
-        for raw in self.reader.batches():
+        for raw in _prefetch(self.reader.batches()):
             table, lines = _drop_blank_rows(raw.table, raw.lines)
             if not table.num_rows:
                 continue

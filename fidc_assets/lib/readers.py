@@ -37,7 +37,7 @@ from fidc_assets.lib.specs import (
     XlsxFormat,
 )
 
-BLOCK_SIZE = 1 << 22  # CSV bytes per batch: bounded memory whatever the file size
+BLOCK_SIZE = 1 << 24  # CSV bytes per batch (16 MiB): bounded memory whatever the file size, few kernel calls
 FIXED_WIDTH_BATCH_LINES = 200_000
 
 
@@ -138,7 +138,17 @@ def python_encoding(encoding: str) -> str:
 
 
 def check_encoding(source: Source, encoding: str, name: str) -> None:
-    """Decode the whole file once, in chunks, so a wrong encoding is named with its byte and line."""
+    """Decode the whole file once, in chunks, so a wrong encoding is named with its byte and line.
+    (Every byte is a latin-1 character: there only the byte order mark is checked.)"""
+    if encoding == "latin-1":
+        with open_source(source) as f:
+            if f.read(3) == b"\xef\xbb\xbf":
+                raise FileRejected(
+                    "wrong_encoding",
+                    f"{name}: the file starts with a UTF-8 byte order mark but the layout says {encoding}. "
+                    f"Please resend it in {encoding}.",
+                )
+        return
     decoder = codecs.getincrementaldecoder(python_encoding(encoding))()
     offset = lines = 0
     with open_source(source) as f:

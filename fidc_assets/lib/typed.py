@@ -9,7 +9,9 @@ rolls 31/02 over to 02/03, so dates are parsed from their digits and checked aga
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -61,20 +63,8 @@ def _days_from_civil(y: pa.Array, m: pa.Array, d: pa.Array) -> pa.Array:
 _MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
 
 
-def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
-    """(days since epoch or null, matched-and-valid mask) for one format."""
-    regex = _date_regex(fmt)
-    matched = pc.fill_null(pc.match_substring_regex(text, regex), False)
-    safe = pc.if_else(matched, text, pa.scalar(None, pa.string()))
-    parts = pc.extract_regex(safe, regex)
-    names = {f.name for f in parts.type}
-    d = pc.cast(pc.struct_field(parts, "d"), pa.int64())
-    m = pc.cast(pc.struct_field(parts, "m"), pa.int64())
-    if "Y" in names:
-        y = pc.cast(pc.struct_field(parts, "Y"), pa.int64())
-    else:
-        yy = pc.cast(pc.struct_field(parts, "y"), pa.int64())
-        y = pc.add(yy, pc.if_else(pc.less(yy, TWO_DIGIT_YEAR_PIVOT), 2000, 1900))
+def _calendar_days(y: pa.Array, m: pa.Array, d: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(days since epoch or null, valid mask) for integer year/month/day arrays, checked against the calendar."""
     month_ok = pc.and_(pc.greater_equal(m, 1), pc.less_equal(m, 12))
     leap = pc.or_(
         pc.and_(
@@ -82,13 +72,89 @@ def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
         ),
         pc.equal(pc.subtract(y, pc.multiply(pc.divide(y, 400), 400)), 0),
     )
-    dim = pc.take(_MONTH_DAYS, pc.if_else(month_ok, m, 0))
+    dim = pc.take(_MONTH_DAYS, pc.fill_null(pc.if_else(month_ok, m, 0), 0))
     dim = pc.add(dim, pc.cast(pc.and_(leap, pc.equal(m, 2)), pa.int64()))
     day_ok = pc.and_(pc.greater_equal(d, 1), pc.less_equal(d, dim))
     # year 0 does not exist (Python, PostgreSQL and the civil algorithm below all start at year 1)
     valid = pc.fill_null(pc.and_(pc.and_(month_ok, day_ok), pc.greater_equal(y, 1)), False)
     days = _days_from_civil(y, m, d)
     return pc.if_else(valid, days, pa.scalar(None, pa.int64())), valid
+
+
+def _year(parts: dict[str, pa.Array]) -> pa.Array:
+    if "Y" in parts:
+        return parts["Y"]
+    yy = parts["y"]
+    return pc.add(yy, pc.if_else(pc.less(yy, TWO_DIGIT_YEAR_PIVOT), 2000, 1900))
+
+
+def _fixed_layout(fmt: str) -> tuple[list[tuple[str, int, int]], list[tuple[int, str]], int]:
+    """Token and separator positions of a format written with zero-padded fields (dd/mm/yyyy)."""
+    tokens, seps, pos, i = [], [], 0, 0
+    while i < len(fmt):
+        tok = fmt[i : i + 2]
+        if tok in ("%d", "%m", "%y", "%Y"):
+            width = 4 if tok == "%Y" else 2
+            tokens.append((tok[1], pos, pos + width))
+            pos += width
+            i += 2
+        else:
+            seps.append((pos, fmt[i]))
+            pos += 1
+            i += 1
+    return tokens, seps, pos
+
+
+def _parse_fixed(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array] | None:
+    """The fast path: every value zero-padded at fixed positions, checked with plain kernels (no regex).
+    None when some present value is not written that way (then the regex path decides)."""
+    tokens, seps, length = _fixed_layout(fmt)
+    shaped = pc.equal(pc.utf8_length(text), length)
+    for pos, sep in seps:
+        shaped = pc.and_(shaped, pc.equal(pc.utf8_slice_codeunits(text, pos, pos + 1), sep))
+    parts = {}
+    for name, start, end in tokens:
+        piece = pc.utf8_slice_codeunits(text, start, end)
+        shaped = pc.and_(shaped, pc.utf8_is_digit(piece))
+        parts[name] = piece
+    shaped = pc.fill_null(shaped, True)  # nulls are absent values, not bad ones
+    if not pc.all(shaped).as_py():
+        return None
+    ints = {k: pc.cast(v, pa.int64()) for k, v in parts.items()}
+    return _calendar_days(_year(ints), ints["m"], ints["d"])
+
+
+def _parse_strptime(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array] | None:
+    """The fastest path, for four-digit-year formats whose values are all zero-padded: Arrow's strptime, then
+    a check that it did not roll an impossible day over (31/02 → 02/03): the day it parsed must be the day
+    written. None when some parsed value is not zero-padded (then the other paths decide)."""
+    tokens, _, length = _fixed_layout(fmt)
+    if "Y" not in {t[0] for t in tokens}:
+        return None  # two-digit years follow our pivot, not strptime's
+    ts = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    parsed = pc.is_valid(ts)
+    fixed = pc.fill_null(pc.equal(pc.utf8_length(text), length), False)
+    if pc.any(pc.and_(parsed, pc.invert(fixed))).as_py():
+        return None
+    start, end = next((s, e) for name, s, e in tokens if name == "d")
+    day_text = pc.utf8_slice_codeunits(text, start, end)
+    written = pc.cast(pc.if_else(pc.utf8_is_digit(day_text), day_text, pa.scalar(None, pa.string())), pa.int64())
+    ok = pc.fill_null(pc.and_(pc.equal(pc.day(ts), written), pc.greater_equal(pc.year(ts), 1)), False)
+    days = pc.cast(pc.cast(pc.cast(ts, pa.date32()), pa.int32()), pa.int64())
+    return pc.if_else(ok, days, pa.scalar(None, pa.int64())), ok
+
+
+def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
+    """(days since epoch or null, matched-and-valid mask) for one format."""
+    fast = _parse_strptime(text, fmt) or _parse_fixed(text, fmt)
+    if fast is not None:
+        return fast
+    regex = _date_regex(fmt)
+    matched = pc.fill_null(pc.match_substring_regex(text, regex), False)
+    safe = pc.if_else(matched, text, pa.scalar(None, pa.string()))
+    extracted = pc.extract_regex(safe, regex)
+    parts = {f.name: pc.cast(pc.struct_field(extracted, f.name), pa.int64()) for f in extracted.type}
+    return _calendar_days(_year(parts), parts["m"], parts["d"])
 
 
 #: Excel's day 0 is 1899-12-30 (its 1900 leap-year bug included): serial 25569 is 1970-01-01.
@@ -132,6 +198,9 @@ def parse_decimals(
         plain, plain_bad = parse_decimals(values, ".", None, scale, precision)
         return pc.if_else(comma, br, plain), pc.if_else(comma, br_bad, plain_bad)
     text = blank_to_null(values)
+    fast = _parse_plain_decimals(text, decimal, scale, precision) if thousands is None else None
+    if fast is not None:
+        return fast
     d, t = re.escape(decimal), re.escape(thousands) if thousands else None
     int_digits = precision - scale
     frac = rf"(?:{d}\d{{1,{MAX_FRACTION_DIGITS}}})?"
@@ -154,6 +223,23 @@ def parse_decimals(
     return result, bad
 
 
+def _parse_plain_decimals(text: pa.Array, decimal: str, scale: int, precision: int) -> tuple[pa.Array, pa.Array] | None:
+    """The fast path for numbers without thousands separators: Arrow's own cast, in one pass, after ruling
+    out the forms it accepts and this engine does not (exponents, a bare leading or trailing point). None when
+    any value needs more care (bad text, more decimals than the scale): the validating path decides."""
+    normalized = pc.replace_substring(text, decimal, ".") if decimal != "." else text
+    odd = pc.or_(pc.match_substring(normalized, "e", ignore_case=True), pc.ends_with(normalized, "."))
+    for prefix in (".", "-.", "+."):
+        odd = pc.or_(odd, pc.starts_with(normalized, prefix))
+    if pc.any(pc.fill_null(odd, False)).as_py():
+        return None
+    try:
+        result = pc.cast(normalized, pa.decimal128(precision, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return result, pa.array(np.zeros(len(text), dtype=bool))
+
+
 def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     text = blank_to_null(values)
     ok = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
@@ -173,6 +259,35 @@ def map_values(values: pa.Array, mapping: dict[str, object], target: pa.DataType
     return mapped, bad
 
 
+@lru_cache(maxsize=1 << 17)
+def _normalize_one(raw: str, restore_leading_zeros: bool) -> tuple[str | None, bool]:
+    """(digits or None, bad) for one distinct document text."""
+    text = raw.strip()
+    if not text:
+        return None, False
+    digits = text.replace(".", "").replace("-", "").replace("/", "").replace(" ", "")
+    if restore_leading_zeros and digits.isdigit():
+        digits = digits.zfill(11) if len(digits) <= 11 else digits.zfill(14)
+    return (digits, False) if is_valid_document(digits) else (None, True)
+
+
+def _normalize_documents_by_value(values: pa.Array, restore_leading_zeros: bool) -> tuple[pa.Array, pa.Array]:
+    # Encode first, then normalize and check each distinct text once: a file repeats the same parties.
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    results = [_normalize_one(u, restore_leading_zeros) for u in encoded.dictionary.to_pylist()]
+    digits = pa.array([r[0] for r in results], pa.string())
+    bad = pa.array([r[1] for r in results], pa.bool_())
+    return pc.take(digits, encoded.indices), pc.fill_null(pc.take(bad, encoded.indices), False)
+
+
+@lru_cache(maxsize=1 << 16)
+def _document_ok(digits: str) -> bool:
+    # the same cedentes and sacados recur in every batch and every file of a fund: check each once
+    return is_valid_document(digits)
+
+
 def normalize_documents(
     values: pa.Array, restore_leading_zeros: bool = False, kinds: pa.Array | None = None
 ) -> tuple[pa.Array, pa.Array]:
@@ -183,8 +298,12 @@ def normalize_documents(
     would also pass as a CNPJ, so guessing is not safe). Check digits are computed once per distinct
     document: a file repeats the same few hundred cedentes and sacados across thousands of rows.
     """
+    if kinds is None:
+        return _normalize_documents_by_value(values, restore_leading_zeros)
     text = blank_to_null(values)
-    digits = pc.replace_substring_regex(text, r"[.\-/\s]", "")
+    digits = text
+    for punctuation in (".", "-", "/", " "):
+        digits = pc.replace_substring(digits, punctuation, "")
     if restore_leading_zeros:
         # a spreadsheet that stored a CPF/CNPJ as a number dropped its leading zeros: up to 11 digits is a CPF
         length = pc.utf8_length(digits)
@@ -199,7 +318,7 @@ def normalize_documents(
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     uniques = encoded.dictionary.to_pylist()
-    valid_unique = pa.array([is_valid_document(u) for u in uniques], pa.bool_())
+    valid_unique = pa.array([_document_ok(u) for u in uniques], pa.bool_())
     valid = pc.fill_null(pc.take(valid_unique, encoded.indices), False)
     if kinds is not None:
         length = pc.utf8_length(digits)
