@@ -153,6 +153,37 @@ def _convert_field(name: str, itype, raw: pa.Array, cmap: ColumnMap, vf: ValueFo
     raise TypeError(f"no converter for field {name} of type {itype}")
 
 
+class _Problems:
+    """Each row's first problem (reason code and source field), recorded as small integers in numpy while a
+    batch is checked field after field, and turned into Arrow strings once at the end."""
+
+    def __init__(self, n: int):
+        self.code = np.full(n, -1, dtype=np.int16)
+        self.field = np.full(n, -1, dtype=np.int16)
+        self.codes: list[str] = []
+        self.fields: list[str] = []
+
+    def mark(self, mask: pa.Array, code: str, name: str) -> None:
+        m = pc.fill_null(mask, False)
+        if not pc.any(m).as_py():
+            return
+        new = m.to_numpy(zero_copy_only=False) & (self.code < 0)
+        if new.any():
+            if code not in self.codes:
+                self.codes.append(code)
+            if name not in self.fields:
+                self.fields.append(name)
+            self.code[new] = self.codes.index(code)
+            self.field[new] = self.fields.index(name)
+
+    def arrays(self) -> tuple[pa.Array, pa.Array]:
+        def strings(idx: np.ndarray, values: list[str]) -> pa.Array:
+            indices = pa.array(idx, pa.int16(), mask=idx < 0)
+            return pa.array(values or [""], pa.string()).take(indices)
+
+        return strings(self.code, self.codes), strings(self.field, self.fields)
+
+
 def _mark(reason: pa.Array, fieldname: pa.Array, mask: pa.Array, code: str, name: str) -> tuple[pa.Array, pa.Array]:
     """Record `code` for rows in `mask` that have no reason yet (the first problem of a row wins)."""
     new = pc.and_(pc.fill_null(mask, False), pc.is_null(reason))
@@ -229,8 +260,7 @@ def _convert_batch(
 ) -> _Batch:
     vf = effective_formats(match)
     n = raw.num_rows
-    reason = pa.nulls(n, pa.string())
-    fieldname = pa.nulls(n, pa.string())
+    problems = _Problems(n)
     schema = arrow_schema(entity)
     cmaps = match.file_spec.column_maps()
     mapped = [f for f in entity.fields if f.name in cmaps and f.name not in LINEAGE_FIELDS]
@@ -248,17 +278,17 @@ def _convert_batch(
         converted = futures[f.name].result()
         source = cmaps[f.name].column or f.name
         for mask, code in converted.problems:
-            reason, fieldname = _mark(reason, fieldname, mask, code, source)
+            problems.mark(mask, code, source)
         columns[f.name] = converted.values
-    reason, fieldname = _registry_checks(columns, reason, fieldname, cmaps, match)
+    _registry_checks(columns, problems, cmaps, match)
     if "fund_cnpj" in cmaps:
         other = pc.not_equal(columns["fund_cnpj"], pa.scalar(match.fund_cnpj))
-        reason, fieldname = _mark(reason, fieldname, other, "fund_mismatch", _source_name(cmaps, "fund_cnpj"))
+        problems.mark(other, "fund_mismatch", _source_name(cmaps, "fund_cnpj"))
     else:
         columns["fund_cnpj"] = _constant(match.fund_cnpj, pa.string(), n)
     if entity.name in DATED_BY_FILE and entity.partition_date in cmaps:
         other = pc.not_equal(columns[entity.partition_date], pa.scalar(match.reference_date, pa.date32()))
-        reason, fieldname = _mark(reason, fieldname, other, "date_mismatch", _source_name(cmaps, entity.partition_date))
+        problems.mark(other, "date_mismatch", _source_name(cmaps, entity.partition_date))
     columns["custodian_id"] = _constant(match.custodian.id, pa.string(), n)
     columns["file_date"] = _constant(match.reference_date, pa.date32(), n)
     columns["source"] = _constant("custodian_file", pa.string(), n)
@@ -266,21 +296,22 @@ def _convert_batch(
     columns["source_line"] = lines
     columns["ingested_at"] = _constant(ingested_at, schema.field("ingested_at").type, n)
     table = pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema.remove_metadata())
+    reason, fieldname = problems.arrays()
     return _Batch(table, reason, fieldname, raw)
 
 
-def _registry_checks(columns, reason, fieldname, cmaps, match: FileMatch):
+def _registry_checks(columns, problems: _Problems, cmaps, match: FileMatch) -> None:
     """Asset types must be registered; currency defaults to the asset type's, then the custodian's."""
     registry = load_asset_types().asset_types
     if "asset_type" in columns:
         known = pc.fill_null(pc.is_in(columns["asset_type"], value_set=pa.array(list(registry), pa.string())), False)
         unknown = pc.and_(pc.is_valid(columns["asset_type"]), pc.invert(known))
-        reason, fieldname = _mark(reason, fieldname, unknown, "unknown_code", _source_name(cmaps, "asset_type"))
+        problems.mark(unknown, "unknown_code", _source_name(cmaps, "asset_type"))
     if "currency" in columns:
         currency = columns["currency"]
         if "currency" in cmaps:
             invalid = pc.invert(pc.fill_null(pc.match_substring_regex(currency, r"^[A-Z]{3}$"), True))
-            reason, fieldname = _mark(reason, fieldname, invalid, "unknown_code", _source_name(cmaps, "currency"))
+            problems.mark(invalid, "unknown_code", _source_name(cmaps, "currency"))
         if "asset_type" in columns:
             codes = [c for c, t in registry.items() if t.currency]
             by_type = pc.take(
@@ -289,7 +320,6 @@ def _registry_checks(columns, reason, fieldname, cmaps, match: FileMatch):
             )
             currency = pc.coalesce(currency, by_type)
         columns["currency"] = pc.coalesce(currency, pa.scalar(match.custodian.default_currency))
-    return reason, fieldname
 
 
 #: Per-process random odd weights for the key hash: a file cannot be crafted against them.
@@ -306,14 +336,14 @@ def _key_hashes(keys: pa.Array) -> np.ndarray:
     buffers = keys.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int32)[keys.offset : keys.offset + n + 1].astype(np.int64)
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, dtype=np.uint8)
-    lengths = np.minimum(offsets[1:] - offsets[:-1], len(_HASH_WEIGHTS))
-    width = max(int(lengths.max()), 1)
-    positions = np.arange(width, dtype=np.int64)
-    index = np.minimum(offsets[:-1, None] + positions[None, :], max(len(data) - 1, 0))
-    matrix = np.where(positions[None, :] < lengths[:, None], data[index], 0).astype(np.uint64)
+    starts = offsets[:-1]
+    lengths = np.minimum(offsets[1:] - starts, len(_HASH_WEIGHTS))
+    last = max(len(data) - 1, 0)
+    h = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
-        h = (matrix * _HASH_WEIGHTS[:width][None, :]).sum(axis=1, dtype=np.uint64)
-        h ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        for k in range(int(lengths.max(initial=0))):  # one pass per byte position: n operations each
+            byte = data[np.minimum(starts + k, last)].astype(np.uint64)
+            h += np.where(k < lengths, byte, np.uint64(0)) * _HASH_WEIGHTS[k]
         h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(27)
@@ -373,6 +403,8 @@ def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap],
     constant = {"custodian_id", "fund_cnpj"} | ({entity.partition_date} if entity.name in DATED_BY_FILE else set())
     key_cols = [k for k in entity.key if k in batch.canonical.column_names and k not in constant]
     duplicate = index.duplicates(_key_strings(batch.canonical, key_cols), pc.is_null(batch.reason))
+    if not pc.any(duplicate).as_py():
+        return batch
     key_source = _source_name(cmaps, "receivable_id" if "receivable_id" in key_cols else key_cols[-1])
     reason, fieldname = _mark(batch.reason, batch.field, duplicate, "duplicate_key", key_source)
     return _Batch(batch.canonical, reason, fieldname, batch.raw)
@@ -500,7 +532,10 @@ class FileParse:
             self.data_records += table.num_rows
             self._add_totals(batch, totals_fields)
             self._collect_rejected(batch)
-            good = batch.canonical.filter(pc.is_null(batch.reason)).cast(schema)
+            clean = batch.reason.null_count == len(batch.reason)
+            good = batch.canonical if clean else batch.canonical.filter(pc.is_null(batch.reason))
+            if not good.schema.equals(schema):
+                good = good.cast(schema)
             self.rows_accepted += good.num_rows
             if good.num_rows:
                 yield good

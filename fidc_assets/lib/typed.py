@@ -26,9 +26,15 @@ TWO_DIGIT_YEAR_PIVOT = 70
 
 
 def blank_to_null(values: pa.Array) -> pa.Array:
-    """Strip surrounding whitespace; empty strings become null."""
-    stripped = pc.utf8_trim_whitespace(values)
-    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+    """Strip surrounding whitespace; empty strings become null. (Most columns have neither: then the array
+    is returned as it is, without copying its strings.)"""
+    padded = pc.or_(pc.utf8_is_space(pc.utf8_slice_codeunits(values, 0, 1)),
+                    pc.utf8_is_space(pc.utf8_slice_codeunits(values, -1)))  # fmt: skip
+    stripped = pc.utf8_trim_whitespace(values) if pc.any(padded).as_py() else values
+    empty = pc.equal(stripped, "")
+    if not pc.any(empty).as_py():
+        return stripped
+    return pc.if_else(empty, pa.scalar(None, pa.string()), stripped)
 
 
 def _date_regex(fmt: str) -> str:

@@ -1,0 +1,109 @@
+"""What the inbox sensor sees per scenario: new files, the same file again, a corrected file, a late file older
+than the cursor, an unmatched file, and a thousand files in one tick."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from fidc_assets.lib.inbox import InboxCursor, detect_changes, list_inbox, unmatched_destination
+from fidc_assets.lib.specs import load_specs
+from fidc_assets.settings import CUSTODIANS_DIR
+
+FUND = "17556821000101"
+SPECS = load_specs(CUSTODIANS_DIR)
+
+
+def _write(inbox: Path, name: str, content: bytes, mtime: float) -> Path:
+    path = inbox / name
+    path.write_bytes(content)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _tick(inbox: Path, cursor: InboxCursor, hashed: list | None = None):
+    def hasher(path: Path) -> str:
+        if hashed is not None:
+            hashed.append(path.name)
+        from fidc_assets.lib.archive import sha256_file
+
+        return sha256_file(path)
+
+    return detect_changes(list_inbox(inbox), cursor, SPECS, hasher)
+
+
+@pytest.fixture()
+def inbox(tmp_path: Path) -> Path:
+    path = tmp_path / "inbox"
+    path.mkdir()
+    return path
+
+
+def test_first_delivery_is_new_with_its_partition(inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    changes = _tick(inbox, InboxCursor())
+    assert [(n.listing.name, n.partition_key, n.match.custodian.id) for n in changes.new] == [
+        (f"ESTOQUE_{FUND}_20240701.csv", "2024-07-01", "custodia_alfa")
+    ]
+    assert changes.unmatched == []
+    assert changes.cursor.newest == (1_000 * 10**9, f"ESTOQUE_{FUND}_20240701.csv")
+
+
+def test_same_file_again_is_not_new_and_is_not_reread(inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    first = _tick(inbox, InboxCursor())
+    hashed: list[str] = []
+    second = _tick(inbox, InboxCursor.from_json(first.cursor.to_json()), hashed)
+    assert second.new == [] and hashed == []
+    assert second.cursor.to_json() == first.cursor.to_json()
+
+
+def test_corrected_file_under_the_same_name_is_new_with_a_new_sha(inbox: Path):
+    path = _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    first = _tick(inbox, InboxCursor())
+    _write(inbox, path.name, b"a corrected", 2_000)
+    second = _tick(inbox, first.cursor)
+    assert [n.listing.name for n in second.new] == [path.name]
+    assert second.new[0].sha256 != first.new[0].sha256
+    assert second.cursor.newest == (2_000 * 10**9, path.name)
+
+
+def test_late_file_older_than_the_cursor_is_still_new(inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"b", 5_000)
+    first = _tick(inbox, InboxCursor())
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)  # delivered late, with an old timestamp
+    second = _tick(inbox, first.cursor)
+    assert [n.listing.name for n in second.new] == [f"ESTOQUE_{FUND}_20240701.csv"]
+    assert second.cursor.newest == first.cursor.newest  # the newest file seen is still the newest
+
+
+def test_unmatched_file_is_reported_not_ignored(inbox: Path):
+    _write(inbox, "relatorio_mensal.pdf", b"%PDF", 1_000)
+    changes = _tick(inbox, InboxCursor())
+    assert changes.new == []
+    assert [u.listing.name for u in changes.unmatched] == ["relatorio_mensal.pdf"]
+    target = unmatched_destination(inbox, changes.unmatched[0].listing, __import__("datetime").datetime(2024, 7, 1))
+    assert target == inbox / "unmatched" / "2024-07-01" / "relatorio_mensal.pdf"
+
+
+def test_files_in_the_unmatched_area_and_partial_uploads_are_not_listed(inbox: Path):
+    (inbox / "unmatched" / "2024-07-01").mkdir(parents=True)
+    _write(inbox / "unmatched" / "2024-07-01", "x.pdf", b"x", 1_000)
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv.partial", b"half", 1_000)
+    _write(inbox, ".hidden", b"h", 1_000)
+    assert list_inbox(inbox) == []
+
+
+def test_a_thousand_files_in_one_tick(inbox: Path):
+    for i in range(1000):
+        _write(inbox, f"ESTOQUE_{FUND}_2024{1 + i // 28 % 12:02d}{1 + i % 28:02d}_{i}.csv", f"{i}".encode(), 1_000 + i)
+    started = time.perf_counter()
+    changes = _tick(inbox, InboxCursor())
+    elapsed = time.perf_counter() - started
+    assert len(changes.new) == 1000 and len({n.sha256 for n in changes.new}) == 1000
+    again = _tick(inbox, changes.cursor)
+    assert again.new == []
+    print(f"1000 new files: {elapsed:.2f} s; unchanged tick: cursor {len(changes.cursor.to_json())} bytes")
