@@ -45,15 +45,14 @@ class InboxFile:
 def scan_inbox(
     inbox: Path, specs: dict[str, CustodianSpec]
 ) -> tuple[list[tuple[InboxFile, FileMatch]], list[InboxFile]]:
-    """Every regular file in the inbox (recursively), split into matched (with its spec) and unmatched."""
+    """Every file in the inbox (see `inbox.list_inbox`), split into matched (with its spec) and unmatched."""
+    from fidc_assets.lib.inbox import list_inbox
+
     matched: list[tuple[InboxFile, FileMatch]] = []
     unmatched: list[InboxFile] = []
-    if not inbox.exists():
-        return matched, unmatched
-    for path in sorted(p for p in inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
-        item = InboxFile(path, mtime)
-        m = match_file(path.name, specs)
+    for listing in list_inbox(inbox):
+        item = InboxFile(listing.path, dt.datetime.fromtimestamp(listing.mtime_ns / 1e9, tz=dt.UTC))
+        m = match_file(listing.name, specs)
         if m is None:
             unmatched.append(item)
         else:

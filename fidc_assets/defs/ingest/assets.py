@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.ingest import land_slices, receive_files, scan_inbox
@@ -114,4 +115,10 @@ def definitions() -> dg.Definitions:
 
     lake_assets = [_lake_entity_asset(name, doc, partitions) for name, doc in LAKE_ENTITIES.items()]
 
-    return dg.Definitions(assets=[custodian_files, *lake_assets])
+    ingest_job = dg.define_asset_job(
+        "ingest_files",
+        selection=dg.AssetSelection.assets(CUSTODIAN_FILES, *(dg.AssetKey(["lake", e]) for e in LAKE_ENTITIES)),
+        partitions_def=partitions,
+        description="Archive, register and land the custodian files of a business day (the inbox sensor's job).",
+    )
+    return dg.Definitions(assets=[custodian_files, *lake_assets], jobs=[ingest_job], sensors=[inbox_sensor(ingest_job)])

@@ -1,0 +1,115 @@
+"""The Dagster inbox sensor per scenario: the run requests it makes and the cursor it leaves."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from fidc_assets.defs.ingest.sensors import inbox_sensor
+from fidc_assets.defs.resources import LakehouseResource
+
+FUND = "17556821000101"
+
+
+@pytest.fixture()
+def inbox(tmp_path: Path) -> Path:
+    path = tmp_path / "inbox"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="module")
+def sensor() -> dg.SensorDefinition:
+    return inbox_sensor(dg.define_asset_job("ingest_files", selection="*"))
+
+
+def _write(inbox: Path, name: str, content: bytes, mtime: float) -> Path:
+    path = inbox / name
+    path.write_bytes(content)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _tick(sensor, inbox: Path, cursor: str | None = None) -> dg.SensorResult:
+    with dg.build_sensor_context(cursor=cursor, resources={"lakehouse": LakehouseResource(inbox=str(inbox))}) as ctx:
+        return sensor(ctx)
+
+
+def _requests(result) -> list[tuple[str, str | None, str]]:
+    return [(r.tags["fidc/file"], r.partition_key, r.run_key) for r in result.run_requests or []]
+
+
+def test_first_delivery(sensor, inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    result = _tick(sensor, inbox)
+    [(name, partition, run_key)] = _requests(result)
+    assert (name, partition) == (f"ESTOQUE_{FUND}_20240701.csv", "2024-07-01")
+    assert len(run_key) == 64
+    cursor = json.loads(result.cursor)
+    assert cursor["newest"] == [1_000 * 10**9, f"ESTOQUE_{FUND}_20240701.csv"]
+
+
+def test_same_file_again_makes_no_request_and_keeps_the_cursor(sensor, inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    first = _tick(sensor, inbox)
+    second = _tick(sensor, inbox, first.cursor)
+    assert _requests(second) == [] and second.cursor == first.cursor
+    assert "no new files" in second.skip_reason.skip_message
+    # the same bytes again under another name (a re-delivery) start no run either
+    _write(inbox, f"ESTOQUE_{FUND}_20240701_copia.csv", b"a", 2_000)
+    third = _tick(sensor, inbox, second.cursor)
+    assert _requests(third) == []
+
+
+def test_corrected_file_starts_a_run_for_its_day(sensor, inbox: Path):
+    path = _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    first = _tick(sensor, inbox)
+    _write(inbox, path.name, b"a, corrected", 2_000)
+    second = _tick(sensor, inbox, first.cursor)
+    [(name, partition, run_key)] = _requests(second)
+    assert (name, partition) == (path.name, "2024-07-01")
+    assert run_key != _requests(first)[0][2]
+    assert json.loads(second.cursor)["newest"] == [2_000 * 10**9, path.name]
+
+
+def test_late_file_older_than_the_cursor(sensor, inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"b", 5_000)
+    first = _tick(sensor, inbox)
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    second = _tick(sensor, inbox, first.cursor)
+    assert [(n, p) for n, p, _ in _requests(second)] == [(f"ESTOQUE_{FUND}_20240701.csv", "2024-07-01")]
+    assert json.loads(second.cursor)["newest"] == [5_000 * 10**9, f"ESTOQUE_{FUND}_20240702.csv"]
+
+
+def test_unmatched_and_non_business_day_files_are_moved_aside(sensor, inbox: Path):
+    _write(inbox, "relatorio.pdf", b"%PDF", 1_000)
+    _write(inbox, f"ESTOQUE_{FUND}_20240706.csv", b"saturday", 1_000)  # 2024-07-06 is a Saturday
+    result = _tick(sensor, inbox)
+    assert _requests(result) == []
+    moved = sorted(p.name for p in (inbox / "unmatched").rglob("*") if p.is_file())
+    assert moved == [f"ESTOQUE_{FUND}_20240706.csv", "relatorio.pdf"]
+    assert json.loads(result.cursor)["files"] == {}
+    assert _requests(_tick(sensor, inbox, result.cursor)) == []  # the unmatched area is not watched
+
+
+def test_a_thousand_files_in_one_tick(sensor, inbox: Path):
+    days = ["20240701", "20240702", "20240703", "20240704", "20240705"]
+    for i in range(1000):
+        _write(inbox, f"ESTOQUE_{FUND}_{days[i % 5]}_{i}.csv", f"{i}".encode(), 1_000 + i)
+    started = time.perf_counter()
+    result = _tick(sensor, inbox)
+    elapsed = time.perf_counter() - started
+    assert len(_requests(result)) == 1000
+    assert {p for _, p, _ in _requests(result)} == {
+        "2024-07-01",
+        "2024-07-02",
+        "2024-07-03",
+        "2024-07-04",
+        "2024-07-05",
+    }
+    print(f"\n1000 files in one tick: {elapsed:.2f} s (the sensor timeout is 60 s)")
