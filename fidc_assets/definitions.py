@@ -6,7 +6,7 @@ no database; Dagster calls `defs()` when it loads the code location.
 
 import dagster as dg
 
-from fidc_assets.defs import dbt, hot, ingest, quality
+from fidc_assets.defs import dbt, hot, ingest, ops, quality
 from fidc_assets.defs.resources import LakehouseResource
 
 
@@ -17,5 +17,6 @@ def defs() -> dg.Definitions:
         hot.definitions(),
         dbt.definitions(),
         quality.definitions(),
+        ops.definitions(),
         dg.Definitions(resources={"lakehouse": LakehouseResource()}),
     )

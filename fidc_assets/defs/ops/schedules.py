@@ -1,0 +1,75 @@
+"""Schedules: the day's hot load and marts after the cutoff; Iceberg maintenance every night."""
+
+import datetime as dt
+import os
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from fidc_assets.defs.hot.assets import LANDING_RECEIVABLE_POSITIONS
+from fidc_assets.defs.partitions import business_days
+from fidc_assets.defs.resources import LakehouseResource
+from fidc_assets.lib.calendar import TIMEZONE, is_business_day
+from fidc_assets.lib.maintenance import expire_snapshots
+
+DEFAULT_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's files by then
+DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
+
+
+def _cutoff() -> tuple[int, int]:
+    """FIDC_MARTS_CUTOFF (HH:MM, São Paulo time), read when the definitions load."""
+    raw = os.environ.get("FIDC_MARTS_CUTOFF") or DEFAULT_CUTOFF
+    try:
+        hour, minute = (int(x) for x in raw.split(":"))
+        dt.time(hour, minute)
+    except ValueError:
+        raise ValueError(f"FIDC_MARTS_CUTOFF must be HH:MM (24 h), got {raw!r}") from None
+    return hour, minute
+
+
+@dg.op(description="Expire Iceberg snapshots older than the retention (FIDC_SNAPSHOT_RETENTION_DAYS, default 30).")
+def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
+    days = int(os.environ.get("FIDC_SNAPSHOT_RETENTION_DAYS") or DEFAULT_SNAPSHOT_RETENTION_DAYS)
+    for e in expire_snapshots(lakehouse.lake(), dt.timedelta(days=days)):
+        context.log.info(f"{e.table}: {e.before} → {e.after} snapshots")
+
+
+@dg.job(description="Nightly Iceberg maintenance.", tags={"fidc/maintenance": "iceberg"})
+def iceberg_maintenance():
+    expire_iceberg_snapshots()
+
+
+def definitions() -> dg.Definitions:
+    hour, minute = _cutoff()
+    marts_job = dg.define_asset_job(
+        "hot_and_marts",
+        selection=dg.AssetSelection.assets(LANDING_RECEIVABLE_POSITIONS).downstream(),
+        partitions_def=business_days(),
+        tags={"fidc/dbt_window": "daily"},
+        description="Copy the day's rows to PostgreSQL and rebuild its marts (dbt build for the day).",
+    )
+
+    @dg.schedule(
+        name="daily_marts",
+        job=marts_job,
+        cron_schedule=f"{minute} {hour} * * 1-5",
+        execution_timezone=TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Every business day at {hour:02d}:{minute:02d} ({TIMEZONE}, FIDC_MARTS_CUTOFF): "
+        "that day's hot load and marts.",
+    )
+    def daily(context: dg.ScheduleEvaluationContext):
+        day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+        if not is_business_day(day):
+            return dg.SkipReason(f"{day} is not an ANBIMA business day")
+        return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
+    nightly = dg.ScheduleDefinition(
+        name="nightly_maintenance",
+        job=iceberg_maintenance,
+        cron_schedule="0 2 * * *",
+        execution_timezone=TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every night at 02:00: expire old Iceberg snapshots.",
+    )
+    return dg.Definitions(jobs=[marts_job, iceberg_maintenance], schedules=[daily, nightly])
