@@ -230,15 +230,15 @@ def _convert_column(f, cmap: ColumnMap, raw: pa.Table, match: FileMatch, vf: Val
     if cmap.column == FILE_DATE_COLUMN:
         return _Converted(pc.cast(_constant(match.reference_date, pa.date32(), n), out_type), [])
     if cmap.column is not None:
-        text = _nullify(raw.column(cmap.column).combine_chunks(), cmap.null_values or vf.null_values)
+        text = blank_to_null(_nullify(raw.column(cmap.column).combine_chunks(), cmap.null_values or vf.null_values))
         if cmap.default is not None:
-            text = pc.coalesce(blank_to_null(text), pa.scalar(cmap.default))
+            text = blank_to_null(pc.coalesce(text, pa.scalar(cmap.default)))
     else:
-        text = _constant(cmap.default, pa.string(), n)
+        text = blank_to_null(_constant(cmap.default, pa.string(), n))
     values, bad, code = _convert_field(f.name, f.type, text, cmap, vf, raw)
     problems = [(bad, code)]
     if f.required and f.name != "currency":  # an empty currency takes the asset type's or the custodian's
-        problems.append((pc.is_null(blank_to_null(text)), "missing_required"))
+        problems.append((pc.is_null(text), "missing_required"))
     if f.name in NON_NEGATIVE_FIELDS:
         problems.append((pc.less(values, pa.scalar(Decimal(0), values.type)), "negative_value"))
     return _Converted(pc.cast(values, out_type), problems)

@@ -9,6 +9,7 @@ rolls 31/02 over to 02/03, so dates are parsed from their digits and checked aga
 from __future__ import annotations
 
 import re
+import weakref
 from functools import lru_cache
 
 import numpy as np
@@ -25,16 +26,28 @@ MAX_FRACTION_DIGITS = 20
 TWO_DIGIT_YEAR_PIVOT = 70
 
 
+#: Arrays blank_to_null already returned (by id, with a weak reference so a reused id is not mistaken):
+#: the converters clean their input again, and the engine hands them cleaned columns.
+_CLEANED: dict[int, weakref.ref] = {}
+
+
 def blank_to_null(values: pa.Array) -> pa.Array:
     """Strip surrounding whitespace; empty strings become null. (Most columns have neither: then the array
     is returned as it is, without copying its strings.)"""
-    padded = pc.or_(pc.utf8_is_space(pc.utf8_slice_codeunits(values, 0, 1)),
-                    pc.utf8_is_space(pc.utf8_slice_codeunits(values, -1)))  # fmt: skip
+    seen = _CLEANED.get(id(values))
+    if seen is not None and seen() is values:
+        return values
+    padded = None
+    for ws in (" ", "\t"):
+        edge = pc.or_(pc.starts_with(values, ws), pc.ends_with(values, ws))
+        padded = edge if padded is None else pc.or_(padded, edge)
     stripped = pc.utf8_trim_whitespace(values) if pc.any(padded).as_py() else values
     empty = pc.equal(stripped, "")
-    if not pc.any(empty).as_py():
-        return stripped
-    return pc.if_else(empty, pa.scalar(None, pa.string()), stripped)
+    result = pc.if_else(empty, pa.scalar(None, pa.string()), stripped) if pc.any(empty).as_py() else stripped
+    if len(_CLEANED) > 4096:
+        _CLEANED.clear()
+    _CLEANED[id(result)] = weakref.ref(result)
+    return result
 
 
 def _date_regex(fmt: str) -> str:
@@ -234,7 +247,9 @@ def _parse_plain_decimals(text: pa.Array, decimal: str, scale: int, precision: i
     out the forms it accepts and this engine does not (exponents, a bare leading or trailing point). None when
     any value needs more care (bad text, more decimals than the scale): the validating path decides."""
     normalized = pc.replace_substring(text, decimal, ".") if decimal != "." else text
-    odd = pc.or_(pc.match_substring(normalized, "e", ignore_case=True), pc.ends_with(normalized, "."))
+    odd = pc.or_(
+        pc.or_(pc.match_substring(normalized, "e"), pc.match_substring(normalized, "E")), pc.ends_with(normalized, ".")
+    )
     for prefix in (".", "-.", "+."):
         odd = pc.or_(odd, pc.starts_with(normalized, prefix))
     if pc.any(pc.fill_null(odd, False)).as_py():
