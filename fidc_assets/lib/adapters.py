@@ -28,6 +28,7 @@ from fidc_assets.lib.asset_types import load_asset_types
 from fidc_assets.lib.canonical import ENTITIES, Entity, arrow_schema
 from fidc_assets.lib.readers import (
     FileRejected,
+    RawBatch,
     RawReader,
     RejectedRow,
     Source,
@@ -520,31 +521,47 @@ class FileParse:
         self._unverifiable: set[str] = set()
 
     def accepted_batches(self) -> Iterator[pa.Table]:
-        schema = arrow_schema(self.entity)
         index = _KeyIndex()
         totals_fields = self._trailer_sum_fields()
-        for raw in _prefetch(self.reader.batches()):
-            table, lines = _drop_blank_rows(raw.table, raw.lines)
-            if not table.num_rows:
-                continue
-            batch = _convert_batch(table, lines, self.match, self.entity, self.sha256, self.ingested_at)
-            batch = _mark_duplicates(batch, self.entity, self.cmaps, index)
-            self.data_records += table.num_rows
-            self._add_totals(batch, totals_fields)
-            self._collect_rejected(batch)
-            clean = batch.reason.null_count == len(batch.reason)
-            good = batch.canonical if clean else batch.canonical.filter(pc.is_null(batch.reason))
-            if not good.schema.equals(schema):
-                good = good.cast(schema)
-            self.rows_accepted += good.num_rows
-            if good.num_rows:
-                yield good
+        # A two-stage pipeline: batch N+1 is converted (fields in parallel) while batch N is checked for
+        # duplicates, added up and handed to the consumer; order is kept.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fidc-batch") as stage:
+            pending = None
+            for raw in _prefetch(self.reader.batches()):
+                converting = stage.submit(self._convert, raw)
+                if pending is not None:
+                    yield from self._finish(pending.result(), index, totals_fields)
+                pending = converting
+            if pending is not None:
+                yield from self._finish(pending.result(), index, totals_fields)
         self.data_records += len(self.reader.invalid)
         if not self.data_records:
             raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.")
         self.trailer_checked = self._check_trailer()
         rejected = sorted([*self.reader.invalid, *self.rejected], key=lambda r: r.line_number)
         self.rejected = _with_raw_text(rejected, self.reader)
+
+    def _convert(self, raw: RawBatch) -> _Batch | None:
+        table, lines = _drop_blank_rows(raw.table, raw.lines)
+        if not table.num_rows:
+            return None
+        return _convert_batch(table, lines, self.match, self.entity, self.sha256, self.ingested_at)
+
+    def _finish(self, batch: _Batch | None, index: _KeyIndex, totals_fields: list[str]) -> Iterator[pa.Table]:
+        if batch is None:
+            return
+        batch = _mark_duplicates(batch, self.entity, self.cmaps, index)
+        self.data_records += batch.canonical.num_rows
+        self._add_totals(batch, totals_fields)
+        self._collect_rejected(batch)
+        clean = batch.reason.null_count == len(batch.reason)
+        good = batch.canonical if clean else batch.canonical.filter(pc.is_null(batch.reason))
+        schema = arrow_schema(self.entity)
+        if not good.schema.equals(schema):
+            good = good.cast(schema)
+        self.rows_accepted += good.num_rows
+        if good.num_rows:
+            yield good
 
     def _trailer_sum_fields(self) -> list[str]:
         trailer = getattr(self.match.file_spec.format, "trailer", None)

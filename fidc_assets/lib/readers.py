@@ -41,7 +41,8 @@ from fidc_assets.lib.specs import (
 #: memory (4 MiB: ~150 MiB); blocks are then grouped into batches of BATCH_ROWS rows for conversion, so the
 #: engine makes few, large kernel calls.
 BLOCK_SIZE = 1 << 22
-BATCH_ROWS = 50_000
+BATCH_ROWS = 100_000
+PEEK_BLOCK_SIZE = 1 << 20
 FIXED_WIDTH_BATCH_LINES = 200_000
 
 
@@ -318,6 +319,7 @@ class DelimitedReader(RawReader):
 
     def _peek_names(self) -> list[str]:
         read, parse = self._options(lambda row: "skip")  # throwaway handler: each invalid row is seen once
+        read.block_size = PEEK_BLOCK_SIZE  # opening parses one block: keep it small, only the header is needed
         try:
             return pcsv.open_csv(self._input(), read_options=read, parse_options=parse).schema.names
         except pa.ArrowInvalid as e:
