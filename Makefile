@@ -49,3 +49,7 @@ db-stop: $(STAMP)
 clean:
 	-$(BIN)/fidc-lake db stop
 	rm -rf .fidc dbt_project/target dbt_project/logs
+
+.PHONY: bench-ingest
+bench-ingest: $(STAMP)
+	$(BIN)/python -m bench.ingest
