@@ -138,6 +138,10 @@ class _Limited(io.RawIOBase):
         super().close()
 
 
+def empty_file(name: str) -> FileRejected:
+    return FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
+
+
 def python_encoding(encoding: str) -> str:
     return "utf-8" if encoding == "utf-8-sig" else encoding
 
@@ -250,10 +254,20 @@ def unpack_archive(source: Source, name: str, spec: FileSpec) -> tuple[Source, s
 # ------------------------------------------------------------------------------------------------ delimited
 
 
-class DelimitedReader(RawReader):
+class _TextReader(RawReader):
+    """A reader of a text file whose record numbers are physical lines."""
+
+    source: Source
+    fmt: DelimitedFormat | FixedWidthFormat
+
+    def raw_texts(self, numbers: set[int]) -> dict[int, str]:
+        return _lines_of(self.source, numbers, python_encoding(self.fmt.encoding))
+
+
+class DelimitedReader(_TextReader):
     def __init__(self, source: Source, name: str, fmt: DelimitedFormat):
         if is_blank(source):
-            raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
+            raise empty_file(name)
         check_encoding(source, fmt.encoding, name)
         self.fmt, self.name, self.source = fmt, name, source
         self.invalid = []
@@ -386,9 +400,6 @@ class DelimitedReader(RawReader):
         except pa.ArrowInvalid as e:
             raise FileRejected("unreadable", f"{self.name}: the file could not be parsed: {e}") from None
 
-    def raw_texts(self, numbers: set[int]) -> dict[int, str]:
-        return _lines_of(self.source, numbers, python_encoding(self.fmt.encoding))
-
     def trailer_totals(self) -> TrailerTotals | None:
         trailer = self.fmt.trailer
         if trailer is None or self._trailer_line is None:
@@ -442,7 +453,7 @@ class XlsxReader(RawReader):
 
         data = read_all(source)  # a workbook is a ZIP of XML: calamine needs all of it
         if not data:
-            raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
+            raise empty_file(name)
         self.name, self.fmt = name, fmt
         self.invalid = []
         try:
@@ -499,12 +510,12 @@ def _slice(lines: pa.Array, f: FixedField) -> pa.Array:
     return text
 
 
-class FixedWidthReader(RawReader):
+class FixedWidthReader(_TextReader):
     """Streams lines: header, details in batches, trailer; memory is bounded by the batch size."""
 
     def __init__(self, source: Source, name: str, fmt: FixedWidthFormat):
         if is_blank(source):
-            raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
+            raise empty_file(name)
         check_encoding(source, fmt.encoding, name)
         self.name, self.fmt, self.source = name, fmt, source
         self.layout = fmt.resolved_layout()
@@ -576,9 +587,6 @@ class FixedWidthReader(RawReader):
         if not self._details and not self.invalid:
             raise FileRejected("no_rows", f"{self.name}: the file has no detail records.")
 
-    def raw_texts(self, numbers: set[int]) -> dict[int, str]:
-        return _lines_of(self.source, numbers, python_encoding(self.fmt.encoding))
-
     def trailer_totals(self) -> TrailerTotals | None:
         spec = self.layout.trailer_record_count
         if spec is None or self._trailer is None:
@@ -617,7 +625,7 @@ class JsonReader(RawReader):
     def __init__(self, source: Source, name: str, fmt: JsonFormat, document_paths: list[str]):
         data = read_all(source)
         if not data.strip():
-            raise FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
+            raise empty_file(name)
         check_encoding(source, fmt.encoding, name)
         self.name, self.fmt = name, fmt
         self.invalid = []
