@@ -55,7 +55,14 @@ WORKSPACE_QUERY = """
         loadStatus
         locationOrLoadError {
           __typename
-          ... on RepositoryLocation { name repositories { name } }
+          ... on RepositoryLocation {
+            name
+            repositories {
+              name
+              sensors { name sensorState { status } }
+              schedules { name scheduleState { status } }
+            }
+          }
           ... on PythonError { message stack cause { message stack } }
         }
       }
@@ -193,6 +200,9 @@ def webserver(lakehouse, dbt_manifest: Path) -> Iterator[Webserver]:
     env = os.environ.copy()
     env["DAGSTER_HOME"] = str(dagster_home)
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    # the inbox sensor is on by default: give it an empty inbox, so the daemon starts no run during the test
+    (tmp / "inbox").mkdir()
+    env["FIDC_INBOX"] = str(tmp / "inbox")
     port = free_port()
     cmd = [
         str(bin_dir / "dagster"),
@@ -234,6 +244,11 @@ def test_webserver_lists_project_assets(webserver: Webserver) -> None:
         f"--- log tail ---\n{webserver.log_tail()}"
     )
     assert location["repositories"], f"no repositories in {LOCATION_NAME!r}"
+    repo = location["repositories"][0]
+    sensors = {x["name"]: x["sensorState"]["status"] for x in repo["sensors"]}
+    schedules = {x["name"]: x["scheduleState"]["status"] for x in repo["schedules"]}
+    assert sensors == {"inbox_sensor": "RUNNING"}, sensors
+    assert schedules == {"daily_marts": "RUNNING", "nightly_maintenance": "RUNNING"}, schedules
 
     nodes = webserver.graphql(ASSETS_QUERY)["assetNodes"]
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
