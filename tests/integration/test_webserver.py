@@ -7,6 +7,7 @@ whole tree can be stopped; DAGSTER_HOME is a fresh temp dir holding a copy of th
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -22,9 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pytest
+from dagster._core.instance.ref import InstanceRef
 
+from fidc_assets.lib.calendar import HISTORY_START, TIMEZONE, business_days_between
 from fidc_assets.settings import REPO_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -187,14 +192,19 @@ def wait_until_location_loaded(server: Webserver, deadline: float) -> dict[str, 
         time.sleep(1.0)
 
 
-@pytest.fixture
-def webserver(lakehouse, dbt_manifest: Path) -> Iterator[Webserver]:
+@pytest.fixture(scope="module")
+def webserver(lakehouse, dbt_manifest: Path, sample) -> Iterator[Webserver]:
     assert dbt_manifest.exists(), f"dbt manifest missing: {dbt_manifest}"
     tmp = Path(tempfile.mkdtemp(prefix="fidc-webserver-test-"))
     dagster_home = tmp / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(REPO_DIR / "dagster.yaml", dagster_home / "dagster.yaml")
     log = tmp / "dagster-dev.log"
+    # two sample days materialized into this instance, so the UI has partition status to show
+    from fidc_assets.pipeline import run_days
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        assert run_days(list(sample.days[:2]), instance=instance, log_level="WARNING").success
 
     bin_dir = Path(sys.executable).parent
     env = os.environ.copy()
@@ -264,3 +274,59 @@ def test_webserver_lists_project_assets(webserver: Webserver) -> None:
     assert GX_CHECK in check_names, f"checks on {PARTITIONED_ASSET}: {sorted(check_names)}"
     gx_check = next(c for c in checks_or_error["checks"] if c["name"] == GX_CHECK)
     assert "/".join(gx_check["assetKey"]["path"]) == PARTITIONED_ASSET
+
+
+SCREENSHOTS = REPO_DIR / "tests" / "output" / "ui"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _dismiss_community_dialog(page) -> None:
+    """The UI greets a new browser profile with a newsletter dialog; a person clicks Skip."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=10_000)
+        skip.click()
+    except Exception:  # noqa: BLE001 - no dialog this time
+        pass
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_ui_shows_the_asset_graph_and_partition_status(webserver: Webserver) -> None:
+    """A person's view: the asset graph of the ingest group, and a partitioned asset's materialized days."""
+    from playwright.sync_api import sync_playwright
+
+    wait_until_answering(webserver)
+    wait_until_location_loaded(webserver, deadline=time.monotonic() + STARTUP_TIMEOUT_S)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{webserver.url}/locations/fidc_assets/asset-groups/ingest/lineage", timeout=60_000)
+            _dismiss_community_dialog(page)
+            page.get_by_text("custodian_files").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(3_000)  # let the graph lay out
+            page.screenshot(path=str(SCREENSHOTS / "asset-graph.png"))
+            graph_text = page.inner_text("body")
+
+            page.goto(f"{webserver.url}/assets/lake/receivable_positions?view=partitions", timeout=60_000)
+            _dismiss_community_dialog(page)
+            page.get_by_text("Materialized (2)").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(2_000)  # let the partition health bar render
+            page.screenshot(path=str(SCREENSHOTS / "partitions.png"))
+            body = page.inner_text("body")
+        finally:
+            browser.close()
+    for name in ("custodian_files", "receivable_positions", "acquisitions", "settlements", "fund_quotas"):
+        assert name in graph_text, f"{name} is not in the ingest group's graph"
+    assert "Materialized (2)" in body  # the two sample days materialized into this instance
+    # one partition per ANBIMA business day from 2019-01-02 to today (America/Sao_Paulo), as our calendar counts
+    today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+    expected = sum(1 for _ in business_days_between(HISTORY_START, today))
+    assert f"{expected:,} Partitions Selected" in body
+    assert (SCREENSHOTS / "asset-graph.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "partitions.png").stat().st_size > 10_000

@@ -118,7 +118,6 @@ def definitions() -> dg.Definitions:
     ingest_job = dg.define_asset_job(
         "ingest_files",
         selection=dg.AssetSelection.assets(CUSTODIAN_FILES, *(dg.AssetKey(["lake", e]) for e in LAKE_ENTITIES)),
-        partitions_def=partitions,
         description="Archive, register and land the custodian files of a business day (the inbox sensor's job).",
     )
     return dg.Definitions(assets=[custodian_files, *lake_assets], jobs=[ingest_job], sensors=[inbox_sensor(ingest_job)])

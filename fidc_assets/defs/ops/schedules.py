@@ -44,7 +44,6 @@ def definitions() -> dg.Definitions:
     marts_job = dg.define_asset_job(
         "hot_and_marts",
         selection=dg.AssetSelection.assets(LANDING_RECEIVABLE_POSITIONS).downstream(),
-        partitions_def=business_days(),
         tags={"fidc/dbt_window": "daily"},
         description="Copy the day's rows to PostgreSQL and rebuild its marts (dbt build for the day).",
     )
