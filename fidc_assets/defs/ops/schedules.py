@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from fidc_assets.defs.hot.assets import LANDING_RECEIVABLE_POSITIONS
-from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.calendar import TIMEZONE, is_business_day
 from fidc_assets.lib.maintenance import expire_snapshots
