@@ -15,6 +15,7 @@ import io
 import json
 import re
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -76,17 +77,19 @@ class TrailerTotals:
     sums: dict[str, Decimal] = field(default_factory=dict)
 
 
-class RawReader:
+class RawReader(ABC):
     """What every format reader offers the engine."""
 
     names: list[str]
     invalid: list[RejectedRow]
 
-    def batches(self) -> Iterator[RawBatch]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def batches(self) -> Iterator[RawBatch]:
+        """Raw text columns with their record numbers, in bounded batches."""
 
-    def raw_texts(self, numbers: set[int]) -> dict[int, str]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def raw_texts(self, numbers: set[int]) -> dict[int, str]:
+        """The original text of the given records, for the quarantine."""
 
     def trailer_totals(self) -> TrailerTotals | None:
         return None
