@@ -32,6 +32,8 @@ def ensure_dagster_home(settings: Settings) -> Path:
         home = settings.dagster_home
         os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
+    # a backfill of years of business days writes its events in batches, not one by one
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
     template = "dagster.postgres.yaml" if os.environ.get("FIDC_DAGSTER_PG_URL") else "dagster.yaml"
     target = home / "dagster.yaml"
     source = (REPO_DIR / template).read_text()
