@@ -35,8 +35,15 @@ def _write(inbox: Path, name: str, content: bytes, mtime: float) -> Path:
     return path
 
 
+def _lakehouse(inbox: Path) -> LakehouseResource:
+    lake_dir = inbox.parent / "lake"
+    return LakehouseResource(
+        inbox=str(inbox), catalog_uri=f"sqlite:///{lake_dir / 'catalog.db'}", warehouse=(lake_dir / "wh").as_uri()
+    )
+
+
 def _tick(sensor, inbox: Path, cursor: str | None = None) -> dg.SensorResult:
-    with dg.build_sensor_context(cursor=cursor, resources={"lakehouse": LakehouseResource(inbox=str(inbox))}) as ctx:
+    with dg.build_sensor_context(cursor=cursor, resources={"lakehouse": _lakehouse(inbox)}) as ctx:
         return sensor(ctx)
 
 
@@ -95,6 +102,22 @@ def test_unmatched_and_non_business_day_files_are_moved_aside(sensor, inbox: Pat
     assert moved == [f"ESTOQUE_{FUND}_20240706.csv", "relatorio.pdf"]
     assert json.loads(result.cursor)["files"] == {}
     assert _requests(_tick(sensor, inbox, result.cursor)) == []  # the unmatched area is not watched
+
+
+def test_files_the_lake_already_holds_start_no_run(sensor, inbox: Path):
+    """After `make demo`, a fresh sensor (empty cursor) must not re-run every file of the inbox."""
+    from fidc_assets.lib.ingest import receive_files, scan_inbox
+    from fidc_assets.lib.specs import load_specs
+    from fidc_assets.settings import CUSTODIANS_DIR
+
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"landed before", 1_000)
+    specs = load_specs(CUSTODIANS_DIR)
+    matched, _ = scan_inbox(inbox, specs)
+    receive_files(_lakehouse(inbox).lake(), matched)
+    _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"new", 2_000)
+    result = _tick(sensor, inbox)
+    assert [n for n, _, _ in _requests(result)] == [f"ESTOQUE_{FUND}_20240702.csv"]
+    assert len(json.loads(result.cursor)["files"]) == 2
 
 
 def test_a_thousand_files_in_one_tick(sensor, inbox: Path):

@@ -3,10 +3,21 @@
 import datetime as dt
 
 import dagster as dg
+from pyiceberg.expressions import In
 
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.calendar import is_business_day
+from fidc_assets.lib.canonical import FILE_REGISTRY
 from fidc_assets.lib.inbox import InboxCursor, detect_changes, list_inbox, unmatched_destination
+
+
+def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
+    """Shas of new files whose bytes the lake already holds (a restarted sensor, a file copied in again)."""
+    shas = sorted({f.sha256 for f in new if f.match is not None})
+    if not shas:
+        return set()
+    found = lakehouse.lake().read(FILE_REGISTRY, In("sha256", shas), ("sha256",))
+    return set(found["sha256"].to_pylist())
 
 
 def inbox_sensor(job) -> dg.SensorDefinition:
@@ -18,14 +29,15 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Watches FIDC_INBOX: every new or corrected custodian file starts one ingestion run for its "
-        "business day (run key = the file's sha256, so the same bytes never run twice); files no custodian "
+        "business day (run key = the file's sha256, so the same bytes never run twice, and bytes the lake "
+        "already holds start no run); files no custodian "
         "sends, or dated on a non-business day, are moved to the inbox's unmatched/ area and reported.",
     )
     def _inbox_sensor(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SensorResult:
         inbox = lakehouse.inbox_path()
         cursor = InboxCursor.from_json(context.cursor)
         changes = detect_changes(list_inbox(inbox), cursor, lakehouse.specs())
-        seen_shas = {sha for _, _, sha in cursor.files.values()}
+        seen_shas = {sha for _, _, sha in cursor.files.values()} | _already_received(lakehouse, changes.new)
         requests, set_aside = [], list(changes.unmatched)
         for f in changes.new:
             if not is_business_day(f.match.reference_date):
