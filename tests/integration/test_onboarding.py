@@ -136,3 +136,42 @@ def test_the_new_custodians_trailer_is_enforced(tmp_path: Path, custodians: Path
     q = lake.read(canonical.QUARANTINE).to_pylist()
     assert [(r["reason_code"], r["line_number"]) for r in q] == [("control_totals_mismatch", None)]
     assert "1234.57" in q[0]["message"] and "1234.56" in q[0]["message"]
+
+
+def test_a_zip_for_a_layout_without_archives_is_refused(tmp_path: Path, custodians: Path):
+    """A name the pattern accepts, but a ZIP the layout never agreed to: quarantined, not guessed at."""
+    spec = (custodians / "custodia_omega.yaml").read_text(encoding="utf-8")
+    (custodians / "custodia_omega.yaml").write_text(spec.replace(r"\.txt$", r"\.(txt|zip)$"), encoding="utf-8")
+    specs = load_specs(custodians)
+    day = dt.date(2024, 7, 2)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    matched, _ = scan_inbox(inbox, specs)
+    receive_files(lake, matched)
+    land_slices(lake, specs, [day])
+    q = lake.read(canonical.QUARANTINE).to_pylist()
+    assert [(r["reason_code"], r["line_number"]) for r in q] == [("unsupported_format", None)]
+    assert "does not accept ZIPs" in q[0]["message"]
+
+
+def test_a_file_the_changed_spec_no_longer_matches_is_quarantined(tmp_path: Path, custodians: Path):
+    """Received under one spec, landed under another whose pattern no longer takes it: said so, not dropped."""
+    specs = load_specs(custodians)
+    day = dt.date(2024, 7, 2)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.txt").write_bytes(
+        _file_bytes(day, [("T-1", "Duplicata", "1 234,56", "1 200,00")], "1 234,56")
+    )
+    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    matched, _ = scan_inbox(inbox, specs)
+    receive_files(lake, matched)
+    spec = (custodians / "custodia_omega.yaml").read_text(encoding="utf-8")
+    (custodians / "custodia_omega.yaml").write_text(spec.replace(r"\.txt$", r"\.csv$"), encoding="utf-8")
+    land_slices(lake, load_specs(custodians), [day])
+    q = lake.read(canonical.QUARANTINE).to_pylist()
+    assert [(r["reason_code"], r["line_number"]) for r in q] == [("unmatched", None)]
+    assert "no longer matches" in q[0]["message"]
+    assert [r["status"] for r in lake.read(canonical.FILE_REGISTRY).to_pylist()] == ["quarantined"]
