@@ -80,6 +80,10 @@ _LOG_TAIL_LINES = 40
 _BIND_FAILURE_MARKERS = ("could not bind", "Address already in use", "could not create any TCP/IP sockets")
 
 
+#: Where binaries the server's OS user cannot reach are copied to, inside the state dir.
+RELOCATED_INSTALL = "pginstall"
+
+
 class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be set up, started or stopped; the message says where and why."""
 
@@ -566,8 +570,8 @@ class EmbeddedPostgres:
         Idempotent: a server already running on this root (from this or any other process) is reused, as
         is; `settings` only apply when this call actually launches the postmaster.
         """
-        bin_dir = find_pg_bin_dir()
         user = server_os_user()
+        bin_dir = self._runnable_bin_dir(find_pg_bin_dir(), user)
         self._prepare_root(bin_dir, user)
         with self._locked():
             if not self.is_initialized():
@@ -584,8 +588,8 @@ class EmbeddedPostgres:
         """Fast shutdown (roll back open transactions, checkpoint); no error if nothing is running."""
         if not self.is_initialized():
             return
-        bin_dir = find_pg_bin_dir()
         user = server_os_user()
+        bin_dir = self._runnable_bin_dir(find_pg_bin_dir(), user)
         with self._locked():
             if self._live_postmaster() is None:
                 return
@@ -648,10 +652,51 @@ class EmbeddedPostgres:
         self.log_file.touch(exist_ok=True)
         _chown(self.log_file, user)
 
+    def _runnable_bin_dir(self, bin_dir: Path, user: OsUser | None) -> Path:
+        """The binaries as the server's OS user can run them. Under root, binaries inside a tree that user
+        cannot enter (a checkout under /root, mode 0700) are copied once, with their lib/ and share/, into the
+        state dir, which that user must reach anyway."""
+        if user is None:
+            return bin_dir
+        try:
+            _require_executable(bin_dir, user)
+            return bin_dir
+        except EmbeddedPostgresError:
+            install = bin_dir.resolve().parent
+            if not (install / "lib").is_dir():
+                raise
+        # A wheel's binaries find their vendored libraries through RPATH $ORIGIN/../../../<package>.libs:
+        # the copy keeps that layout (<package>/<install>/bin beside <package>.libs).
+        package = install.parent
+        wheel_libs = package.parent / f"{package.name}.libs"
+        copy = self.root / RELOCATED_INSTALL
+        copied_bin = copy / package.name / install.name / "bin"
+        if not (copied_bin / "postgres").exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            partial = self.root / f".{RELOCATED_INSTALL}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(install, partial / package.name / install.name, symlinks=True)
+            if wheel_libs.is_dir():
+                shutil.copytree(wheel_libs, partial / wheel_libs.name, symlinks=True)
+            for path in [partial, *partial.rglob("*")]:
+                if path.is_symlink():
+                    continue
+                mode = path.stat().st_mode
+                readable = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+                runnable = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+                path.chmod(mode | readable | (runnable if path.is_dir() or mode & stat.S_IXUSR else 0))
+            shutil.rmtree(copy, ignore_errors=True)
+            partial.rename(copy)
+        _require_executable(copied_bin, user)
+        return copied_bin
+
     def _holds_only_our_files(self) -> bool:
         """Never re-own a directory that holds anything else (e.g. root=/tmp by mistake)."""
-        ours = {"data", self.log_file.name, self.port_file.name, self.lock_file.name}
-        return all(entry.name in ours or entry.name.startswith(".port.") for entry in self.root.iterdir())
+        ours = {"data", self.log_file.name, self.port_file.name, self.lock_file.name, RELOCATED_INSTALL}
+        return all(
+            entry.name in ours or entry.name.startswith((".port.", f".{RELOCATED_INSTALL}."))
+            for entry in self.root.iterdir()
+        )
 
     def _initdb(self, bin_dir: Path, user: OsUser | None) -> None:
         if self.data_dir.is_dir() and any(self.data_dir.iterdir()):

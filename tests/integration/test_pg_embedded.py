@@ -226,3 +226,34 @@ def test_untraversable_parent_fails_with_a_clear_message(scratch: Path) -> None:
     hidden.mkdir(mode=0o700)
     with pytest.raises(EmbeddedPostgresError, match=rf"directory {hidden} .* not traversable .*FIDC_HOME"):
         EmbeddedPostgres(hidden / "pg").start()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another OS user")
+def test_binaries_the_server_user_cannot_reach_are_copied_into_the_state_dir(scratch: Path, monkeypatch):
+    """A checkout under /root (0700): its venv's binaries are out of `nobody`'s reach, so they are copied."""
+    import shutil
+
+    from fidc_assets.lib.pg_embedded import RELOCATED_INSTALL, find_pg_bin_dir
+
+    private = Path(tempfile.mkdtemp(prefix="fidc-private-", dir="/tmp"))
+    private.chmod(0o700)
+    try:
+        install = find_pg_bin_dir().resolve().parent
+        package = install.parent
+        private_install = private / package.name / install.name
+        shutil.copytree(install, private_install, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"  # the wheel's vendored libraries, if any
+        if libs.is_dir():
+            shutil.copytree(libs, private / libs.name, symlinks=True)
+        monkeypatch.setenv("FIDC_PG_BIN", str(private_install / "bin"))
+        pg = EmbeddedPostgres(scratch / "relocated")
+        dsn = pg.start()
+        try:
+            with psycopg.connect(dsn) as conn:
+                assert conn.execute("select 1").fetchone() == (1,)
+            relocated = scratch / "relocated" / RELOCATED_INSTALL / package.name / install.name / "bin" / "postgres"
+            assert relocated.exists()
+        finally:
+            pg.stop()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
