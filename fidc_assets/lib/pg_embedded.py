@@ -673,22 +673,27 @@ class EmbeddedPostgres:
         copied_bin = copy / package.name / install.name / "bin"
         if not (copied_bin / "postgres").exists():
             self.root.mkdir(parents=True, exist_ok=True)
-            partial = self.root / f".{RELOCATED_INSTALL}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(install, partial / package.name / install.name, symlinks=True)
-            if wheel_libs.is_dir():
-                shutil.copytree(wheel_libs, partial / wheel_libs.name, symlinks=True)
-            for path in [partial, *partial.rglob("*")]:
-                if path.is_symlink():
-                    continue
-                mode = path.stat().st_mode
-                readable = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-                runnable = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
-                path.chmod(mode | readable | (runnable if path.is_dir() or mode & stat.S_IXUSR else 0))
-            shutil.rmtree(copy, ignore_errors=True)
-            partial.rename(copy)
+            with self._locked():  # two processes starting at once copy once
+                if not (copied_bin / "postgres").exists():
+                    self._copy_install(install, wheel_libs, copy)
         _require_executable(copied_bin, user)
         return copied_bin
+
+    def _copy_install(self, install: Path, wheel_libs: Path, copy: Path) -> None:
+        partial = self.root / f".{RELOCATED_INSTALL}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(install, partial / install.parent.name / install.name, symlinks=True)
+        if wheel_libs.is_dir():
+            shutil.copytree(wheel_libs, partial / wheel_libs.name, symlinks=True)
+        for path in [partial, *partial.rglob("*")]:
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode
+            readable = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+            runnable = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+            path.chmod(mode | readable | (runnable if path.is_dir() or mode & stat.S_IXUSR else 0))
+        shutil.rmtree(copy, ignore_errors=True)
+        partial.rename(copy)
 
     def _holds_only_our_files(self) -> bool:
         """Never re-own a directory that holds anything else (e.g. root=/tmp by mistake)."""
