@@ -181,3 +181,40 @@ def test_external_pg_dsn_is_used_instead_of_the_embedded_server(first_run, lakeh
         import shutil
 
         shutil.rmtree(other_root, ignore_errors=True)
+
+
+def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakehouse, sample, instance):
+    """Sensor → run request → `ingest_files` job for that day: the new file is in the lake afterwards."""
+    import dagster as dg
+
+    from fidc_assets.definitions import defs
+    from fidc_assets.defs.resources import LakehouseResource
+
+    definitions = defs()
+    sensor = definitions.get_sensor_def("inbox_sensor")
+    with dg.build_sensor_context(resources={"lakehouse": LakehouseResource()}) as ctx:
+        baseline = sensor(ctx)  # first tick: every sample file is already in the lake, so no run
+    assert not baseline.run_requests
+
+    day = sample.days[1]
+    fund = sample.funds[0].cnpj
+    name = f"ESTOQUE_{fund}_{day:%Y%m%d}.csv"
+    corrected, _, _ = _write_corrected(
+        sample.inbox_dir / name, Path(lakehouse.settings.inbox), drop_line=2, bump_line=3
+    )
+    corrected_name = corrected.name.replace("_R1.csv", "_R9.csv")
+    corrected.rename(corrected.with_name(corrected_name))
+    with dg.build_sensor_context(cursor=baseline.cursor, resources={"lakehouse": LakehouseResource()}) as ctx:
+        tick = sensor(ctx)
+    [request] = tick.run_requests
+    assert request.partition_key == day.isoformat() and request.tags["fidc/file"] == corrected_name
+
+    job = definitions.get_job_def("ingest_files")
+    result = job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=request.tags)
+
+    assert result.success
+    registry = {r["original_name"]: r for r in _lake(lakehouse).read(canonical.FILE_REGISTRY).to_pylist()}
+    assert registry[corrected_name]["status"] == "accepted"
+    assert registry[corrected_name]["sha256"] == request.run_key
+    rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, EqualTo("reference_date", day)).to_pylist()
+    assert {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund} == {request.run_key}
