@@ -75,7 +75,7 @@ from fidc_assets.sample import (
     render_stock_gama,
 )
 from fidc_assets.sample.quotas import QuotaModel, QuotaRow
-from fidc_assets.sample.render_common import FileKind, RenderedFile, file_rng
+from fidc_assets.sample.render_common import FileKind, RenderedFile, check_rate, file_rng
 from fidc_assets.sample.render_stock_csv import StockCsvRenderer, render_rng
 from fidc_assets.sample.simulation import MONEY_CONTEXT, ZERO, Movement, MovementKind, StockPosition, simulate
 
@@ -349,8 +349,7 @@ def generate_sample(
     `custodians`: which of `ALL_CUSTODIANS` deliver files (None: all six); see the module docstring for the
     fund assignment.
     """
-    if not 0.0 <= bad_row_rate <= 1.0:
-        raise ValueError(f"bad_row_rate must be in [0, 1], got {bad_row_rate}")
+    check_rate(bad_row_rate)
     requested = resolve_custodians(custodians)
     out_dir = Path(out_dir)
     inbox = out_dir / INBOX_DIR

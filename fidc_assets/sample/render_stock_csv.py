@@ -29,6 +29,7 @@ from enum import StrEnum
 from operator import attrgetter
 
 from fidc_assets.lib.documents import format_document
+from fidc_assets.sample.render_common import check_rate
 from fidc_assets.sample.simulation import Fund, Receivable, StockPosition
 
 CUSTODIAN_ID = "custodia_alfa"
@@ -167,8 +168,7 @@ class StockCsvRenderer:
         bad_row_rate: float = 0.0,
         unpunctuated_share: float = UNPUNCTUATED_SHARE,
     ) -> RenderedStockFile:
-        if not 0.0 <= bad_row_rate <= 1.0:
-            raise ValueError(f"bad_row_rate must be in [0, 1], got {bad_row_rate}")
+        check_rate(bad_row_rate)
         fund = self.fund
         ref = format_date(day)
         prefixes = {punct: DELIMITER.join((fund.name, self._fund_doc[punct], ref)) for punct in (False, True)}
