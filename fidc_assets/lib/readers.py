@@ -152,20 +152,19 @@ def python_encoding(encoding: str) -> str:
 def check_encoding(source: Source, encoding: str, name: str) -> None:
     """Decode the whole file once, in chunks, so a wrong encoding is named with its byte and line.
     (Every byte is a latin-1 character: there only the byte order mark is checked.)"""
+    with open_source(source) as f:
+        head = f.read(3)
+    if encoding in ("latin-1", "cp1252") and head == b"\xef\xbb\xbf":
+        raise FileRejected(
+            "wrong_encoding",
+            f"{name}: the file starts with a UTF-8 byte order mark but the layout says {encoding}. "
+            f"Please resend it in {encoding}.",
+        )
     if encoding == "latin-1":
-        with open_source(source) as f:
-            if f.read(3) == b"\xef\xbb\xbf":
-                raise FileRejected(
-                    "wrong_encoding",
-                    f"{name}: the file starts with a UTF-8 byte order mark but the layout says {encoding}. "
-                    f"Please resend it in {encoding}.",
-                )
         return
     decoder = codecs.getincrementaldecoder(python_encoding(encoding))()
     offset = lines = 0
     with open_source(source) as f:
-        head = f.read(3)
-        f.seek(0)
         while True:
             chunk = f.read(CHUNK)
             try:
@@ -182,12 +181,6 @@ def check_encoding(source: Source, encoding: str, name: str) -> None:
                 break
             offset += len(chunk)
             lines += chunk.count(b"\n")
-    if encoding in ("latin-1", "cp1252") and head.startswith(b"\xef\xbb\xbf"):
-        raise FileRejected(
-            "wrong_encoding",
-            f"{name}: the file starts with a UTF-8 byte order mark but the layout says {encoding}. "
-            f"Please resend it in {encoding}.",
-        )
 
 
 def _trailer_value(
