@@ -541,6 +541,21 @@ class FileParse:
         rejected = sorted([*self.reader.invalid, *self.rejected], key=lambda r: r.line_number)
         self.rejected = _with_raw_text(rejected, self.reader)
 
+    def collect(self) -> ParseResult:
+        """Every accepted row in one table (for files small enough to hold), with the rejected rows."""
+        tables = list(self.accepted_batches())
+        schema = arrow_schema(self.entity)
+        rows = pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
+        return ParseResult(self.entity, rows, self.rejected, self.trailer_checked)
+
+    def stream_into(self, sink) -> ParseResult:
+        """Hand the accepted batches to `sink` (which consumes the iterator, e.g. an Iceberg transaction);
+        the result carries the rejected rows and the count, not the rows."""
+        sink(self.accepted_batches())
+        result = ParseResult(self.entity, arrow_schema(self.entity).empty_table(), self.rejected, self.trailer_checked)
+        result.streamed_rows = self.rows_accepted
+        return result
+
     def _convert(self, raw: RawBatch) -> _Batch | None:
         table, lines = _drop_blank_rows(raw.table, raw.lines)
         if not table.num_rows:
@@ -613,11 +628,7 @@ class FileParse:
 
 def parse_bytes(data: Source, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
     """Parse one received file completely into canonical rows and rejected rows (small files, tests, CLI)."""
-    parse = FileParse(data, name, match, sha256, ingested_at)
-    tables = list(parse.accepted_batches())
-    schema = arrow_schema(parse.entity)
-    rows = pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
-    return ParseResult(parse.entity, rows, parse.rejected, parse.trailer_checked)
+    return FileParse(data, name, match, sha256, ingested_at).collect()
 
 
 def _with_raw_text(rejected: list[RejectedRow], reader: RawReader) -> list[RejectedRow]:

@@ -267,16 +267,8 @@ def _parse_delivery(lake: Lake, reg: dict, match: FileMatch, entity: str, where,
     with archived_path(reg["archive_uri"]) as path:
         parse = FileParse(path, reg["original_name"], match, reg["sha256"], now)
         if reg["size_bytes"] <= BIG_FILE_BYTES:
-            tables = list(parse.accepted_batches())
-            schema = arrow_schema(parse.entity)
-            rows = pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
-            return ParseResult(parse.entity, rows, parse.rejected, parse.trailer_checked)
-        lake.replace_slice_streaming(entity, parse.accepted_batches(), where)
-        result = ParseResult(
-            parse.entity, arrow_schema(parse.entity).empty_table(), parse.rejected, parse.trailer_checked
-        )
-        result.streamed_rows = parse.rows_accepted
-        return result
+            return parse.collect()
+        return parse.stream_into(lambda batches: lake.replace_slice_streaming(entity, batches, where))
 
 
 def _land_one_slice(
