@@ -39,6 +39,7 @@ from fidc_assets.lib.specs import ColumnMap, FileMatch, ValueFormats, XlsxFormat
 from fidc_assets.lib.typed import (
     blank_to_null,
     map_values,
+    no_problems,
     normalize_documents,
     parse_dates,
     parse_decimals,
@@ -150,7 +151,7 @@ def _convert_field(name: str, itype, raw: pa.Array, cmap: ColumnMap, vf: ValueFo
         return values, bad, "invalid_document"
     if isinstance(itype, StringType):
         values = blank_to_null(raw)
-        return values, pa.array([False] * len(values), pa.bool_()), ""
+        return values, no_problems(len(values)), ""
     raise TypeError(f"no converter for field {name} of type {itype}")
 
 
@@ -177,21 +178,16 @@ class _Problems:
             self.code[new] = self.codes.index(code)
             self.field[new] = self.fields.index(name)
 
+    def ok(self) -> pa.Array:
+        """True for rows with no problem (yet)."""
+        return pa.array(self.code < 0, pa.bool_())
+
     def arrays(self) -> tuple[pa.Array, pa.Array]:
         def strings(idx: np.ndarray, values: list[str]) -> pa.Array:
             indices = pa.array(idx, pa.int16(), mask=idx < 0)
             return pa.array(values or [""], pa.string()).take(indices)
 
         return strings(self.code, self.codes), strings(self.field, self.fields)
-
-
-def _mark(reason: pa.Array, fieldname: pa.Array, mask: pa.Array, code: str, name: str) -> tuple[pa.Array, pa.Array]:
-    """Record `code` for rows in `mask` that have no reason yet (the first problem of a row wins)."""
-    new = pc.and_(pc.fill_null(mask, False), pc.is_null(reason))
-    return (
-        pc.if_else(new, pa.scalar(code, pa.string()), reason),
-        pc.if_else(new, pa.scalar(name, pa.string()), fieldname),
-    )
 
 
 def _nullify(text: pa.Array, null_values: tuple[str, ...]) -> pa.Array:
@@ -204,8 +200,7 @@ def _nullify(text: pa.Array, null_values: tuple[str, ...]) -> pa.Array:
 @dataclass
 class _Batch:
     canonical: pa.Table  # every row, typed, with lineage; nulls where bad
-    reason: pa.Array
-    field: pa.Array
+    problems: _Problems  # each row's first problem, if any
     raw: pa.Table  # the source text columns, for messages
 
 
@@ -297,8 +292,7 @@ def _convert_batch(
     columns["source_line"] = lines
     columns["ingested_at"] = _constant(ingested_at, schema.field("ingested_at").type, n)
     table = pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema.remove_metadata())
-    reason, fieldname = problems.arrays()
-    return _Batch(table, reason, fieldname, raw)
+    return _Batch(table, problems, raw)
 
 
 def _registry_checks(columns, problems: _Problems, cmaps, match: FileMatch) -> None:
@@ -398,17 +392,14 @@ def _key_strings(table: pa.Table, key_cols: list[str]) -> pa.Array:
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
-def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap], index: _KeyIndex) -> _Batch:
+def _mark_duplicates(batch: _Batch, entity: Entity, cmaps: dict[str, ColumnMap], index: _KeyIndex) -> None:
     """Second and later rows with the same business key in one file are rejected; the first is kept."""
     # custodian, fund and (for a stock or quota file) the date are the same for every row still in the running
     constant = {"custodian_id", "fund_cnpj"} | ({entity.partition_date} if entity.name in DATED_BY_FILE else set())
     key_cols = [k for k in entity.key if k in batch.canonical.column_names and k not in constant]
-    duplicate = index.duplicates(_key_strings(batch.canonical, key_cols), pc.is_null(batch.reason))
-    if not pc.any(duplicate).as_py():
-        return batch
+    duplicate = index.duplicates(_key_strings(batch.canonical, key_cols), batch.problems.ok())
     key_source = _source_name(cmaps, "receivable_id" if "receivable_id" in key_cols else key_cols[-1])
-    reason, fieldname = _mark(batch.reason, batch.field, duplicate, "duplicate_key", key_source)
-    return _Batch(batch.canonical, reason, fieldname, batch.raw)
+    batch.problems.mark(duplicate, "duplicate_key", key_source)
 
 
 def _human_date_formats(formats: tuple[str, ...]) -> str:
@@ -565,12 +556,13 @@ class FileParse:
     def _finish(self, batch: _Batch | None, index: _KeyIndex, totals_fields: list[str]) -> Iterator[pa.Table]:
         if batch is None:
             return
-        batch = _mark_duplicates(batch, self.entity, self.cmaps, index)
+        _mark_duplicates(batch, self.entity, self.cmaps, index)
+        reason, field = batch.problems.arrays()
         self.data_records += batch.canonical.num_rows
-        self._add_totals(batch, totals_fields)
-        self._collect_rejected(batch)
-        clean = batch.reason.null_count == len(batch.reason)
-        good = batch.canonical if clean else batch.canonical.filter(pc.is_null(batch.reason))
+        self._add_totals(batch, field, totals_fields)
+        self._collect_rejected(batch, reason, field)
+        clean = reason.null_count == len(reason)
+        good = batch.canonical if clean else batch.canonical.filter(pc.is_null(reason))
         schema = arrow_schema(self.entity)
         if not good.schema.equals(schema):
             good = good.cast(schema)
@@ -582,19 +574,19 @@ class FileParse:
         trailer = getattr(self.match.file_spec.format, "trailer", None)
         return list(trailer.sums) if trailer else []
 
-    def _add_totals(self, batch: _Batch, fields: list[str]) -> None:
+    def _add_totals(self, batch: _Batch, field: pa.Array, fields: list[str]) -> None:
         for name in fields:
             source = pa.scalar(_source_name(self.cmaps, name), pa.string())
-            if pc.any(pc.fill_null(pc.equal(batch.field, source), False)).as_py():
+            if pc.any(pc.fill_null(pc.equal(field, source), False)).as_py():
                 self._unverifiable.add(name)  # an unreadable value cannot be added up
             total = pc.sum(batch.canonical[name]).as_py() or Decimal("0")
             self._sums[name] = self._sums.get(name, Decimal("0")) + total
 
-    def _collect_rejected(self, batch: _Batch) -> None:
-        bad = pc.indices_nonzero(pc.is_valid(batch.reason)).to_pylist()
+    def _collect_rejected(self, batch: _Batch, reason: pa.Array, field: pa.Array) -> None:
+        bad = pc.indices_nonzero(pc.is_valid(reason)).to_pylist()
         if not bad:
             return
-        reasons, fields, lines = batch.reason.to_pylist(), batch.field.to_pylist(), batch.canonical["source_line"]
+        reasons, fields, lines = reason.to_pylist(), field.to_pylist(), batch.canonical["source_line"]
         for i in bad:
             col = fields[i]
             value = batch.raw.column(col)[i].as_py() if col in batch.raw.column_names else None

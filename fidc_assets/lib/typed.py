@@ -31,6 +31,11 @@ TWO_DIGIT_YEAR_PIVOT = 70
 _CLEANED: dict[int, weakref.ref] = {}
 
 
+def no_problems(n: int) -> pa.Array:
+    """An all-false bad mask of n rows, built from a numpy buffer (not a Python list of n items)."""
+    return pa.array(np.zeros(n, dtype=bool))
+
+
 def blank_to_null(values: pa.Array) -> pa.Array:
     """Strip surrounding whitespace; empty strings become null. (Most columns have neither: then the array
     is returned as it is, without copying its strings.)"""
@@ -258,7 +263,7 @@ def _parse_plain_decimals(text: pa.Array, decimal: str, scale: int, precision: i
         result = pc.cast(normalized, pa.decimal128(precision, scale))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return result, pa.array(np.zeros(len(text), dtype=bool))
+    return result, no_problems(len(text))
 
 
 def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
