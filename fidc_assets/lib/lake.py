@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog, load_catalog
@@ -32,11 +33,14 @@ class Lake:
     warehouse: str
     extra_properties: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def local(cls, directory: Path) -> Lake:
+        """A SQLite catalog and a warehouse under one local directory (the embedded default's shape)."""
+        return cls(f"sqlite:///{directory / 'catalog.db'}", (directory / "warehouse").as_uri())
+
     @cached_property
     def catalog(self) -> Catalog:
         if self.catalog_uri.startswith("sqlite:///"):
-            from pathlib import Path
-
             Path(self.catalog_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # load_catalog also merges PYICEBERG_CATALOG__FIDC__* env vars (S3 credentials, endpoints).
         props = {"type": "sql", "uri": self.catalog_uri, "warehouse": self.warehouse, **self.extra_properties}

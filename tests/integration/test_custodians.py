@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 def landed(tmp_path_factory):
     root = tmp_path_factory.mktemp("custodians")
     manifest = generate_sample(root / "sample", seed=11, funds=6, days=6, receivables_per_fund=250, bad_row_rate=0.01)
-    lake = Lake(f"sqlite:///{root / 'catalog.db'}", (root / "warehouse").as_uri())
+    lake = Lake.local(root)
     specs = load_specs(CUSTODIANS_DIR)
     matched, unmatched = scan_inbox(manifest.inbox_dir, specs)
     receive_files(lake, matched)

@@ -26,7 +26,7 @@ def _rows(n: int, tag: str) -> pa.Table:
 
 
 def test_expiry_keeps_the_current_snapshot_and_every_row(tmp_path: Path):
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
     for tag in ("a", "b", "c"):
         lake.replace_slice(canonical.FILE_REGISTRY, _rows(3, tag), EqualTo("sha256", f"{tag}0"))
     before = lake.read(canonical.FILE_REGISTRY).num_rows
@@ -40,7 +40,7 @@ def test_expiry_keeps_the_current_snapshot_and_every_row(tmp_path: Path):
 
 
 def test_recent_snapshots_are_kept(tmp_path: Path):
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
     for tag in ("a", "b"):
         lake.replace_slice(canonical.FILE_REGISTRY, _rows(1, tag), EqualTo("sha256", f"{tag}0"))
     count = len(lake.table(canonical.FILE_REGISTRY).snapshots())

@@ -100,7 +100,7 @@ def test_a_custodian_defined_only_in_yaml_lands(tmp_path: Path, custodians: Path
     rows = [("T-1", "Duplicata", "1 234,56", "1 200,00"), ("T-2", "Cédula Bancária", "10 000,00", "9 500,10"),
             ("T-3", "Nota Comercial", "99,90", "98,00")]  # fmt: skip
     (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.txt").write_bytes(_file_bytes(day, rows, "11 334,46"))
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
 
     matched, unmatched = scan_inbox(inbox, specs)
     assert unmatched == [] and len(matched) == 1
@@ -126,7 +126,7 @@ def test_the_new_custodians_trailer_is_enforced(tmp_path: Path, custodians: Path
     inbox.mkdir()
     rows = [("T-1", "Duplicata", "1 234,56", "1 200,00")]
     (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.txt").write_bytes(_file_bytes(day, rows, "1 234,57"))
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
 
     matched, _ = scan_inbox(inbox, specs)
     receive_files(lake, matched)
@@ -147,7 +147,7 @@ def test_a_zip_for_a_layout_without_archives_is_refused(tmp_path: Path, custodia
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.zip").write_bytes(b"PK\x05\x06" + bytes(18))
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
     matched, _ = scan_inbox(inbox, specs)
     receive_files(lake, matched)
     land_slices(lake, specs, [day])
@@ -165,7 +165,7 @@ def test_a_file_the_changed_spec_no_longer_matches_is_quarantined(tmp_path: Path
     (inbox / f"{day:%d%m%Y}-OMEGA-{FUND}.txt").write_bytes(
         _file_bytes(day, [("T-1", "Duplicata", "1 234,56", "1 200,00")], "1 234,56")
     )
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
     matched, _ = scan_inbox(inbox, specs)
     receive_files(lake, matched)
     spec = (custodians / "custodia_omega.yaml").read_text(encoding="utf-8")

@@ -160,7 +160,7 @@ def test_unusable_file_is_quarantined_whole_and_kept(tmp_path: Path, case: str):
     inbox.mkdir()
     original = content()
     (inbox / name).write_bytes(original)
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
 
     matched, unmatched = scan_inbox(inbox, specs)
     assert unmatched == [], f"{name} should match a shipped custodian"

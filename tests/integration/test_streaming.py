@@ -45,7 +45,7 @@ def test_streamed_deliveries_land_the_truth(tmp_path: Path, streaming):
         tmp_path / "sample", seed=5, funds=4, days=2, receivables_per_fund=400,
         custodians=("custodia_alfa", "custodia_beta", "custodia_gama", "custodia_delta"),
     )  # fmt: skip
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
     specs = load_specs(CUSTODIANS_DIR)
     matched, _ = scan_inbox(manifest.inbox_dir, specs)
     receive_files(lake, matched)
@@ -64,7 +64,7 @@ def test_streamed_deliveries_land_the_truth(tmp_path: Path, streaming):
 def test_a_streamed_file_failing_its_trailer_changes_nothing(tmp_path: Path, streaming):
     manifest = generate_sample(tmp_path / "sample", seed=5, funds=1, days=1, receivables_per_fund=300,
                                custodians=("custodia_delta",))  # fmt: skip
-    lake = Lake(f"sqlite:///{tmp_path / 'catalog.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake.local(tmp_path)
     specs = load_specs(CUSTODIANS_DIR)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
