@@ -48,17 +48,23 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sample(args: argparse.Namespace) -> int:
+def _generate(args: argparse.Namespace, out: Path):
+    """The sample the `sample` and `demo` commands share (same options)."""
     from fidc_assets.sample.generator import generate_sample
 
-    manifest = generate_sample(
-        Path(args.out),
+    return generate_sample(
+        out,
         seed=args.seed,
         funds=args.funds,
         days=args.days,
         start=dt.date.fromisoformat(args.start),
         custodians=args.custodians.split(",") if args.custodians else None,
     )
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+
+    manifest = _generate(args, Path(args.out))
     print(
         f"{len(manifest.files)} files, {manifest.row_count} valid rows, {manifest.corrupted_count} corrupted rows "
         f"for {len(manifest.funds)} funds over {len(manifest.days)} business days "
@@ -173,19 +179,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from fidc_assets.defs.dbt.project import prepare_manifest
     from fidc_assets.lib.pg import resolve_dsn
     from fidc_assets.pipeline import deliver, ensure_dagster_home, mart_totals, run_days, summarize
-    from fidc_assets.sample.generator import generate_sample, read_truth
+    from fidc_assets.sample.generator import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}")
     dsn = resolve_dsn(settings)
     print("PostgreSQL:", dsn)
-    manifest = generate_sample(
-        settings.home / "sample",
-        seed=args.seed,
-        funds=args.funds,
-        days=args.days,
-        start=dt.date.fromisoformat(args.start),
-    )
+    manifest = _generate(args, settings.home / "sample")
     delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))
     print(
         f"sample: {len(manifest.files)} files for {len(manifest.funds)} funds × {len(manifest.days)} business days; "
