@@ -1,4 +1,5 @@
-"""Partitions as named constants: ANBIMA business days in America/Sao_Paulo from 2019-01-02."""
+"""Partitions as named constants: ANBIMA business days in America/Sao_Paulo from 2019-01-02, funds (dynamic,
+registered from the fund registry), date × fund for ingestion, and months for the legacy migration."""
 
 from __future__ import annotations
 
@@ -26,3 +27,22 @@ def business_days() -> dg.DailyPartitionsDefinition:
         end_offset=1,
         exclusions=[*WEEKEND_CRONS, *holidays],
     )
+
+
+#: Funds are dynamic partitions: the fund registry (FIDC_FUNDS) adds them, the inbox sensor registers a
+#: registry fund the first time one of its files arrives. Dimension names are part of the partition keys.
+FUNDS = dg.DynamicPartitionsDefinition(name="funds")
+DATE_DIMENSION = "date"
+FUND_DIMENSION = "fund"
+
+
+@cache
+def date_by_fund() -> dg.MultiPartitionsDefinition:
+    """Ingestion partitions: one per (business day, fund); keys read `2024-07-01|12345678000190`."""
+    return dg.MultiPartitionsDefinition({DATE_DIMENSION: business_days(), FUND_DIMENSION: FUNDS})
+
+
+@cache
+def months() -> dg.MonthlyPartitionsDefinition:
+    """One partition per calendar month since the start of history (the legacy migration's unit)."""
+    return dg.MonthlyPartitionsDefinition(start_date="2019-01-01", timezone=TIMEZONE, end_offset=1)
