@@ -10,6 +10,7 @@ a CLI command), so that importing the Dagster definitions never reads the enviro
 | FIDC_ICEBERG_CATALOG_URI | `sqlite:///FIDC_HOME/iceberg/catalog.db` | SQL catalog (SQLite, `postgresql+psycopg://`) |
 | FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse and raw archive root (`file://` or `s3://`) |
 | FIDC_INBOX | `FIDC_HOME/inbox` | where custodians drop files |
+| FIDC_FUNDS | `FIDC_HOME/funds.yaml` | the fund registry: funds, their managers (BI tenants) and custodians |
 | FIDC_HOT_WINDOW_MONTHS | 13 | months of history kept in the PostgreSQL marts |
 """
 
@@ -42,6 +43,7 @@ class Settings:
     warehouse: str
     inbox: str
     hot_window_months: int
+    funds_file: Path
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             warehouse=(env.get("FIDC_WAREHOUSE") or (home / "warehouse").as_uri()).rstrip("/"),
             inbox=env.get("FIDC_INBOX") or str(home / "inbox"),
             hot_window_months=months,
+            funds_file=Path(env.get("FIDC_FUNDS") or home / "funds.yaml").expanduser().resolve(),
         )
 
     @property

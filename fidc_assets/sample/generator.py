@@ -26,6 +26,9 @@ into the files of up to six custodians and writes
   Event files exist only for days with at least one event. Each format has deliberately corrupted records
   (``bad_row_rate``, per record, deterministic).
 
+* ``out_dir/funds.yaml``: the fund registry of the simulated administrator (every fund, its manager, its
+  custodians; see `fidc_assets.lib.funds`), which `fidc-lake demo` installs as FIDC_FUNDS.
+
 * ``out_dir/truth/`` (UTF-8, ``,``-separated, dot decimals, LF):
 
   * ``positions_daily.csv``: per fund and day, the row count and exact sums of nominal, present,
@@ -74,6 +77,8 @@ from fidc_assets.sample import (
     render_stock_delta,
     render_stock_gama,
 )
+from fidc_assets.lib.funds import REGISTRY_FILE_NAME, FundRegistry, Manager, write_fund_registry
+from fidc_assets.lib.funds import Fund as RegistryFund
 from fidc_assets.sample.quotas import QuotaModel, QuotaRow
 from fidc_assets.sample.render_common import FileKind, RenderedFile, check_rate, file_rng
 from fidc_assets.sample.render_stock_csv import StockCsvRenderer, render_rng
@@ -247,6 +252,26 @@ def resolve_custodians(custodians: Sequence[str] | str | None) -> tuple[str, ...
     if not wanted:
         raise ValueError("at least one custodian is needed")
     return tuple(c for c in ALL_CUSTODIANS if c in wanted)
+
+
+#: The simulated administrator's clients: fund i is managed by manager i mod 3 (the BI tenants).
+SAMPLE_MANAGERS = (
+    Manager(id="aurora", name="Aurora Gestão de Recursos Ltda"),
+    Manager(id="boreal", name="Boreal Capital Gestora Ltda"),
+    Manager(id="cerrado", name="Cerrado Investimentos Ltda"),
+)
+
+
+def sample_fund_registry(funds: Sequence, fund_custodians: dict[str, FundCustodians]) -> FundRegistry:
+    """The fund registry (funds.yaml) of a sample: every simulated fund, its manager and custodians."""
+    entries = []
+    for i, f in enumerate(funds):
+        fc = fund_custodians[f.cnpj]
+        custodians = tuple(dict.fromkeys(c for c in (fc.positions, fc.events, fc.quotas) if c is not None))
+        manager = SAMPLE_MANAGERS[i % len(SAMPLE_MANAGERS)].id
+        entries.append(RegistryFund(cnpj=f.cnpj, name=f.name, manager=manager, custodians=custodians))
+    used = {e.manager for e in entries}
+    return FundRegistry(managers=tuple(m for m in SAMPLE_MANAGERS if m.id in used), funds=tuple(entries))
 
 
 def assign_custodians(fund_count: int, custodians: Sequence[str]) -> list[FundCustodians]:
@@ -496,6 +521,7 @@ def generate_sample(
         "files_by_custodian": {c: list(names) for c, names in files_by_custodian.items()},
         "row_counts": row_counts,
     }
+    write_fund_registry(out_dir / REGISTRY_FILE_NAME, sample_fund_registry(sim.funds, fund_custodians))
     (truth_dir / MANIFEST_FILE).write_bytes(
         (json.dumps(manifest_doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     )
