@@ -177,8 +177,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = Settings.from_env()
     from fidc_assets.defs.dbt.project import prepare_manifest
+    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
     from fidc_assets.lib.pg import resolve_dsn
-    from fidc_assets.pipeline import deliver, ensure_dagster_home, mart_totals, run_days, summarize
+    from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
     from fidc_assets.sample.generator import read_truth
 
     ensure_dagster_home(settings)
@@ -187,13 +188,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("PostgreSQL:", dsn)
     manifest = _generate(args, settings.home / "sample")
     delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))
+    registry = adopt_fund_registry(manifest.out_dir / REGISTRY_FILE_NAME, settings.funds_file)
+    print(f"fund registry: {len(registry.funds)} funds in {settings.funds_file}")
     print(
         f"sample: {len(manifest.files)} files for {len(manifest.funds)} funds × {len(manifest.days)} business days; "
         f"{len(delivered)} newly delivered to {settings.inbox}"
     )
     prepare_manifest()
     days = list(manifest.days)
-    print(f"materializing every asset for {days[0]} .. {days[-1]} in one Dagster run (console log: warnings)")
+    print(
+        f"materializing every asset for {days[0]} .. {days[-1]} in two Dagster runs: ingestion (date × fund), "
+        "then hot load and marts (date); console log: warnings"
+    )
     result = run_days(days, raise_on_error=False, log_level="WARNING")
     summary = summarize(settings, dsn, days, result)
     truth = read_truth(manifest.truth_dir)
@@ -201,7 +207,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     mismatches = [k for k, t in truth.items() if marts.get(k) != (t.row_count, t.nominal_value, t.present_value)]
     elapsed = time.perf_counter() - started
     print()
-    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    for name, run in (("ingest", result.ingest), ("marts", result.marts)):
+        if run is not None:
+            print(f"{name} run {run.run_id}: {'SUCCESS' if run.success else 'FAILURE'}")
     print(
         f"files received      {summary.files_received} (accepted {summary.files_accepted}, "
         f"superseded {summary.files_superseded}, quarantined {summary.files_quarantined})"

@@ -1,7 +1,7 @@
 """Running the whole asset graph for a range of business days, and summarizing what it did.
 
-Used by `fidc-lake demo` and the end-to-end tests: one Dagster run (every asset has a single-run backfill
-policy) over a partition range, recorded in the instance so the UI shows it afterwards.
+Used by `fidc-lake demo` and the end-to-end tests: two Dagster runs over partition ranges (ingestion by
+date × fund, then hot load and marts by date), recorded in the instance so the UI shows them afterwards.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from pyiceberg.expressions import In
 
 from fidc_assets.lib import canonical
+from fidc_assets.lib.funds import FundRegistry, load_fund_registry, write_fund_registry
 from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.partition_math import date_fund_key
 from fidc_assets.settings import REPO_DIR, Settings
 
 
@@ -57,22 +60,83 @@ def deliver(files: list[Path], inbox: Path) -> list[Path]:
     return delivered
 
 
-def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True, log_level: str = "INFO"):
-    """Materialize every asset (and run every check) for `days` in one run."""
+def adopt_fund_registry(source: Path, target: Path) -> FundRegistry:
+    """Merge the registry at `source` (a sample's funds.yaml) into the one at `target` (FIDC_FUNDS): funds
+    already there are kept as they are, new ones appended. Returns the merged registry."""
+    merged = load_fund_registry(target).merged_with(load_fund_registry(source))
+    write_fund_registry(target, merged)
+    return merged
+
+
+def register_funds(instance, registry: FundRegistry) -> list[str]:
+    """Add the registry's funds missing from the `funds` dynamic partitions; returns the ones added."""
+    from fidc_assets.defs.partitions import FUNDS
+
+    have = set(instance.get_dynamic_partitions(FUNDS.name))
+    new = [c for c in registry.cnpjs if c not in have]
+    if new:
+        instance.add_dynamic_partitions(FUNDS.name, new)
+    return new
+
+
+@dataclass
+class DaysRun:
+    """The two runs of `run_days`: ingestion (date × fund) then hot load, marts and checks (date)."""
+
+    ingest: Any
+    marts: Any | None
+
+    @property
+    def success(self) -> bool:
+        return self.ingest.success and self.marts is not None and self.marts.success
+
+    def get_asset_check_evaluations(self) -> list:
+        runs = [r for r in (self.ingest, self.marts) if r is not None]
+        return [e for r in runs for e in r.get_asset_check_evaluations()]
+
+
+def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True, log_level: str = "INFO") -> DaysRun:
+    """Materialize every asset (and run every check) for `days` and every registered fund, in two runs.
+
+    Run 1 is the `ingest_files` job over the date × fund range (all days, all funds: Dagster reads a
+    multi-partition range as the product of the dimensions' ranges); run 2 is `hot_and_marts` over the date
+    range. The funds of the registry (FIDC_FUNDS) are added to the `funds` partitions first."""
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from fidc_assets.definitions import defs
+    from fidc_assets.defs.partitions import FUNDS
 
     definitions = defs()
-    job = definitions.resolve_implicit_global_asset_job_def()
-    tags = {
-        ASSET_PARTITION_RANGE_START_TAG: min(days).isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: max(days).isoformat(),
-    }
     instance = instance or dg.DagsterInstance.get()
+    settings = Settings.from_env()
+    register_funds(instance, load_fund_registry(settings.funds_file))
+    funds = instance.get_dynamic_partitions(FUNDS.name)
+    if not funds:
+        raise RuntimeError(
+            f"no funds are registered: the fund registry {settings.funds_file} is missing or empty "
+            "(set FIDC_FUNDS; `fidc-lake sample` writes one for its sample)"
+        )
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=raise_on_error, run_config=run_config)
+    first, last = min(days), max(days)
+    ingest = definitions.get_job_def("ingest_files").execute_in_process(
+        instance=instance,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: date_fund_key(first, funds[0]),
+            ASSET_PARTITION_RANGE_END_TAG: date_fund_key(last, funds[-1]),
+        },
+        raise_on_error=raise_on_error,
+        run_config=run_config,
+    )
+    if not ingest.success:
+        return DaysRun(ingest, None)
+    marts = definitions.get_job_def("hot_and_marts").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+        raise_on_error=raise_on_error,
+        run_config=run_config,
+    )
+    return DaysRun(ingest, marts)
 
 
 @dataclass

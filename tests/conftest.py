@@ -49,6 +49,7 @@ def lakehouse() -> Iterator[Lakehouse]:
             "FIDC_INBOX",
             "FIDC_ICEBERG_CATALOG_URI",
             "FIDC_WAREHOUSE",
+            "FIDC_FUNDS",
         )
     }
     for k in saved:
@@ -81,11 +82,13 @@ def dbt_manifest() -> Path:
 @pytest.fixture(scope="session")
 def sample(lakehouse: Lakehouse):
     """The generator's files for SAMPLE_ARGS, delivered to the inbox; returns the manifest."""
-    from fidc_assets.pipeline import deliver
+    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
+    from fidc_assets.pipeline import adopt_fund_registry, deliver
     from fidc_assets.sample.generator import generate_sample
 
     manifest = generate_sample(lakehouse.home / "sample", **SAMPLE_ARGS)
     deliver([manifest.inbox_dir / f for f in manifest.files], Path(lakehouse.settings.inbox))
+    adopt_fund_registry(manifest.out_dir / REGISTRY_FILE_NAME, lakehouse.settings.funds_file)
     return manifest
 
 
@@ -99,7 +102,7 @@ def instance(lakehouse: Lakehouse):
 
 @pytest.fixture(scope="session")
 def first_run(lakehouse: Lakehouse, dbt_manifest: Path, sample, instance):
-    """Every asset and check for every sample day, in one run."""
+    """Every asset and check for every sample day and fund (an ingestion run, then a marts run)."""
     from fidc_assets.pipeline import run_days
 
     return run_days(list(sample.days), instance=instance)

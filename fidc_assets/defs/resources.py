@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from fidc_assets.lib.funds import FundRegistry, load_fund_registry
 from fidc_assets.lib.lake import Lake
 from fidc_assets.lib.pg import resolve_dsn
 from fidc_assets.lib.specs import CustodianSpec, load_specs
@@ -26,6 +27,7 @@ class LakehouseResource(dg.ConfigurableResource):
     warehouse: str | None = None
     inbox: str | None = None
     custodians_dir: str | None = None
+    funds_file: str | None = None
 
     def settings(self) -> Settings:
         base = Settings.from_env()
@@ -36,6 +38,7 @@ class LakehouseResource(dg.ConfigurableResource):
             "FIDC_WAREHOUSE": self.warehouse or base.warehouse,
             "FIDC_INBOX": self.inbox or base.inbox,
             "FIDC_HOT_WINDOW_MONTHS": str(base.hot_window_months),
+            "FIDC_FUNDS": self.funds_file or str(base.funds_file),
         }
         return Settings.from_env(env)
 
@@ -48,6 +51,9 @@ class LakehouseResource(dg.ConfigurableResource):
 
     def specs(self) -> dict[str, CustodianSpec]:
         return load_specs(Path(self.custodians_dir) if self.custodians_dir else CUSTODIANS_DIR)
+
+    def fund_registry(self) -> FundRegistry:
+        return load_fund_registry(self.settings().funds_file)
 
     def inbox_path(self) -> Path:
         return Path(self.settings().inbox)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fidc_assets.lib.archive import sha256_file
+from fidc_assets.lib.partition_math import date_fund_key
 from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
 
 CURSOR_VERSION = 1
@@ -64,7 +65,8 @@ class NewFile:
 
     @property
     def partition_key(self) -> str | None:
-        return self.match.reference_date.isoformat() if self.match else None
+        """The ingestion partition (business day × fund) the file belongs to."""
+        return date_fund_key(self.match.reference_date, self.match.fund_cnpj) if self.match else None
 
 
 @dataclass

@@ -185,19 +185,26 @@ def _or_all(exprs: list[BooleanExpression]) -> BooleanExpression:
 
 
 def land_slices(
-    lake: Lake, specs: dict[str, CustodianSpec], days: Iterable[dt.date], entities: Iterable[str] | None = None
+    lake: Lake,
+    specs: dict[str, CustodianSpec],
+    days: Iterable[dt.date],
+    entities: Iterable[str] | None = None,
+    day_funds: Iterable[tuple[dt.date, str]] | None = None,
 ) -> LandingReport:
-    """Land every registered delivery of `days` (of `entities`, default all) into Iceberg, with quarantine and
-    registry updates."""
+    """Land every registered delivery of `days` (of `entities`, default all; only the (day, fund) pairs
+    `day_funds` when given: an ingestion partition) into Iceberg, with quarantine and registry updates."""
     days = sorted(set(days))
     wanted = set(entities) if entities is not None else None
+    pairs = set(day_funds) if day_funds is not None else None
     report = LandingReport()
     if not days:
         return report
     registry = lake.read(FILE_REGISTRY, In("reference_date", days)).to_pylist()
     slices: dict[tuple, list[dict]] = defaultdict(list)
     for reg in registry:
-        if reg["custodian_id"] in specs and (wanted is None or reg["entity"] in wanted):
+        if reg["custodian_id"] not in specs or (wanted is not None and reg["entity"] not in wanted):
+            continue
+        if pairs is None or (reg["reference_date"], reg["fund_cnpj"]) in pairs:
             slices[(reg["custodian_id"], reg["entity"], reg["fund_cnpj"], reg["reference_date"])].append(reg)
 
     pending = _Pending()

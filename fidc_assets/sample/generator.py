@@ -69,6 +69,8 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
+from fidc_assets.lib.funds import REGISTRY_FILE_NAME, FundRegistry, Manager, write_fund_registry
+from fidc_assets.lib.funds import Fund as RegistryFund
 from fidc_assets.sample import (
     render_cnab444,
     render_events_json,
@@ -77,8 +79,6 @@ from fidc_assets.sample import (
     render_stock_delta,
     render_stock_gama,
 )
-from fidc_assets.lib.funds import REGISTRY_FILE_NAME, FundRegistry, Manager, write_fund_registry
-from fidc_assets.lib.funds import Fund as RegistryFund
 from fidc_assets.sample.quotas import QuotaModel, QuotaRow
 from fidc_assets.sample.render_common import FileKind, RenderedFile, check_rate, file_rng
 from fidc_assets.sample.render_stock_csv import StockCsvRenderer, render_rng

@@ -192,7 +192,7 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
 
     definitions = defs()
     sensor = definitions.get_sensor_def("inbox_sensor")
-    with dg.build_sensor_context(resources={"lakehouse": LakehouseResource()}) as ctx:
+    with dg.build_sensor_context(resources={"lakehouse": LakehouseResource()}, instance=instance) as ctx:
         baseline = sensor(ctx)  # first tick: every sample file is already in the lake, so no run
     assert not baseline.run_requests
 
@@ -204,10 +204,12 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
     )
     corrected_name = corrected.name.replace("_R1.csv", "_R9.csv")
     corrected.rename(corrected.with_name(corrected_name))
-    with dg.build_sensor_context(cursor=baseline.cursor, resources={"lakehouse": LakehouseResource()}) as ctx:
+    with dg.build_sensor_context(
+        cursor=baseline.cursor, resources={"lakehouse": LakehouseResource()}, instance=instance
+    ) as ctx:
         tick = sensor(ctx)
     [request] = tick.run_requests
-    assert request.partition_key == day.isoformat() and request.tags["fidc/file"] == corrected_name
+    assert request.partition_key == f"{day.isoformat()}|{fund}" and request.tags["fidc/file"] == corrected_name
 
     job = definitions.get_job_def("ingest_files")
     result = job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=request.tags)

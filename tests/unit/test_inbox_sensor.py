@@ -12,6 +12,8 @@ import pytest
 
 from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.resources import LakehouseResource
+from fidc_assets.lib.funds import Fund as RegistryFund
+from fidc_assets.lib.funds import FundRegistry, Manager, write_fund_registry
 
 FUND = "17556821000101"
 
@@ -37,14 +39,30 @@ def _write(inbox: Path, name: str, content: bytes, mtime: float) -> Path:
 
 def _lakehouse(inbox: Path) -> LakehouseResource:
     lake_dir = inbox.parent / "lake"
+    registry = inbox.parent / "funds.yaml"
+    if not registry.exists():
+        write_fund_registry(
+            registry,
+            FundRegistry(
+                managers=(Manager(id="aurora", name="Aurora Gestão"),),
+                funds=(RegistryFund(cnpj=FUND, name="FIDC TESTE", manager="aurora"),),
+            ),
+        )
     return LakehouseResource(
-        inbox=str(inbox), catalog_uri=f"sqlite:///{lake_dir / 'catalog.db'}", warehouse=(lake_dir / "wh").as_uri()
+        inbox=str(inbox),
+        catalog_uri=f"sqlite:///{lake_dir / 'catalog.db'}",
+        warehouse=(lake_dir / "wh").as_uri(),
+        funds_file=str(registry),
     )
 
 
-def _tick(sensor, inbox: Path, cursor: str | None = None) -> dg.SensorResult:
-    with dg.build_sensor_context(cursor=cursor, resources={"lakehouse": _lakehouse(inbox)}) as ctx:
-        return sensor(ctx)
+def _tick(sensor, inbox: Path, cursor: str | None = None, instance=None) -> dg.SensorResult:
+    with dg.DagsterInstance.ephemeral() as fresh:
+        inst = instance or fresh
+        if instance is None:
+            inst.add_dynamic_partitions("funds", [FUND])
+        with dg.build_sensor_context(cursor=cursor, resources={"lakehouse": _lakehouse(inbox)}, instance=inst) as ctx:
+            return sensor(ctx)
 
 
 def _requests(result) -> list[tuple[str, str | None, str]]:
@@ -55,7 +73,7 @@ def test_first_delivery(sensor, inbox: Path):
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
     result = _tick(sensor, inbox)
     [(name, partition, run_key)] = _requests(result)
-    assert (name, partition) == (f"ESTOQUE_{FUND}_20240701.csv", "2024-07-01")
+    assert (name, partition) == (f"ESTOQUE_{FUND}_20240701.csv", f"2024-07-01|{FUND}")
     assert len(run_key) == 64
     cursor = json.loads(result.cursor)
     assert cursor["newest"] == [1_000 * 10**9, f"ESTOQUE_{FUND}_20240701.csv"]
@@ -79,7 +97,7 @@ def test_corrected_file_starts_a_run_for_its_day(sensor, inbox: Path):
     _write(inbox, path.name, b"a, corrected", 2_000)
     second = _tick(sensor, inbox, first.cursor)
     [(name, partition, run_key)] = _requests(second)
-    assert (name, partition) == (path.name, "2024-07-01")
+    assert (name, partition) == (path.name, f"2024-07-01|{FUND}")
     assert run_key != _requests(first)[0][2]
     assert json.loads(second.cursor)["newest"] == [2_000 * 10**9, path.name]
 
@@ -89,7 +107,7 @@ def test_late_file_older_than_the_cursor(sensor, inbox: Path):
     first = _tick(sensor, inbox)
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
     second = _tick(sensor, inbox, first.cursor)
-    assert [(n, p) for n, p, _ in _requests(second)] == [(f"ESTOQUE_{FUND}_20240701.csv", "2024-07-01")]
+    assert [(n, p) for n, p, _ in _requests(second)] == [(f"ESTOQUE_{FUND}_20240701.csv", f"2024-07-01|{FUND}")]
     assert json.loads(second.cursor)["newest"] == [5_000 * 10**9, f"ESTOQUE_{FUND}_20240702.csv"]
 
 
@@ -129,10 +147,33 @@ def test_a_thousand_files_in_one_tick(sensor, inbox: Path):
     elapsed = time.perf_counter() - started
     assert len(_requests(result)) == 1000
     assert {p for _, p, _ in _requests(result)} == {
-        "2024-07-01",
-        "2024-07-02",
-        "2024-07-03",
-        "2024-07-04",
-        "2024-07-05",
+        f"2024-07-01|{FUND}",
+        f"2024-07-02|{FUND}",
+        f"2024-07-03|{FUND}",
+        f"2024-07-04|{FUND}",
+        f"2024-07-05|{FUND}",
     }
     print(f"\n1000 files in one tick: {elapsed:.2f} s (the sensor timeout is 60 s)")
+
+
+def test_a_fund_outside_the_registry_is_set_aside(sensor, inbox: Path):
+    """A custodian sending a fund this administrator does not serve: reported and moved aside, not landed."""
+    other = "11222333000181"
+    _write(inbox, f"ESTOQUE_{other}_20240701.csv", b"x", 1_000)
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    result = _tick(sensor, inbox)
+    assert [n for n, _, _ in _requests(result)] == [f"ESTOQUE_{FUND}_20240701.csv"]
+    assert [p.name for p in (inbox / "unmatched").rglob("*.csv")] == [f"ESTOQUE_{other}_20240701.csv"]
+
+
+def test_registry_funds_become_partitions(sensor, inbox: Path):
+    """A fund added to the registry is added to the `funds` partitions on the next tick, once."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+        first = _tick(sensor, inbox, instance=instance)
+        [add] = first.dynamic_partitions_requests
+        assert (add.partitions_def_name, list(add.partition_keys)) == ("funds", [FUND])
+        assert [p for _, p, _ in _requests(first)] == [f"2024-07-01|{FUND}"]
+        instance.add_dynamic_partitions("funds", [FUND])  # what the daemon does with the request
+        second = _tick(sensor, inbox, first.cursor, instance=instance)
+        assert not second.dynamic_partitions_requests

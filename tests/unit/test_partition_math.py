@@ -66,3 +66,26 @@ def test_twenty_november_is_a_holiday_only_from_2024():
     holidays = holiday_exclusions(2024)
     assert dt.date(2023, 11, 20) not in holidays  # a Monday, but not yet a national holiday
     assert dt.date(2024, 11, 20) in holidays
+
+
+def test_date_fund_pairs_parse_dagster_multi_partition_keys():
+    import dagster as dg
+
+    from fidc_assets.defs.partitions import date_by_fund
+    from fidc_assets.lib.partition_math import date_fund_key, date_fund_pairs
+
+    key = dg.MultiPartitionKey({"date": "2024-07-02", "fund": "17556821000101"})
+    assert str(key) == date_fund_key(dt.date(2024, 7, 2), "17556821000101")  # Dagster spells keys as we do
+    assert date_fund_pairs([key, "2024-07-01|17556821000101", "2024-07-01|17556821000101"]) == [
+        (dt.date(2024, 7, 1), "17556821000101"),
+        (dt.date(2024, 7, 2), "17556821000101"),
+    ]
+    assert [d.name for d in date_by_fund().partitions_defs] == ["date", "fund"]
+
+
+@pytest.mark.parametrize("key", ["2024-07-01", "2024-07-01|x|y", "fundA|fundB", "2024-07-01|2024-07-02"])
+def test_date_fund_pairs_reject_malformed_keys(key):
+    from fidc_assets.lib.partition_math import date_fund_pairs
+
+    with pytest.raises(ValueError):
+        date_fund_pairs([key])

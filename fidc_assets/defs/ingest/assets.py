@@ -3,10 +3,10 @@
 import dagster as dg
 
 from fidc_assets.defs.ingest.sensors import inbox_sensor
-from fidc_assets.defs.partitions import business_days
+from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.ingest import land_slices, receive_files, scan_inbox
-from fidc_assets.lib.partition_math import days_from_keys
+from fidc_assets.lib.partition_math import date_fund_pairs
 
 CUSTODIAN_FILES = dg.AssetKey(["lake", "custodian_files"])
 RECEIVABLE_POSITIONS = dg.AssetKey(["lake", "receivable_positions"])
@@ -39,8 +39,9 @@ def _lake_entity_asset(entity: str, doc: str, partitions: dg.PartitionsDefinitio
         retry_policy=RETRY,
     )
     def lake_entity(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-        days = days_from_keys(context.partition_keys)
-        report = land_slices(lakehouse.lake(), lakehouse.specs(), days, entities=[entity])
+        pairs = date_fund_pairs(context.partition_keys)
+        days = sorted({d for d, _ in pairs})
+        report = land_slices(lakehouse.lake(), lakehouse.specs(), days, entities=[entity], day_funds=pairs)
         per_fund: dict[str, list[int]] = {}
         for s in report.slices:
             acc = per_fund.setdefault(s.fund_cnpj, [0, 0, 0])
@@ -67,7 +68,10 @@ def _lake_entity_asset(entity: str, doc: str, partitions: dg.PartitionsDefinitio
 
 
 def definitions() -> dg.Definitions:
-    partitions = business_days()
+    # date × fund: one partition per fund-day; a backfill over a date range and all funds runs as one run per
+    # fund (Dagster groups a multi-partition range by its smaller dimension), each landing its whole range
+    # in a few Iceberg commits
+    partitions = date_by_fund()
 
     @dg.asset(
         key=CUSTODIAN_FILES,
@@ -81,9 +85,9 @@ def definitions() -> dg.Definitions:
         retry_policy=RETRY,
     )
     def custodian_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-        days = set(days_from_keys(context.partition_keys))
+        pairs = set(date_fund_pairs(context.partition_keys))
         matched, unmatched = scan_inbox(lakehouse.inbox_path(), lakehouse.specs())
-        todays = [(f, m) for f, m in matched if m.reference_date in days]
+        todays = [(f, m) for f, m in matched if (m.reference_date, m.fund_cnpj) in pairs]
         report = receive_files(lakehouse.lake(), todays)
         if unmatched:
             context.log.warning(
@@ -118,6 +122,6 @@ def definitions() -> dg.Definitions:
     ingest_job = dg.define_asset_job(
         "ingest_files",
         selection=dg.AssetSelection.assets(CUSTODIAN_FILES, *(dg.AssetKey(["lake", e]) for e in LAKE_ENTITIES)),
-        description="Archive, register and land the custodian files of a business day (the inbox sensor's job).",
+        description="Archive, register and land the custodian files of a fund's business day (the inbox sensor's job).",
     )
     return dg.Definitions(assets=[custodian_files, *lake_assets], jobs=[ingest_job], sensors=[inbox_sensor(ingest_job)])

@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 from pyiceberg.expressions import In
 
+from fidc_assets.defs.partitions import DATE_DIMENSION, FUND_DIMENSION, FUNDS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.calendar import is_business_day
 from fidc_assets.lib.canonical import FILE_REGISTRY
@@ -30,23 +31,33 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Watches FIDC_INBOX: every new or corrected custodian file starts one ingestion run for its "
         "business day (run key = the file's sha256, so the same bytes never run twice, and bytes the lake "
-        "already holds start no run); files no custodian "
-        "sends, or dated on a non-business day, are moved to the inbox's unmatched/ area and reported.",
+        "already holds start no run); files no custodian sends, dated on a non-business day, or for a fund "
+        "not in the fund registry are moved to the inbox's unmatched/ area and reported. Registry funds "
+        "not yet known to Dagster are added to the `funds` partitions.",
     )
     def _inbox_sensor(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SensorResult:
         inbox = lakehouse.inbox_path()
+        registry = lakehouse.fund_registry()
+        funds = set(registry.cnpjs)
+        registered = set(context.instance.get_dynamic_partitions(FUNDS.name))
+        new_funds = [c for c in registry.cnpjs if c not in registered]
         cursor = InboxCursor.from_json(context.cursor)
         changes = detect_changes(list_inbox(inbox), cursor, lakehouse.specs())
         seen_shas = {sha for _, _, sha in cursor.files.values()} | _already_received(lakehouse, changes.new)
-        requests, set_aside = [], list(changes.unmatched)
+        requests, set_aside = [], [(f, "matches no custodian's file pattern") for f in changes.unmatched]
         for f in changes.new:
             if not is_business_day(f.match.reference_date):
-                set_aside.append(f)
+                set_aside.append((f, "is dated on a non-business day"))
+            elif f.match.fund_cnpj not in funds:
+                why = f"is for fund {f.match.fund_cnpj}, which is not in the fund registry (FIDC_FUNDS)"
+                set_aside.append((f, why))
             elif f.sha256 not in seen_shas:  # the same bytes under another name are not a new delivery
                 requests.append(
                     dg.RunRequest(
                         run_key=f.sha256,
-                        partition_key=f.partition_key,
+                        partition_key=dg.MultiPartitionKey(
+                            {DATE_DIMENSION: f.match.reference_date.isoformat(), FUND_DIMENSION: f.match.fund_cnpj}
+                        ),
                         tags={
                             "fidc/file": f.listing.name,
                             "fidc/custodian": f.match.custodian.id,
@@ -55,16 +66,18 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                     )
                 )
         now = dt.datetime.now(dt.UTC)
-        for f in set_aside:
+        for f, why in set_aside:
             target = unmatched_destination(inbox, f.listing, now)
             target.parent.mkdir(parents=True, exist_ok=True)
             f.listing.path.rename(target)
             changes.cursor.files.pop(str(f.listing.path), None)
-            why = "matches no custodian's file pattern" if f.match is None else "is dated on a non-business day"
             context.log.warning(f"{f.listing.name} {why}: moved to {target.relative_to(inbox)}")
+        if new_funds:
+            context.log.info(f"registering {len(new_funds)} fund(s) from the fund registry: {', '.join(new_funds)}")
         return dg.SensorResult(
             run_requests=requests,
             cursor=changes.cursor.to_json(),
+            dynamic_partitions_requests=[FUNDS.build_add_request(new_funds)] if new_funds else None,
             skip_reason=None if requests else f"no new files ({len(set_aside)} set aside)",
         )
 

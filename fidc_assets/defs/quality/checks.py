@@ -1,13 +1,13 @@
 """GX suites as asset checks: blocking, so bad canonical rows never reach the hot marts."""
 
 import dagster as dg
-from pyiceberg.expressions import In
+from pyiceberg.expressions import And, In
 
 from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS
-from fidc_assets.defs.partitions import business_days
+from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib import canonical
-from fidc_assets.lib.partition_math import days_from_keys
+from fidc_assets.lib.partition_math import date_fund_pairs
 from fidc_assets.lib.quality import validate_receivable_positions
 
 
@@ -18,13 +18,22 @@ def definitions() -> dg.Definitions:
         description="Great Expectations suite `receivable_positions_canonical` on the window's canonical rows: "
         "required fields present, documents well formed, values non-negative, PDD <= present value, key unique.",
         blocking=True,
-        partitions_def=business_days(),
+        partitions_def=date_by_fund(),
     )
     def gx_receivable_positions(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> dg.AssetCheckResult:
-        days = days_from_keys(context.partition_keys)
-        rows = lakehouse.lake().read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days))
+        pairs = date_fund_pairs(context.partition_keys)
+        days = sorted({d for d, _ in pairs})
+        rows = lakehouse.lake().read(
+            canonical.RECEIVABLE_POSITIONS,
+            And(In("reference_date", days), In("fund_cnpj", sorted({f for _, f in pairs}))),
+        )
+        if len(pairs) < len(days) * len({f for _, f in pairs}):  # not a full rectangle: keep exactly the pairs
+            keep = set(pairs)
+            columns = (rows["reference_date"].to_pylist(), rows["fund_cnpj"].to_pylist())
+            mask = [(d, f) in keep for d, f in zip(*columns, strict=True)]
+            rows = rows.filter(mask)
         summary = validate_receivable_positions(rows)
         failed = [f"{o.expectation}({o.column or ''}): {o.unexpected_count} unexpected" for o in summary.failed]
         return dg.AssetCheckResult(
