@@ -72,15 +72,33 @@ def test_import_does_nothing_and_loading_touches_no_state(dbt_manifest):
 
 
 def test_every_asset_is_partitioned_by_business_day_and_documented(dbt_manifest):
+    """Ingestion by date × fund (funds: the dynamic `funds` partitions), everything else by date; the legacy
+    migration by month."""
+    import dagster as dg
+
+    from fidc_assets.defs.partitions import FUNDS, months
     from fidc_assets.definitions import defs
 
     graph = defs().resolve_asset_graph()
+    multi = set()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.partitions_def is not None, f"{key} is not partitioned"
-        keys = node.partitions_def.get_partition_keys_in_range(
-            __import__("dagster").PartitionKeyRange("2024-11-14", "2024-11-22")
-        )
+        partitions = node.partitions_def
+        assert partitions is not None, f"{key} is not partitioned"
+        assert node.description, f"{key} has no description"
+        if partitions == months():
+            continue
+        if isinstance(partitions, dg.MultiPartitionsDefinition):
+            multi.add(key.to_user_string())
+            assert partitions.get_partitions_def_for_dimension("fund") == FUNDS, key
+            partitions = partitions.get_partitions_def_for_dimension("date")
+        keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange("2024-11-14", "2024-11-22"))
         # 15 Nov (Proclamação) and 20 Nov (Consciência Negra) are ANBIMA holidays; 16-17 a weekend.
         assert keys == ["2024-11-14", "2024-11-18", "2024-11-19", "2024-11-21", "2024-11-22"], key
-        assert node.description, f"{key} has no description"
+    assert multi == {
+        "lake/custodian_files",
+        "lake/receivable_positions",
+        "lake/acquisitions",
+        "lake/settlements",
+        "lake/fund_quotas",
+    }

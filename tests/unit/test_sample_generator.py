@@ -136,7 +136,7 @@ def test_deterministic(sample, tmp_path):
     again = generate_sample(tmp_path / "b", custodians=ALFA_ONLY)
     first, second = sha256_tree(out), sha256_tree(tmp_path / "b")
     assert first == second
-    assert len(first) == len(again.files) + len(TRUTH_FILES)
+    assert len(first) == len(again.files) + len(TRUTH_FILES) + 1  # + funds.yaml, the fund registry
     assert {p.name for p in (out / "truth").iterdir()} == TRUTH_FILES
 
 
