@@ -1,19 +1,39 @@
-"""The hot loader: copies canonical rows from Iceberg into PostgreSQL `landing` with COPY.
+"""The hot loader: canonical rows from Iceberg (cold) into PostgreSQL `landing`, one partition per day.
 
-Replacing a set of days is one transaction: delete those days' rows, COPY the new ones. A BI query or a
-dbt run sees either the old days or the new ones, never half. Rows are streamed as CSV produced by Arrow's
-C++ writer, so Python never touches a row.
+`landing.<entity>` is range-partitioned by the entity's business date, one partition per day
+(`landing.<entity>_pYYYYMMDD`), created on demand. Replacing days never deletes row by row and readers never
+see half a day or an empty day in between:
+
+1. load: for each day, a standalone table `<partition>_new` with the parent's columns and a CHECK constraint
+   equal to the day's partition bound (added while it is empty, so it costs nothing); rows sorted by date then
+   fund go in with binary `COPY ... FROM STDIN (FORMAT BINARY)` (`fidc_assets.lib.pg_binary`, vectorized);
+   its index is built after the load;
+2. swap: the old day partition is dropped and the new table renamed and ATTACHed (the CHECK constraint proves
+   the bound, so ATTACH does not scan; the index matches the parent's, so ATTACH does not build one).
+
+Both happen in one transaction per call: the parent is locked only for the swap at its end, and a failure
+anywhere leaves the previous days exactly as they were. Loaders of the same entity are serialized by an
+advisory lock.
+
+`read_cold_days` is the one place rows are read from cold for a set of days (the loader, rehydration and the
+retention check all use it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pcsv
+import pyarrow.compute as pc
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
+from pyiceberg.expressions import In
 from pyiceberg.types import (
     BooleanType,
     DateType,
@@ -25,10 +45,29 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from fidc_assets.lib import canonical
 from fidc_assets.lib.canonical import Entity
+from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.pg_binary import encode_stream
 
 LANDING_SCHEMA = "landing"
-COPY_CHUNK_ROWS = 100_000
+#: The canonical entities the hot loader copies (each has a business date and a fund).
+HOT_ENTITIES: tuple[Entity, ...] = (
+    canonical.RECEIVABLE_POSITIONS,
+    canonical.ACQUISITIONS,
+    canonical.SETTLEMENTS,
+    canonical.FUND_QUOTAS,
+)
+FUND_COLUMN = "fund_cnpj"
+#: Rows per COPY chunk: encoding of the next chunk overlaps the server's parsing of this one.
+COPY_CHUNK_ROWS = 65_536
+#: Each day partition's index, built after its load. BRIN: the rows are sorted by fund within a day, so
+#: min/max ranges per block are selective, and building it is one pass over the table (a B-tree on text sorts).
+INDEX_METHOD = "brin"
+INDEX_COLUMNS = (FUND_COLUMN,)
+#: A swap waits this long for readers holding the parent before failing (the asset retries).
+LOCK_TIMEOUT = "60s"
+_BOUND = re.compile(r"FROM \('(\d{4}-\d{2}-\d{2})'\) TO \('(\d{4}-\d{2}-\d{2})'\)")
 
 
 def pg_type(t: IcebergType) -> str:
@@ -49,49 +88,242 @@ def pg_type(t: IcebergType) -> str:
     raise TypeError(f"no PostgreSQL type for {t}")
 
 
+def _require_dated(entity: Entity) -> str:
+    if not entity.partition_date:
+        raise ValueError(f"{entity.name} has no business date: it has no place in landing")
+    return entity.partition_date
+
+
+def partition_name(entity: Entity, day: dt.date) -> str:
+    return f"{entity.name}_p{day:%Y%m%d}"
+
+
+def _parent(entity: Entity) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(entity.name))
+
+
+def _rel(name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(name))
+
+
 def landing_ddl(entity: Entity) -> sql.Composed:
+    """The partitioned parent: the canonical columns, partitioned by range of the business date."""
+    date_col = _require_dated(entity)
     cols = sql.SQL(",\n  ").join(
         sql.SQL("{} {}{}").format(
             sql.Identifier(f.name), sql.SQL(pg_type(f.type)), sql.SQL(" not null" if f.required else "")
         )
         for f in entity.fields
     )
-    return sql.SQL("create table if not exists {}.{} (\n  {}\n)").format(
-        sql.Identifier(LANDING_SCHEMA), sql.Identifier(entity.name), cols
+    return sql.SQL("create table if not exists {} (\n  {}\n) partition by range ({})").format(
+        _parent(entity), cols, sql.Identifier(date_col)
     )
 
 
-def ensure_landing(conn: psycopg.Connection, entity: Entity) -> None:
+def _index_ddl(entity: Entity, table: sql.Composable, name: str | None = None) -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in INDEX_COLUMNS)
+    target = sql.SQL("index if not exists {}").format(sql.Identifier(name)) if name else sql.SQL("index")
+    return sql.SQL("create {} on {} using {} ({})").format(target, table, sql.SQL(INDEX_METHOD), columns)
+
+
+def _relkind(conn: psycopg.Connection, name: str) -> str | None:
+    row = conn.execute(
+        "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s",
+        [LANDING_SCHEMA, name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def ensure_parent(conn: psycopg.Connection, entity: Entity) -> None:
+    """Create `landing.<entity>` partitioned by day (and its partitioned index) if missing.
+
+    A plain table left by an earlier version is converted in place: its rows are moved into day partitions.
+    Views on it (dbt staging) are dropped with it and come back with the next dbt run."""
+    date_col = _require_dated(entity)
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(LANDING_SCHEMA)))
+    kind = _relkind(conn, entity.name)
+    if kind == "p":
+        return
+    old = None
+    if kind is not None:
+        old = f"{entity.name}_unpartitioned"
+        conn.execute(sql.SQL("alter table {} rename to {}").format(_parent(entity), sql.Identifier(old)))
     conn.execute(landing_ddl(entity))
-    if entity.partition_date:
-        conn.execute(
-            sql.SQL("create index if not exists {} on {}.{} ({})").format(
-                sql.Identifier(f"{entity.name}_{entity.partition_date}_idx"),
-                sql.Identifier(LANDING_SCHEMA),
-                sql.Identifier(entity.name),
-                sql.Identifier(entity.partition_date),
+    conn.execute(_index_ddl(entity, _parent(entity), f"{entity.name}_{'_'.join(INDEX_COLUMNS)}_idx"))
+    if old is not None:
+        days = [
+            r[0]
+            for r in conn.execute(sql.SQL("select distinct {} from {}").format(sql.Identifier(date_col), _rel(old)))
+        ]
+        for day in days:
+            conn.execute(
+                sql.SQL("create table {} partition of {} for values from ({}) to ({})").format(
+                    _rel(partition_name(entity, day)),
+                    _parent(entity),
+                    sql.Literal(day),
+                    sql.Literal(day + dt.timedelta(days=1)),
+                )
             )
-        )
+        conn.execute(sql.SQL("insert into {} select * from {}").format(_parent(entity), _rel(old)))
+        conn.execute(sql.SQL("drop table {} cascade").format(_rel(old)))
 
 
-def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: list[dt.date]) -> int:
-    """Replace `days` of `landing.<entity>` with `rows` in one transaction; returns rows copied."""
-    assert entity.partition_date, f"{entity.name} has no business date to replace by"
-    table = sql.SQL("{}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(entity.name))
+def landing_days(conn: psycopg.Connection, entity: Entity) -> dict[dt.date, str]:
+    """The day partitions `landing.<entity>` has: day → partition table name (read from the bounds)."""
+    rows = conn.execute(
+        "select c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i "
+        "join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent "
+        "join pg_namespace n on n.oid = p.relnamespace where n.nspname = %s and p.relname = %s",
+        [LANDING_SCHEMA, entity.name],
+    ).fetchall()
+    out = {}
+    for name, bound in rows:
+        m = _BOUND.search(bound or "")
+        if not m:
+            raise ValueError(f"landing.{name}: unexpected partition bound {bound!r} (expected one day)")
+        lo, hi = (dt.date.fromisoformat(x) for x in m.groups())
+        if hi - lo != dt.timedelta(days=1):
+            raise ValueError(f"landing.{name}: partition covers {lo}..{hi}, not one day")
+        out[lo] = name
+    return out
+
+
+def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date]) -> pa.Table:
+    """The cold (Iceberg) rows of `entity` for `days`, in the canonical Arrow schema.
+
+    The one place the hot side reads cold: a rule choosing between sources for a day (legacy history vs
+    custodian files after a cutover) belongs here."""
+    date_col = _require_dated(entity)
+    if not days:
+        return canonical.arrow_schema(entity).empty_table()
+    rows = lake.read(entity, In(date_col, sorted(set(days))))
+    return rows.select(list(entity.field_names)).cast(canonical.arrow_schema(entity))
+
+
+def sort_for_load(entity: Entity, rows: pa.Table) -> pa.Table:
+    """Rows ordered by business date, then fund (a no-op when they already are)."""
+    date_col = _require_dated(entity)
+    if rows.num_rows < 2:
+        return rows
+    days = rows[date_col].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    funds = pc.dictionary_encode(rows[FUND_COLUMN].combine_chunks())
+    names = funds.dictionary.to_pylist()
+    rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")
+    key = days * len(names) + rank[funds.indices.to_numpy()]
+    if (key[1:] >= key[:-1]).all():
+        return rows
+    return rows.take(pa.array(np.argsort(key, kind="stable")))
+
+
+@dataclass
+class LoadReport:
+    entity: str
+    rows_per_day: dict[dt.date, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_day.values())
+
+
+def _copy_into(conn: psycopg.Connection, table: str, rows: pa.Table) -> None:
     columns = sql.SQL(", ").join(sql.Identifier(n) for n in rows.column_names)
-    rows = rows.sort_by(entity.partition_date) if rows.num_rows else rows
+    stmt = sql.SQL("copy {} ({}) from stdin (format binary)").format(_rel(table), columns)
+    with conn.cursor() as cur:
+        with cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
+            for chunk in encode_stream(rows, COPY_CHUNK_ROWS):
+                copy.write(chunk)
+
+
+def _day_slices(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict[dt.date, pa.Table]:
+    """Sorted rows cut into one zero-copy slice per day of `days` (a day without rows gets an empty slice)."""
+    date_col = _require_dated(entity)
+    values = rows[date_col].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
+    wanted = np.array([(d - dt.date(1970, 1, 1)).days for d in days], dtype=np.int32)
+    stray = np.setdiff1d(np.unique(values), wanted)
+    if stray.size:
+        strays = ", ".join(str(dt.date(1970, 1, 1) + dt.timedelta(days=int(x))) for x in stray[:5])
+        raise ValueError(f"{entity.name}: rows dated {strays} are outside the days being replaced")
+    starts = np.searchsorted(values, wanted, side="left")
+    ends = np.searchsorted(values, wanted, side="right")
+    return {d: rows.slice(int(s), int(e - s)) for d, s, e in zip(days, starts, ends, strict=True)}
+
+
+def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.date]) -> LoadReport:
+    """Make `landing.<entity>` hold exactly `rows` for each of `days`, in one transaction.
+
+    Every row must fall on one of `days`; a day without rows becomes an empty partition (cold has nothing
+    for it). Other days are not touched."""
+    started = time.perf_counter()
+    date_col = _require_dated(entity)
+    days = sorted(set(days))
+    report = LoadReport(entity.name)
+    if not days:
+        return report
+    rows = sort_for_load(entity, rows.select(list(entity.field_names)))
+    slices = _day_slices(entity, rows, days)
     with psycopg.connect(dsn) as conn:
-        ensure_landing(conn, entity)
-        conn.execute(
-            sql.SQL("delete from {} where {} = any(%s)").format(table, sql.Identifier(entity.partition_date)),
-            [days],
-        )
-        copy = sql.SQL("copy {} ({}) from stdin with (format csv)").format(table, columns)
-        with conn.cursor() as cur, cur.copy(copy) as out:
-            for batch in rows.to_batches(max_chunksize=COPY_CHUNK_ROWS):
-                buf = io.BytesIO()
-                pcsv.write_csv(batch, buf, write_options=pcsv.WriteOptions(include_header=False))
-                out.write(buf.getvalue())
+        conn.execute("select pg_advisory_lock(hashtext(%s))", [f"{LANDING_SCHEMA}.{entity.name}"])
+        ensure_parent(conn, entity)
         conn.commit()
-    return rows.num_rows
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
+        for day in days:
+            new = f"{partition_name(entity, day)}_new"
+            conn.execute(sql.SQL("drop table if exists {}").format(_rel(new)))
+            conn.execute(sql.SQL("create table {} (like {} including defaults)").format(_rel(new), _parent(entity)))
+            conn.execute(
+                sql.SQL("alter table {} add constraint {} check ({} >= {} and {} < {})").format(
+                    _rel(new),
+                    sql.Identifier(f"{partition_name(entity, day)}_bound"),
+                    sql.Identifier(date_col),
+                    sql.Literal(day),
+                    sql.Identifier(date_col),
+                    sql.Literal(day + dt.timedelta(days=1)),
+                )
+            )
+            _copy_into(conn, new, slices[day])
+            conn.execute(_index_ddl(entity, _rel(new)))
+            report.rows_per_day[day] = slices[day].num_rows
+        existing = landing_days(conn, entity)
+        for day in days:
+            name = partition_name(entity, day)
+            if day in existing:
+                conn.execute(sql.SQL("drop table {}").format(_rel(existing[day])))
+            conn.execute(sql.SQL("alter table {} rename to {}").format(_rel(f"{name}_new"), sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("alter table {} attach partition {} for values from ({}) to ({})").format(
+                    _parent(entity), _rel(name), sql.Literal(day), sql.Literal(day + dt.timedelta(days=1))
+                )
+            )
+        conn.commit()
+        conn.execute("select pg_advisory_unlock(hashtext(%s))", [f"{LANDING_SCHEMA}.{entity.name}"])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def drop_landing_days(conn: psycopg.Connection, entity: Entity, days: Iterable[dt.date]) -> list[dt.date]:
+    """Drop the day partitions of `days` that exist (in the caller's transaction); returns the days dropped."""
+    existing = landing_days(conn, entity) if _relkind(conn, entity.name) == "p" else {}
+    dropped = []
+    for day in sorted(set(days)):
+        if day in existing:
+            conn.execute(sql.SQL("drop table {}").format(_rel(existing[day])))
+            dropped.append(day)
+    return dropped
+
+
+def load_days_from_cold(lake: Lake, dsn: str, entity: Entity, days: Sequence[dt.date]) -> LoadReport:
+    """Copy cold's rows of `days` into landing, one calendar month per transaction (bounded memory).
+
+    Used by the hot assets: a day of the window, or a backfill of old days (rehydration)."""
+    report = LoadReport(entity.name)
+    started = time.perf_counter()
+    by_month: dict[tuple[int, int], list[dt.date]] = {}
+    for d in sorted(set(days)):
+        by_month.setdefault((d.year, d.month), []).append(d)
+    for month_days in by_month.values():
+        part = replace_days(dsn, entity, read_cold_days(lake, entity, month_days), month_days)
+        report.rows_per_day.update(part.rows_per_day)
+    report.seconds = time.perf_counter() - started
+    return report

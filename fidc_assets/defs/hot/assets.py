@@ -1,25 +1,24 @@
-"""Hot-load assets. Thin: the work is in `fidc_assets.lib.hot`."""
+"""Hot-load assets, one per canonical entity. Thin: the work is in `fidc_assets.lib.hot`."""
 
 import dagster as dg
-from pyiceberg.expressions import In
 
-from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS, RETRY
+from fidc_assets.defs.ingest.assets import RETRY
 from fidc_assets.defs.partitions import business_days
-from fidc_assets.lib import canonical
-from fidc_assets.lib.hot import replace_days
+from fidc_assets.defs.resources import LakehouseResource
+from fidc_assets.lib.hot import HOT_ENTITIES, load_days_from_cold
 from fidc_assets.lib.partition_math import days_from_keys
 
-LANDING_RECEIVABLE_POSITIONS = dg.AssetKey(["hot", "landing_receivable_positions"])
+LANDING_ASSETS = {e.name: dg.AssetKey(["hot", f"landing_{e.name}"]) for e in HOT_ENTITIES}
+LANDING_RECEIVABLE_POSITIONS = LANDING_ASSETS["receivable_positions"]
 
 
-def definitions() -> dg.Definitions:
-    from fidc_assets.defs.resources import LakehouseResource
-
+def _landing_asset(entity) -> dg.AssetsDefinition:
     @dg.asset(
-        key=LANDING_RECEIVABLE_POSITIONS,
-        deps=[RECEIVABLE_POSITIONS],
-        description="The window's receivable positions copied from Iceberg into PostgreSQL "
-        "landing.receivable_positions with COPY; a day is replaced in one transaction.",
+        key=LANDING_ASSETS[entity.name],
+        deps=[dg.AssetKey(["lake", entity.name])],
+        description=f"lake.{entity.name} copied from Iceberg into PostgreSQL landing.{entity.name} (one partition "
+        f"per {entity.partition_date}) with binary COPY; each day is swapped in atomically. Materializing old "
+        "dates rehydrates them from cold; the nightly retention drops them again outside FIDC_HOT_WINDOW_MONTHS.",
         group_name="hot",
         kinds={"postgres"},
         owners=["team:data-engineering"],
@@ -27,13 +26,23 @@ def definitions() -> dg.Definitions:
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=RETRY,
     )
-    def landing_receivable_positions(
-        context: dg.AssetExecutionContext, lakehouse: LakehouseResource
-    ) -> dg.MaterializeResult:
+    def landing(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         days = days_from_keys(context.partition_keys)
-        entity = canonical.RECEIVABLE_POSITIONS
-        rows = lakehouse.lake().read(entity, In("reference_date", days))
-        copied = replace_days(lakehouse.dsn(), entity, rows, days)
-        return dg.MaterializeResult(metadata={"rows_copied": copied, "days": len(days)})
+        report = load_days_from_cold(lakehouse.lake(), lakehouse.dsn(), entity, days)
+        per_day = "\n".join(
+            ["| day | rows |", "|---|---|"] + [f"| {d} | {n} |" for d, n in report.rows_per_day.items()]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "rows_copied": report.rows,
+                "days": len(report.rows_per_day),
+                "seconds": round(report.seconds, 3),
+                "rows_per_day": dg.MetadataValue.md(per_day),
+            }
+        )
 
-    return dg.Definitions(assets=[landing_receivable_positions])
+    return landing
+
+
+def definitions() -> dg.Definitions:
+    return dg.Definitions(assets=[_landing_asset(e) for e in HOT_ENTITIES])

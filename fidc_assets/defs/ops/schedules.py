@@ -1,4 +1,4 @@
-"""Schedules: the day's hot load and marts after the cutoff; Iceberg maintenance every night."""
+"""Schedules: the day's hot load and marts after the cutoff; Iceberg maintenance and hot retention every night."""
 
 import datetime as dt
 import os
@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from fidc_assets.defs.hot.assets import LANDING_RECEIVABLE_POSITIONS
+from fidc_assets.defs.hot.assets import LANDING_ASSETS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.calendar import TIMEZONE, is_business_day
-from fidc_assets.lib.maintenance import expire_snapshots
+from fidc_assets.lib.hot_window import HotColdMismatch
+from fidc_assets.lib.maintenance import expire_snapshots, hot_retention
 
 DEFAULT_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's files by then
 DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
@@ -33,16 +34,39 @@ def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: Lakehous
         context.log.info(f"{e.table}: {e.before} → {e.after} snapshots")
 
 
-@dg.job(description="Nightly Iceberg maintenance.", tags={"fidc/maintenance": "iceberg"})
+@dg.op(
+    description="Drop the PostgreSQL partitions (landing days, mart months) outside FIDC_HOT_WINDOW_MONTHS, each "
+    "only after checking that Iceberg holds the same rows and money per fund and day; a mismatch keeps the "
+    "partition and fails the run with the difference.",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+)
+def drop_outside_hot_window(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
+    settings = lakehouse.settings()
+    try:
+        report = hot_retention(lakehouse.lake(), lakehouse.dsn(), settings.hot_window_months)
+    except HotColdMismatch as e:
+        raise dg.Failure(description=str(e), allow_retries=False) from e
+    context.log.info(
+        f"hot window {settings.hot_window_months} months from {report.window_start} (newest day {report.anchor}): "
+        f"dropped landing {dict((k, len(v)) for k, v in report.dropped_landing.items())}, "
+        f"marts {report.dropped_marts}"
+    )
+
+
+@dg.job(
+    description="Nightly maintenance: expire old Iceberg snapshots; drop hot partitions outside the window.",
+    tags={"fidc/maintenance": "iceberg"},
+)
 def iceberg_maintenance():
     expire_iceberg_snapshots()
+    drop_outside_hot_window()
 
 
 def definitions() -> dg.Definitions:
     hour, minute = _cutoff()
     marts_job = dg.define_asset_job(
         "hot_and_marts",
-        selection=dg.AssetSelection.assets(LANDING_RECEIVABLE_POSITIONS).downstream(),
+        selection=dg.AssetSelection.assets(*LANDING_ASSETS.values()).downstream(),
         tags={"fidc/dbt_window": "daily"},
         description="Copy the day's rows to PostgreSQL and rebuild its marts (dbt build for the day).",
     )
@@ -68,6 +92,6 @@ def definitions() -> dg.Definitions:
         cron_schedule="0 2 * * *",
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every night at 02:00: expire old Iceberg snapshots.",
+        description="Every night at 02:00: expire old Iceberg snapshots, drop hot partitions outside the window.",
     )
     return dg.Definitions(jobs=[marts_job, iceberg_maintenance], schedules=[daily, nightly])
