@@ -6,7 +6,7 @@ no database; Dagster calls `defs()` when it loads the code location.
 
 import dagster as dg
 
-from fidc_assets.defs import dbt, hot, ingest, ops, quality
+from fidc_assets.defs import dbt, hot, ingest, legacy, ops, quality
 from fidc_assets.defs.resources import LakehouseResource
 
 
@@ -18,5 +18,6 @@ def defs() -> dg.Definitions:
         dbt.definitions(),
         quality.definitions(),
         ops.definitions(),
+        legacy.definitions(),
         dg.Definitions(resources={"lakehouse": LakehouseResource()}),
     )
