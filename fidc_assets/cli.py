@@ -2,6 +2,8 @@
 
 fidc-lake db start|stop|status|url     the embedded PostgreSQL (ignored when FIDC_PG_DSN is set)
 fidc-lake sample --seed N --funds F --days D --out DIR
+fidc-lake sample legacy --funds F --years Y   a legacy PostgreSQL database to migrate (docs/legacy.md)
+fidc-lake history migrate|recon|as-of|log|rollback|shadow   the legacy migration (fidc-lake history -h)
 fidc-lake dbt-prepare                  parse the dbt project (manifest for Dagster)
 fidc-lake demo                         sample → inbox → every asset for every sample day → summary
 fidc-lake ui                           the Dagster webserver on 127.0.0.1 with everything loaded
@@ -63,6 +65,13 @@ def _generate(args: argparse.Namespace, out: Path):
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
+    if args.mode == "legacy":
+        from fidc_assets.legacy_cli import cmd_sample_legacy
+
+        return cmd_sample_legacy(args)
+    if not args.out:
+        print("fidc-lake sample: --out is required", file=sys.stderr)
+        return 2
 
     manifest = _generate(args, Path(args.out))
     print(
@@ -268,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--days", type=int, default=22, help="business days")
         p.add_argument("--start", default="2024-07-01", help="first day (ISO); moved to a business day")
         if name == "sample":
-            p.add_argument("--out", required=True, help="output directory (gets inbox/ and truth/)")
+            from fidc_assets.legacy_cli import add_sample_legacy_arguments
+
+            mode_help = "files (default) or legacy: a PostgreSQL database `legacy` (see docs/legacy.md)"
+            p.add_argument("mode", nargs="?", choices=["files", "legacy"], default="files", help=mode_help)
+            p.add_argument("--out", help="output directory (gets inbox/ and truth/); required for files")
+            add_sample_legacy_arguments(p)
         p.set_defaults(func=func)
 
     cust = sub.add_parser("custodian", help="custodian specs: list, or check one YAML file")
@@ -283,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--limit", type=int, default=5, help="canonical rows to preview")
     ing.add_argument("--columns", type=int, default=8, help="canonical columns to preview")
     ing.set_defaults(func=_cmd_ingest)
+
+    from fidc_assets.legacy_cli import add_history_parser
+
+    add_history_parser(sub)
 
     sub.add_parser("dbt-prepare", help="parse the dbt project (writes the manifest)").set_defaults(
         func=_cmd_dbt_prepare

@@ -136,7 +136,7 @@ class RolledBack:
 
 def _restore(lake: Lake, entity: Entity, where, snapshot_id: int | None, props: dict[str, str]) -> tuple[int, int]:
     table = lake.table(entity)
-    before = table.scan(row_filter=where, selected_fields=("source",)).to_arrow().num_rows
+    before = table.scan(row_filter=where, selected_fields=(entity.fields[0].name,)).to_arrow().num_rows
     if snapshot_id is None:
         rows = entity_empty(entity)
     else:

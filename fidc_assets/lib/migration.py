@@ -561,6 +561,12 @@ def record_done(dsn: str, outcome: MonthOutcome) -> None:
         )
 
 
+def clear_log(dsn: str) -> None:
+    ensure_log(dsn)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f"truncate {RECON_SCHEMA}.{LOG_TABLE}")
+
+
 def done_months(dsn: str) -> set[dt.date]:
     ensure_log(dsn)
     with psycopg.connect(dsn) as conn:

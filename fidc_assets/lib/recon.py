@@ -198,7 +198,9 @@ def reconcile_month(
         status = ("explained" if kinds else "match") if ok else "unexplained"
         reason = "; ".join(d.detail for d in by_day.get(key, [])) or None
         if status == "unexplained":
-            reason = (reason + " — and a difference no known defect explains") if reason else None
+            what = ", ".join(m for m in ("rows", *MEASURES) if not _within(residual[m], tolerance)) or "marts"
+            unexplained = f"difference in {what} that no known defect explains"
+            reason = f"{reason} — and a {unexplained}" if reason else unexplained[0].upper() + unexplained[1:]
         out.append(
             {
                 "month": month,
