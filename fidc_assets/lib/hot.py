@@ -22,9 +22,11 @@ retention check all use it).
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,8 +61,9 @@ HOT_ENTITIES: tuple[Entity, ...] = (
     canonical.FUND_QUOTAS,
 )
 FUND_COLUMN = "fund_cnpj"
-#: Rows per COPY chunk: encoding of the next chunk overlaps the server's parsing of this one.
-COPY_CHUNK_ROWS = 65_536
+#: Rows per COPY chunk; the encoder thread runs up to ENCODE_AHEAD_CHUNKS chunks ahead of the COPY.
+COPY_CHUNK_ROWS = 32_768
+ENCODE_AHEAD_CHUNKS = 4
 #: Each day partition's index, built after its load. BRIN: the rows are sorted by fund within a day, so
 #: min/max ranges per block are selective, and building it is one pass over the table (a B-tree on text sorts).
 INDEX_METHOD = "brin"
@@ -227,12 +230,60 @@ class LoadReport:
         return sum(self.rows_per_day.values())
 
 
-def _copy_into(conn: psycopg.Connection, table: str, rows: pa.Table) -> None:
-    columns = sql.SQL(", ").join(sql.Identifier(n) for n in rows.column_names)
-    stmt = sql.SQL("copy {} ({}) from stdin (format binary)").format(_rel(table), columns)
+class _Encoder:
+    """Encodes the days' COPY streams on a thread, a few chunks ahead of the COPY that sends them: the client
+    encodes day k+1 while the server parses day k (numpy and Arrow release the GIL). Memory stays bounded by
+    the queue, whatever a day's size."""
+
+    _END = object()
+
+    def __init__(self, slices: list[pa.Table]):
+        self._queue: queue.Queue = queue.Queue(maxsize=ENCODE_AHEAD_CHUNKS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(slices,), name="pg-binary-encoder", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, slices: list[pa.Table]) -> None:
+        try:
+            for rows in slices:
+                for chunk in encode_stream(rows, COPY_CHUNK_ROWS):
+                    if not self._put(chunk):
+                        return
+                if not self._put(self._END):
+                    return
+        except BaseException as e:  # handed to the consumer, which raises it
+            self._put(e)
+
+    def next_day(self) -> Iterator[pa.Buffer]:
+        """The chunks of the next day's stream."""
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _copy_into(conn: psycopg.Connection, table: str, columns: list[str], chunks: Iterator[pa.Buffer]) -> None:
+    cols = sql.SQL(", ").join(sql.Identifier(n) for n in columns)
+    stmt = sql.SQL("copy {} ({}) from stdin (format binary)").format(_rel(table), cols)
     with conn.cursor() as cur:
         with cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
-            for chunk in encode_stream(rows, COPY_CHUNK_ROWS):
+            for chunk in chunks:
                 copy.write(chunk)
 
 
@@ -250,13 +301,42 @@ def _day_slices(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict
     return {d: rows.slice(int(s), int(e - s)) for d, s, e in zip(days, starts, ends, strict=True)}
 
 
+def _load_days(
+    conn: psycopg.Connection,
+    entity: Entity,
+    days: list[dt.date],
+    slices: dict[dt.date, pa.Table],
+    encoder: _Encoder,
+    report: LoadReport,
+) -> None:
+    """Each day into its standalone `<partition>_new` table: bound CHECK while empty, COPY, then the index."""
+    date_col = _require_dated(entity)
+    for day in days:
+        new = f"{partition_name(entity, day)}_new"
+        conn.execute(sql.SQL("drop table if exists {}").format(_rel(new)))
+        conn.execute(sql.SQL("create table {} (like {} including defaults)").format(_rel(new), _parent(entity)))
+        conn.execute(
+            sql.SQL("alter table {} add constraint {} check ({} >= {} and {} < {})").format(
+                _rel(new),
+                sql.Identifier(f"{partition_name(entity, day)}_bound"),
+                sql.Identifier(date_col),
+                sql.Literal(day),
+                sql.Identifier(date_col),
+                sql.Literal(day + dt.timedelta(days=1)),
+            )
+        )
+        _copy_into(conn, new, slices[day].column_names, encoder.next_day())
+        conn.execute(_index_ddl(entity, _rel(new)))
+        report.rows_per_day[day] = slices[day].num_rows
+
+
 def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.date]) -> LoadReport:
     """Make `landing.<entity>` hold exactly `rows` for each of `days`, in one transaction.
 
     Every row must fall on one of `days`; a day without rows becomes an empty partition (cold has nothing
     for it). Other days are not touched."""
     started = time.perf_counter()
-    date_col = _require_dated(entity)
+    _require_dated(entity)
     days = sorted(set(days))
     report = LoadReport(entity.name)
     if not days:
@@ -268,23 +348,11 @@ def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.dat
         ensure_parent(conn, entity)
         conn.commit()
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-        for day in days:
-            new = f"{partition_name(entity, day)}_new"
-            conn.execute(sql.SQL("drop table if exists {}").format(_rel(new)))
-            conn.execute(sql.SQL("create table {} (like {} including defaults)").format(_rel(new), _parent(entity)))
-            conn.execute(
-                sql.SQL("alter table {} add constraint {} check ({} >= {} and {} < {})").format(
-                    _rel(new),
-                    sql.Identifier(f"{partition_name(entity, day)}_bound"),
-                    sql.Identifier(date_col),
-                    sql.Literal(day),
-                    sql.Identifier(date_col),
-                    sql.Literal(day + dt.timedelta(days=1)),
-                )
-            )
-            _copy_into(conn, new, slices[day])
-            conn.execute(_index_ddl(entity, _rel(new)))
-            report.rows_per_day[day] = slices[day].num_rows
+        encoder = _Encoder([slices[d] for d in days])
+        try:
+            _load_days(conn, entity, days, slices, encoder, report)
+        finally:
+            encoder.close()
         existing = landing_days(conn, entity)
         for day in days:
             name = partition_name(entity, day)
