@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from fidc_assets.lib.funds import FundRegistry, load_fund_registry
+from fidc_assets.lib.inbox import Inbox
 from fidc_assets.lib.lake import Lake
 from fidc_assets.lib.pg import resolve_dsn
 from fidc_assets.lib.specs import CustodianSpec, load_specs
@@ -55,5 +56,6 @@ class LakehouseResource(dg.ConfigurableResource):
     def fund_registry(self) -> FundRegistry:
         return load_fund_registry(self.settings().funds_file)
 
-    def inbox_path(self) -> Path:
-        return Path(self.settings().inbox)
+    def inbox_fs(self) -> Inbox:
+        """FIDC_INBOX as a filesystem: a local directory or any fsspec URL (`s3://…`, `sftp://…`)."""
+        return Inbox.at(self.settings().inbox)

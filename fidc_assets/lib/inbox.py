@@ -5,15 +5,26 @@ file actually seen. A file is new when its (size, mtime) is not in the cursor: o
 over thousands of unchanged files reads none of them. New files are keyed by sha256, the run key: the same bytes
 delivered again (under any name) never start a second run, a corrected file (other bytes, same name) does, and a
 late file whose mtime is older than everything seen is still new, because nothing here compares against a clock.
+
+The inbox is any fsspec location (FIDC_INBOX): a local directory by default, `s3://bucket/inbox/`,
+`sftp://host/path`, ... (the protocol's fsspec package must be installed). Remote files are hashed while
+streamed and copied to a local temp file only to be archived.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterable
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import fsspec
 
 from fidc_assets.lib.archive import sha256_file
 from fidc_assets.lib.partition_math import date_fund_key
@@ -24,15 +35,95 @@ CURSOR_VERSION = 1
 
 @dataclass(frozen=True)
 class Listing:
-    """A file as the inbox lists it (no content read)."""
+    """A file as the inbox lists it (no content read); `path` is the filesystem's path (local: absolute)."""
 
-    path: Path
+    path: str
     size: int
     mtime_ns: int
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return posixpath.basename(self.path)
+
+
+def _mtime_ns(info: dict) -> int:
+    """Modification time from an fsspec info dict (local: `mtime` seconds; S3: `LastModified`; memory: `created`)."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, dt.datetime):
+            value = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+        elif isinstance(value, str):
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return int(round(float(value) * 1e9))
+    raise ValueError(f"{info.get('name')}: the filesystem reports no modification time")
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """Where custodians drop files: an fsspec filesystem and a root path on it."""
+
+    fs: fsspec.AbstractFileSystem
+    root: str
+
+    @classmethod
+    def at(cls, location: str | Path) -> Inbox:
+        fs, root = fsspec.core.url_to_fs(str(location))
+        return cls(fs, root.rstrip("/") or "/")
+
+    @property
+    def is_local(self) -> bool:
+        return "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    def list(self, ignore: Iterable[str] = ("unmatched",)) -> list[Listing]:
+        """Regular files under the inbox (not hidden, not partial uploads, not in the ignored folders)."""
+        if not self.fs.exists(self.root):
+            return []
+        skip = tuple(f"{self.root}/{d}/" for d in ignore)
+        out = []
+        for path, info in self.fs.find(self.root, detail=True).items():
+            name = posixpath.basename(path)
+            if path.startswith(skip) or name.startswith(".") or name.endswith(".partial"):
+                continue
+            if info.get("type", "file") == "file":
+                out.append(Listing(path, int(info["size"]), _mtime_ns(info)))
+        return sorted(out, key=lambda item: (item.mtime_ns, item.name))
+
+    def sha256(self, path: str) -> str:
+        digest = hashlib.sha256()
+        with self.fs.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    @contextlib.contextmanager
+    def local_path(self, path: str) -> Iterator[Path]:
+        """A local path to an inbox file: the file itself when local, else a streamed temp copy."""
+        if self.is_local:
+            yield Path(path)
+            return
+        with tempfile.NamedTemporaryFile(suffix=posixpath.splitext(path)[1]) as tmp:
+            with self.fs.open(path, "rb") as src:
+                shutil.copyfileobj(src, tmp, 1 << 20)
+            tmp.flush()
+            yield Path(tmp.name)
+
+    def unmatched_destination(self, listing: Listing, now: dt.datetime) -> str:
+        """Where a file set aside goes: `<inbox>/unmatched/<yyyy-mm-dd>/<name>` (never overwritten)."""
+        folder = f"{self.root}/unmatched/{now:%Y-%m-%d}"
+        stem, ext = posixpath.splitext(listing.name)
+        target, n = f"{folder}/{listing.name}", 1
+        while self.fs.exists(target):
+            target, n = f"{folder}/{stem}.{n}{ext}", n + 1
+        return target
+
+    def set_aside(self, listing: Listing, now: dt.datetime) -> str:
+        """Move a file to the unmatched area; returns its new path relative to the inbox."""
+        target = self.unmatched_destination(listing, now)
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        self.fs.mv(listing.path, target)
+        return target[len(self.root) + 1 :]
 
 
 @dataclass
@@ -76,25 +167,17 @@ class InboxChanges:
     cursor: InboxCursor
 
 
-def list_inbox(inbox: Path, ignore: Iterable[str] = ("unmatched",)) -> list[Listing]:
-    """Regular files under the inbox (not hidden, not partial uploads, not in the ignored folders)."""
-    if not inbox.exists():
-        return []
-    skip = {inbox / d for d in ignore}
-    out = []
-    for path in inbox.rglob("*"):
-        if any(parent in skip for parent in path.parents) or path.name.startswith(".") or path.suffix == ".partial":
-            continue
-        if path.is_file():
-            st = path.stat()
-            out.append(Listing(path, st.st_size, st.st_mtime_ns))
-    return sorted(out, key=lambda item: (item.mtime_ns, item.name))
+def list_inbox(inbox: str | Path | Inbox, ignore: Iterable[str] = ("unmatched",)) -> list[Listing]:
+    """Regular files under the inbox (see `Inbox.list`)."""
+    return (inbox if isinstance(inbox, Inbox) else Inbox.at(inbox)).list(ignore)
 
 
 def detect_changes(
-    listings: list[Listing], cursor: InboxCursor, specs: dict[str, CustodianSpec], hasher=sha256_file
+    listings: list[Listing], cursor: InboxCursor, specs: dict[str, CustodianSpec], hasher=None
 ) -> InboxChanges:
-    """New and changed files since `cursor`, each with its sha256 and custodian match, and the next cursor."""
+    """New and changed files since `cursor`, each with its sha256 and custodian match, and the next cursor.
+    `hasher(path)`: the inbox's (`Inbox.sha256`); default: a local file's."""
+    hasher = hasher or (lambda path: sha256_file(Path(path)))
     files: dict[str, tuple[int, int, str]] = {}
     new: list[NewFile] = []
     unmatched: list[NewFile] = []
@@ -112,13 +195,3 @@ def detect_changes(
         if newest is None or (item.mtime_ns, item.name) > tuple(newest):
             newest = (item.mtime_ns, item.name)
     return InboxChanges(new, unmatched, InboxCursor(files, newest))
-
-
-def unmatched_destination(inbox: Path, listing: Listing, now: dt.datetime) -> Path:
-    """Where an unmatched file is moved: `<inbox>/unmatched/<yyyy-mm-dd>/<name>` (never overwritten)."""
-    target = inbox / "unmatched" / now.strftime("%Y-%m-%d") / listing.name
-    n = 1
-    while target.exists():
-        target = target.with_name(f"{listing.path.stem}.{n}{listing.path.suffix}")
-        n += 1
-    return target

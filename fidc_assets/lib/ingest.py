@@ -10,12 +10,13 @@ Two steps, both idempotent:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
@@ -23,6 +24,7 @@ from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 from fidc_assets.lib.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
 from fidc_assets.lib.archive import archive_file, archive_key, archived_path, sha256_file
 from fidc_assets.lib.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
+from fidc_assets.lib.inbox import Inbox
 from fidc_assets.lib.lake import Lake
 from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
 
@@ -34,24 +36,38 @@ BIG_FILE_BYTES = 64 << 20
 
 @dataclass(frozen=True)
 class InboxFile:
-    path: Path
+    """A delivered file: a local path, or a path on a (remote) inbox filesystem."""
+
+    path: Path | str
     delivered_at: dt.datetime  # file modification time: when the custodian delivered it
+    inbox: Inbox | None = None  # None: `path` is a local file
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return PurePosixPath(str(self.path)).name
+
+    def sha256(self) -> str:
+        return self.inbox.sha256(str(self.path)) if self.inbox else sha256_file(Path(self.path))
+
+    @contextlib.contextmanager
+    def local_path(self) -> Iterator[Path]:
+        if self.inbox is None:
+            yield Path(self.path)
+        else:
+            with self.inbox.local_path(str(self.path)) as local:
+                yield local
 
 
 def scan_inbox(
-    inbox: Path, specs: dict[str, CustodianSpec]
+    inbox: str | Path | Inbox, specs: dict[str, CustodianSpec]
 ) -> tuple[list[tuple[InboxFile, FileMatch]], list[InboxFile]]:
-    """Every file in the inbox (see `inbox.list_inbox`), split into matched (with its spec) and unmatched."""
-    from fidc_assets.lib.inbox import list_inbox
-
+    """Every file in the inbox (see `Inbox.list`), split into matched (with its spec) and unmatched."""
+    inbox = inbox if isinstance(inbox, Inbox) else Inbox.at(inbox)
     matched: list[tuple[InboxFile, FileMatch]] = []
     unmatched: list[InboxFile] = []
-    for listing in list_inbox(inbox):
-        item = InboxFile(listing.path, dt.datetime.fromtimestamp(listing.mtime_ns / 1e9, tz=dt.UTC))
+    for listing in inbox.list():
+        delivered = dt.datetime.fromtimestamp(listing.mtime_ns / 1e9, tz=dt.UTC)
+        item = InboxFile(listing.path, delivered, None if inbox.is_local else inbox)
         m = match_file(listing.name, specs)
         if m is None:
             unmatched.append(item)
@@ -72,7 +88,7 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
     files = list(files)
     if not files:
         return report
-    shas = {f.path: sha256_file(f.path) for f, _ in files}
+    shas = {f.path: f.sha256() for f, _ in files}
     known = set(lake.read(FILE_REGISTRY, In("sha256", list(set(shas.values()))), ("sha256",))["sha256"].to_pylist())
     rows = []
     for item, m in files:
@@ -81,7 +97,9 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
             report.already_known.append(sha)
             continue
         key = archive_key(m.custodian.id, m.reference_date, sha, item.name)
-        uri = archive_file(item.path, lake.warehouse, key)
+        with item.local_path() as local:
+            uri = archive_file(local, lake.warehouse, key)
+            size = local.stat().st_size
         known.add(sha)
         rows.append(
             {
@@ -91,7 +109,7 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
                 "fund_cnpj": m.fund_cnpj,
                 "reference_date": m.reference_date,
                 "original_name": item.name,
-                "size_bytes": item.path.stat().st_size,
+                "size_bytes": size,
                 "received_at": item.delivered_at,
                 "archive_uri": uri,
                 "status": "received",

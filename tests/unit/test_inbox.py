@@ -3,13 +3,14 @@ than the cursor, an unmatched file, and a thousand files in one tick."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from pathlib import Path
 
 import pytest
 
-from fidc_assets.lib.inbox import InboxCursor, detect_changes, list_inbox, unmatched_destination
+from fidc_assets.lib.inbox import Inbox, InboxCursor, detect_changes, list_inbox
 from fidc_assets.lib.specs import load_specs
 from fidc_assets.settings import CUSTODIANS_DIR
 
@@ -25,12 +26,12 @@ def _write(inbox: Path, name: str, content: bytes, mtime: float) -> Path:
 
 
 def _tick(inbox: Path, cursor: InboxCursor, hashed: list | None = None):
-    def hasher(path: Path) -> str:
-        if hashed is not None:
-            hashed.append(path.name)
-        from fidc_assets.lib.archive import sha256_file
+    listed = Inbox.at(inbox)
 
-        return sha256_file(path)
+    def hasher(path: str) -> str:
+        if hashed is not None:
+            hashed.append(Path(path).name)
+        return listed.sha256(path)
 
     return detect_changes(list_inbox(inbox), cursor, SPECS, hasher)
 
@@ -85,8 +86,8 @@ def test_unmatched_file_is_reported_not_ignored(inbox: Path):
     changes = _tick(inbox, InboxCursor())
     assert changes.new == []
     assert [u.listing.name for u in changes.unmatched] == ["relatorio_mensal.pdf"]
-    target = unmatched_destination(inbox, changes.unmatched[0].listing, __import__("datetime").datetime(2024, 7, 1))
-    assert target == inbox / "unmatched" / "2024-07-01" / "relatorio_mensal.pdf"
+    target = Inbox.at(inbox).unmatched_destination(changes.unmatched[0].listing, dt.datetime(2024, 7, 1))
+    assert target == str(inbox / "unmatched" / "2024-07-01" / "relatorio_mensal.pdf")
 
 
 def test_files_in_the_unmatched_area_and_partial_uploads_are_not_listed(inbox: Path):
@@ -107,3 +108,24 @@ def test_a_thousand_files_in_one_tick(inbox: Path):
     again = _tick(inbox, changes.cursor)
     assert again.new == []
     print(f"1000 new files: {elapsed:.2f} s; unchanged tick: cursor {len(changes.cursor.to_json())} bytes")
+
+
+def test_an_fsspec_inbox_is_listed_hashed_and_set_aside(tmp_path: Path):
+    """FIDC_INBOX may be any fsspec URL: here fsspec's in-memory filesystem, a real implementation."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = f"/inbox-{tmp_path.name}"
+    fs.pipe({f"{root}/ESTOQUE_{FUND}_20240701.csv": b"a;b\n1;2\n", f"{root}/relatorio.pdf": b"%PDF"})
+    inbox = Inbox.at(f"memory://{root}")
+    assert not inbox.is_local
+    changes = detect_changes(inbox.list(), InboxCursor(), SPECS, hasher=inbox.sha256)
+    [new] = changes.new
+    assert new.sha256 == __import__("hashlib").sha256(b"a;b\n1;2\n").hexdigest()
+    assert new.partition_key == f"2024-07-01|{FUND}"
+    [unmatched] = changes.unmatched
+    moved = inbox.set_aside(unmatched.listing, dt.datetime(2024, 7, 1))
+    assert moved == "unmatched/2024-07-01/relatorio.pdf" and fs.cat(f"{root}/{moved}") == b"%PDF"
+    assert [x.name for x in inbox.list()] == [f"ESTOQUE_{FUND}_20240701.csv"]  # the unmatched area is not listed
+    with inbox.local_path(new.listing.path) as local:
+        assert local.read_bytes() == b"a;b\n1;2\n"

@@ -86,7 +86,7 @@ def definitions() -> dg.Definitions:
     )
     def custodian_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         pairs = set(date_fund_pairs(context.partition_keys))
-        matched, unmatched = scan_inbox(lakehouse.inbox_path(), lakehouse.specs())
+        matched, unmatched = scan_inbox(lakehouse.inbox_fs(), lakehouse.specs())
         todays = [(f, m) for f, m in matched if (m.reference_date, m.fund_cnpj) in pairs]
         report = receive_files(lakehouse.lake(), todays)
         if unmatched:

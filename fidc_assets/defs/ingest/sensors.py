@@ -9,7 +9,7 @@ from fidc_assets.defs.partitions import DATE_DIMENSION, FUND_DIMENSION, FUNDS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.calendar import is_business_day
 from fidc_assets.lib.canonical import FILE_REGISTRY
-from fidc_assets.lib.inbox import InboxCursor, detect_changes, list_inbox, unmatched_destination
+from fidc_assets.lib.inbox import InboxCursor, detect_changes
 
 
 def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
@@ -36,13 +36,13 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         "not yet known to Dagster are added to the `funds` partitions.",
     )
     def _inbox_sensor(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SensorResult:
-        inbox = lakehouse.inbox_path()
+        inbox = lakehouse.inbox_fs()
         registry = lakehouse.fund_registry()
         funds = set(registry.cnpjs)
         registered = set(context.instance.get_dynamic_partitions(FUNDS.name))
         new_funds = [c for c in registry.cnpjs if c not in registered]
         cursor = InboxCursor.from_json(context.cursor)
-        changes = detect_changes(list_inbox(inbox), cursor, lakehouse.specs())
+        changes = detect_changes(inbox.list(), cursor, lakehouse.specs(), hasher=inbox.sha256)
         seen_shas = {sha for _, _, sha in cursor.files.values()} | _already_received(lakehouse, changes.new)
         requests, set_aside = [], [(f, "matches no custodian's file pattern") for f in changes.unmatched]
         for f in changes.new:
@@ -67,11 +67,9 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                 )
         now = dt.datetime.now(dt.UTC)
         for f, why in set_aside:
-            target = unmatched_destination(inbox, f.listing, now)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            f.listing.path.rename(target)
+            moved_to = inbox.set_aside(f.listing, now)
             changes.cursor.files.pop(str(f.listing.path), None)
-            context.log.warning(f"{f.listing.name} {why}: moved to {target.relative_to(inbox)}")
+            context.log.warning(f"{f.listing.name} {why}: moved to {moved_to}")
         if new_funds:
             context.log.info(f"registering {len(new_funds)} fund(s) from the fund registry: {', '.join(new_funds)}")
         return dg.SensorResult(
