@@ -53,3 +53,7 @@ clean:
 .PHONY: bench-ingest
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
+
+.PHONY: bench-hot
+bench-hot: $(STAMP)
+	$(BIN)/python -m bench.hot

@@ -11,8 +11,8 @@
      `landing.receivable_positions` (drop + ATTACH) → commit;
    * **raw**: the same rows, already encoded in PostgreSQL's binary COPY format (by the server itself:
      ``COPY (SELECT * FROM landing.receivable_positions ...) TO STDOUT (FORMAT BINARY)``, read into memory
-     before the clock starts), sent with psycopg 3 ``COPY ... FROM STDIN (FORMAT BINARY)`` into one plain table created in
-     the same transaction, no index, committed;
+     before the clock starts), sent with psycopg 3 ``COPY ... FROM STDIN (FORMAT BINARY)`` into one plain
+     table created in the same transaction, no index, committed;
 4. prints rows/s and the ratio loader/raw. Nothing here asserts a timing.
 """
 

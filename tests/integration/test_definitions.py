@@ -15,7 +15,10 @@ from tests.conftest import traversable_tmp_dir
 pytestmark = pytest.mark.integration
 
 EXPECTED_ASSETS = [
+    "hot/landing_acquisitions",
+    "hot/landing_fund_quotas",
     "hot/landing_receivable_positions",
+    "hot/landing_settlements",
     "lake/acquisitions",
     "lake/custodian_files",
     "lake/fund_quotas",
