@@ -19,5 +19,7 @@ def defs() -> dg.Definitions:
         quality.definitions(),
         ops.definitions(),
         legacy.definitions(),
-        dg.Definitions(resources={"lakehouse": LakehouseResource()}),
+        # one process per run: a step subprocess would load the definitions again (~7 s each); the heavy work
+        # (parsing, COPY, dbt) runs its own threads or processes anyway
+        dg.Definitions(resources={"lakehouse": LakehouseResource()}, executor=dg.in_process_executor),
     )
