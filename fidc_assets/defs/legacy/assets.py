@@ -102,7 +102,7 @@ def definitions() -> dg.Definitions:
             spec,
             Decimal(legacy.tolerance),
             window_start=legacy.window_start(lakehouse.settings().hot_window_months),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         return dg.AssetCheckResult(
             passed=result.success,
