@@ -57,3 +57,9 @@ bench-ingest: $(STAMP)
 .PHONY: bench-hot
 bench-hot: $(STAMP)
 	$(BIN)/python -m bench.hot
+
+.PHONY: bench-history
+YEARS ?= 7
+FUNDS ?= 20
+bench-history: $(STAMP)
+	$(BIN)/python -m bench.history --years $(YEARS) --funds $(FUNDS)
