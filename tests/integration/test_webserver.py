@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -101,6 +102,7 @@ class Webserver:
     log: Path
     home: Path  # DAGSTER_HOME of the served instance
     inbox: Path  # FIDC_INBOX of the served code location (and of the sensor)
+    funds: list[str]  # the registered funds (`funds` partitions)
     backfill_id: str | None = None  # set by the backfill test, shown by the UI test
 
     def log_tail(self, chars: int = 6000) -> str:
@@ -208,6 +210,7 @@ def webserver(lakehouse, dbt_manifest: Path, sample) -> Iterator[Webserver]:
 
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
         assert run_days(list(sample.days[:2]), instance=instance, log_level="WARNING").success
+        funds = instance.get_dynamic_partitions("funds")
 
     bin_dir = Path(sys.executable).parent
     env = os.environ.copy()
@@ -237,7 +240,8 @@ def webserver(lakehouse, dbt_manifest: Path, sample) -> Iterator[Webserver]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Webserver(url=f"http://127.0.0.1:{port}", proc=proc, log=log, home=dagster_home, inbox=tmp / "inbox")
+    url = f"http://127.0.0.1:{port}"
+    server = Webserver(url=url, proc=proc, log=log, home=dagster_home, inbox=tmp / "inbox", funds=funds)
     try:
         yield server
     finally:
@@ -456,12 +460,23 @@ def test_ui_shows_the_asset_graph_and_partition_status(webserver: Webserver) -> 
             page.screenshot(path=str(SCREENSHOTS / "asset-graph.png"))
             graph_text = page.inner_text("body")
 
-            page.goto(f"{webserver.url}/assets/lake/receivable_positions?view=partitions", timeout=60_000)
+            # a date-only asset: one partition per business day, 2 days materialized (24 after the month backfill)
+            page.goto(f"{webserver.url}/assets/hot/landing_receivable_positions?view=partitions", timeout=60_000)
             _dismiss_community_dialog(page)
-            page.get_by_text("Materialized (2)").first.wait_for(timeout=60_000)
+            page.get_by_text(re.compile(r"Materialized \(\d+\)")).first.wait_for(timeout=60_000)
             page.wait_for_timeout(2_000)  # let the partition health bar render
             page.screenshot(path=str(SCREENSHOTS / "partitions.png"))
             body = page.inner_text("body")
+
+            # an ingestion asset: date × fund, one row per registered fund
+            page.goto(f"{webserver.url}/assets/lake/receivable_positions?view=partitions", timeout=60_000)
+            _dismiss_community_dialog(page)
+            try:
+                page.get_by_text(webserver.funds[0]).first.wait_for(timeout=60_000)
+            finally:
+                by_fund_text = page.inner_text("body")
+            page.wait_for_timeout(2_000)
+            page.screenshot(path=str(SCREENSHOTS / "partitions-by-fund.png"))
 
             if webserver.backfill_id:  # the backfill test ran: its page, with the runs it launched
                 page.goto(f"{webserver.url}/runs/b/{webserver.backfill_id}?tab=runs", timeout=60_000)
@@ -473,10 +488,13 @@ def test_ui_shows_the_asset_graph_and_partition_status(webserver: Webserver) -> 
             browser.close()
     for name in ("custodian_files", "receivable_positions", "acquisitions", "settlements", "fund_quotas"):
         assert name in graph_text, f"{name} is not in the ingest group's graph"
-    assert "Materialized (2)" in body  # the two sample days materialized into this instance
+    # the two sample days materialized into this instance, and the 22 of the month if the backfill test ran
+    assert f"Materialized ({2 + (22 if webserver.backfill_id else 0)})" in body, body[:3000]
+    assert all(f in by_fund_text for f in webserver.funds), by_fund_text[:3000]
     # one partition per ANBIMA business day from 2019-01-02 to today (America/Sao_Paulo), as our calendar counts
     today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
     expected = sum(1 for _ in business_days_between(HISTORY_START, today))
     assert f"{expected:,} Partitions Selected" in body
     assert (SCREENSHOTS / "asset-graph.png").stat().st_size > 10_000
     assert (SCREENSHOTS / "partitions.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "partitions-by-fund.png").stat().st_size > 10_000
