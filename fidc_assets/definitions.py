@@ -6,7 +6,7 @@ no database; Dagster calls `defs()` when it loads the code location.
 
 import dagster as dg
 
-from fidc_assets.defs import dbt, hot, ingest, legacy, ops, quality
+from fidc_assets.defs import bi, dbt, hot, ingest, legacy, ops, quality
 from fidc_assets.defs.resources import LakehouseResource
 
 
@@ -15,6 +15,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.definitions(),
         hot.definitions(),
+        bi.definitions(),
         dbt.definitions(),
         quality.definitions(),
         ops.definitions(),

@@ -1,0 +1,74 @@
+"""The `reference` schema the marts read (fund registry, custodians, asset types, ANBIMA holidays, FX rates)
+and the BI roles. Thin: the work is in `fidc_assets.lib.reference_data` and `fidc_assets.lib.bi_access`."""
+
+import os
+
+import dagster as dg
+
+from fidc_assets.defs.hot.assets import LANDING_ASSETS
+from fidc_assets.defs.partitions import business_days
+from fidc_assets.defs.resources import LakehouseResource
+
+#: One asset per `reference` table (the dbt sources point at them); one step writes them all.
+REFERENCE_TABLES = {
+    "fund_managers": "Fund managers of the registry (FIDC_FUNDS): the BI tenants, each with its login role.",
+    "funds": "The funds of the registry with their manager and custodians (dim_fund; the tenants' row security).",
+    "custodians": "The custodians with a spec in fidc_assets/custodians/.",
+    "asset_types": "The asset type registry (fidc_assets/reference/asset_types.yaml).",
+    "anbima_holidays": "ANBIMA holidays from bizdays (dim_date's business calendar).",
+    "fx_rates": "Daily rates to BRL from fidc_assets/reference/fx_rates.csv (illustrative sample values).",
+}
+REFERENCE_KEYS = {name: dg.AssetKey(["reference", name]) for name in REFERENCE_TABLES}
+RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def definitions() -> dg.Definitions:
+    @dg.multi_asset(
+        name="reference_registries",
+        specs=[
+            dg.AssetSpec(
+                REFERENCE_KEYS[name],
+                description=f"{text} Synced into PostgreSQL `reference` with the BI roles: fidc_bi_reader "
+                "(SELECT on marts only) and one login role per manager, kept to its funds by row-level security. "
+                "Not per day: every partition run syncs the configuration as it is now.",
+                # after the window's landing, so that every job that refreshes the marts (hot_and_marts
+                # selects the landing assets' downstream) syncs the registry right before dbt reads it
+                deps=list(LANDING_ASSETS.values()),
+                group_name="bi",
+                kinds={"postgres"},
+                owners=["team:data-engineering"],
+            )
+            for name, text in REFERENCE_TABLES.items()
+        ],
+        partitions_def=business_days(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=RETRY,
+    )
+    def reference_registries(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+        import psycopg
+
+        from fidc_assets.lib.asset_types import load_asset_types
+        from fidc_assets.lib.bi_access import ensure_bi_access
+        from fidc_assets.lib.calendar import anbima_holidays
+        from fidc_assets.lib.reference_data import ReferenceData, load_fx_rates, sync_reference_data
+
+        registry = lakehouse.fund_registry()
+        data = ReferenceData.build(
+            registry,
+            {spec.id: spec.name for spec in lakehouse.specs().values()},
+            load_asset_types(),
+            anbima_holidays(),
+            load_fx_rates(),
+        )
+        with psycopg.connect(lakehouse.dsn()) as conn:
+            counts = sync_reference_data(conn, data)
+            access = ensure_bi_access(conn, registry, os.environ)
+            conn.commit()
+        if not registry.funds:
+            funds_file = lakehouse.settings().funds_file
+            context.log.warning(f"the fund registry {funds_file} has no funds: no tenant sees any data")
+        tenants = ", ".join(access["tenants"]) or "(none)"
+        for name, key in REFERENCE_KEYS.items():
+            yield dg.MaterializeResult(asset_key=key, metadata={"rows": counts[name], "tenant_roles": tenants})
+
+    return dg.Definitions(assets=[reference_registries])

@@ -1,0 +1,216 @@
+"""The marts against an independent Python reference, their partitioning, and BI access per tenant.
+
+A sample of its own (3 funds, one per manager, over the July/August 2024 month boundary) is landed end to end
+in a database of its own on the session's PostgreSQL server, so other modules' re-deliveries never change
+what this one compares with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import traversable_tmp_dir
+from tests.integration.marts_reference import RATIO_TOLERANCE, accepted_records, fund_day_metrics
+
+pytestmark = pytest.mark.integration
+
+MARTS_SAMPLE = {"seed": 11, "funds": 3, "days": 8, "start": dt.date(2024, 7, 25), "receivables_per_fund": 250}
+DATABASE = "fidc_marts_test"
+
+
+class MartsEnv:
+    def __init__(self, dsn: str, home: Path, manifest, instance) -> None:
+        self.dsn = dsn
+        self.home = home
+        self.manifest = manifest
+        self.instance = instance
+
+    @property
+    def days(self) -> list[dt.date]:
+        return list(self.manifest.days)
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+def _dsn_for(dsn: str, database: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="module")
+def marts_env(lakehouse, dbt_manifest):
+    import dagster as dg
+
+    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
+    from fidc_assets.pipeline import adopt_fund_registry, deliver, run_days
+    from fidc_assets.sample.generator import generate_sample
+
+    with psycopg.connect(lakehouse.dsn, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {DATABASE} with (force)")
+        conn.execute(f"create database {DATABASE}")
+    dsn = _dsn_for(lakehouse.dsn, DATABASE)
+    home = traversable_tmp_dir("fidc-test-marts-")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("FIDC_ICEBERG_CATALOG_URI", "FIDC_WAREHOUSE", "FIDC_INBOX", "FIDC_FUNDS"):
+            mp.delenv(var, raising=False)
+        mp.setenv("FIDC_HOME", str(home))
+        mp.setenv("FIDC_PG_DSN", dsn)
+        manifest = generate_sample(home / "sample", **MARTS_SAMPLE)
+        deliver([manifest.inbox_dir / f for f in manifest.files], home / "inbox")
+        adopt_fund_registry(manifest.out_dir / REGISTRY_FILE_NAME, home / "funds.yaml")
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = run_days(list(manifest.days), instance=instance)
+            assert result.success
+            failed = [e.asset_check_key.name for e in result.get_asset_check_evaluations() if not e.passed]
+            assert failed == []
+            yield MartsEnv(dsn, home, manifest, instance)
+
+
+MART_KEY = ("fund_cnpj", "reference_date")
+
+
+def _mart_rows(env: MartsEnv) -> tuple[list[str], dict[tuple[str, dt.date], dict[str, object]]]:
+    with psycopg.connect(env.dsn) as conn:
+        cur = conn.execute("select * from marts.mart_fund_daily")
+        names = [d.name for d in cur.description]
+        rows = cur.fetchall()
+    return names, {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows}
+
+
+def test_mart_fund_daily_equals_the_python_reference(marts_env):
+    params = {k: v for k, v in MARTS_SAMPLE.items()}
+    expected = fund_day_metrics(accepted_records(**params))
+    names, got = _mart_rows(marts_env)
+    assert set(got) == set(expected)
+    metrics = [n for n in names if n not in MART_KEY]
+    assert set(metrics) == set(next(iter(expected.values()))), "the reference and the mart have other columns"
+    mismatches = []
+    for key in sorted(expected):
+        for name in metrics:
+            want, have = expected[key][name], got[key][name]
+            if name.endswith("_ratio") and want is not None and have is not None:
+                ok = abs(Decimal(have) - want) <= RATIO_TOLERANCE
+            else:
+                ok = have == want
+            if not ok:
+                mismatches.append((key, name, want, have))
+    assert mismatches == [], mismatches[:20]
+    # the sample exercises what the metrics are about
+    assert any(r["overdue_over_30_value"] > 0 for r in got.values())
+    assert any(r["repurchases_count"] > 0 for r in got.values())
+    assert all(r["pl"] is not None for r in got.values())
+
+
+def test_mart_fund_monthly_takes_month_end_positions_and_sums_flows(marts_env):
+    expected_daily = fund_day_metrics(accepted_records(**MARTS_SAMPLE))
+    with psycopg.connect(marts_env.dsn) as conn:
+        cur = conn.execute("select * from marts.mart_fund_monthly")
+        names = [d.name for d in cur.description]
+        got = {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    months = {(f, d.replace(day=1)) for f, d in expected_daily}
+    assert set(got) == months
+    for (fund, month), row in got.items():
+        days = sorted(d for f, d in expected_daily if f == fund and d.replace(day=1) == month)
+        end = expected_daily[(fund, days[-1])]
+        assert row["position_date"] == days[-1]
+        # July ends on the 31st (a business day) in the sample; August is month to date
+        assert row["is_month_complete"] == (month == dt.date(2024, 7, 1))
+        for name in ("pl", "present_value", "pdd_value", "pv_rating_aa", "overdue_over_90_value", "pv_to_mature_0_30"):
+            assert row[name] == end[name], (fund, month, name)
+        for name in ("acquisitions_count", "acquisitions_value", "settlements_value", "repurchases_count"):
+            assert row[name] == sum(expected_daily[(fund, d)][name] for d in days), (fund, month, name)
+
+
+def _partitions(env: MartsEnv, parent: str) -> list[str]:
+    rows = env.query(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "where i.inhparent = %s::regclass order by 1",
+        [f"marts.{parent}"],
+    )
+    return [r[0] for r in rows]
+
+
+def test_facts_and_marts_are_range_partitioned_by_date(marts_env):
+    for parent in ("fct_receivable_position_daily", "fct_acquisition", "fct_settlement", "mart_fund_daily"):
+        assert _partitions(marts_env, parent) == [f"{parent}_p202407", f"{parent}_p202408"], parent
+    assert _partitions(marts_env, "mart_fund_monthly") == ["mart_fund_monthly_p2024"]
+    kinds = dict(marts_env.query("select relname, relkind from pg_class where relname like 'mart_fund_%%'"))
+    assert kinds["mart_fund_daily"] == "p" and kinds["mart_fund_daily_p202407"] == "r"
+
+
+def _deleted(env: MartsEnv, table: str) -> int:
+    return env.query("select n_tup_del from pg_stat_user_tables where schemaname = 'marts' and relname = %s", [table])[
+        0
+    ][0]
+
+
+def test_rebuilding_a_day_touches_only_its_partition_and_changes_nothing(marts_env):
+    from fidc_assets.pipeline import run_days
+
+    day = dt.date(2024, 8, 1)
+    before = marts_env.query("select * from marts.mart_fund_daily order by 1, 2")
+    july_deleted = _deleted(marts_env, "fct_receivable_position_daily_p202407")
+    august_deleted = _deleted(marts_env, "fct_receivable_position_daily_p202408")
+    day_rows = marts_env.query(
+        "select count(*) from marts.fct_receivable_position_daily where reference_date = %s", [day]
+    )[0][0]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FIDC_HOME", str(marts_env.home))
+        mp.setenv("FIDC_PG_DSN", marts_env.dsn)
+        assert run_days([day], instance=marts_env.instance).success
+
+    assert marts_env.query("select * from marts.mart_fund_daily order by 1, 2") == before
+    assert _deleted(marts_env, "fct_receivable_position_daily_p202407") == july_deleted
+    assert _deleted(marts_env, "fct_receivable_position_daily_p202408") == august_deleted + day_rows
+
+
+def _as_role(env: MartsEnv, role: str) -> psycopg.Connection:
+    from fidc_assets.lib.pg import dsn_parts
+
+    parts = dsn_parts(env.dsn)
+    return psycopg.connect(host=parts["host"], port=parts["port"], dbname=parts["dbname"], user=role)
+
+
+def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts_env):
+    from fidc_assets.lib.funds import load_fund_registry
+
+    registry = load_fund_registry(marts_env.home / "funds.yaml")
+    all_funds = {f.cnpj for f in registry.funds}
+    assert len({f.manager for f in registry.funds}) == 3
+    for manager in registry.managers:
+        own = {f.cnpj for f in registry.funds if f.manager == manager.id}
+        with _as_role(marts_env, f"fidc_tenant_{manager.id}") as conn:
+            for table in ("mart_fund_daily", "mart_fund_monthly", "fct_receivable_position_daily", "fct_acquisition",
+                          "fct_settlement", "dim_fund", "dim_cedente", "dim_sacado"):  # fmt: skip
+                seen = {r[0] for r in conn.execute(f"select distinct fund_cnpj from marts.{table}").fetchall()}
+                assert seen == own, (manager.id, table)
+            assert conn.execute("select count(*) from marts.dim_date").fetchone()[0] > 0
+            assert {r[0] for r in conn.execute("select fund_cnpj from reference.funds")} == own
+    # the owner sees every fund: the policy restricts tenants only
+    assert {r[0] for r in marts_env.query("select distinct fund_cnpj from marts.mart_fund_daily")} == all_funds
+
+    tenant = f"fidc_tenant_{registry.managers[0].id}"
+    forbidden = [
+        "select count(*) from landing.receivable_positions",
+        "select count(*) from staging.stg_receivable_positions",
+        "select count(*) from marts.fct_receivable_position_daily_p202407",  # a partition bypasses row security
+        "insert into marts.dim_fund (fund_cnpj, in_registry) values ('00000000000000', false)",
+        "delete from marts.mart_fund_daily",
+    ]
+    for statement in forbidden:
+        with _as_role(marts_env, tenant) as conn:
+            conn.execute("set default_transaction_read_only = off")
+            conn.commit()
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with _as_role(marts_env, tenant) as conn:  # read-only by default, too
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("create table public.scratch (x int)")
