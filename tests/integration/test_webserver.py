@@ -481,7 +481,9 @@ def test_ui_shows_the_asset_graph_and_partition_status(webserver: Webserver) -> 
             if webserver.backfill_id:  # the backfill test ran: its page, with the runs it launched
                 page.goto(f"{webserver.url}/runs/b/{webserver.backfill_id}?tab=runs", timeout=60_000)
                 _dismiss_community_dialog(page)
-                page.get_by_text("sample month").first.wait_for(timeout=60_000)
+                page.get_by_text(re.compile(f"{webserver.backfill_id}|Partition selection")).first.wait_for(
+                    timeout=60_000
+                )
                 page.wait_for_timeout(3_000)
                 page.screenshot(path=str(SCREENSHOTS / "backfill.png"))
         finally:
