@@ -51,6 +51,24 @@ class CutoverRule:
         keep = pc.or_(pc.and_(before, is_legacy), pc.and_(pc.invert(before), pc.invert(is_legacy)))
         return rows.filter(keep)
 
+    def resolve(self, rows: pa.Table, date_field: str = "reference_date") -> pa.Table:
+        """Where a fund-day has rows from both sources, only the authoritative ones; a fund-day only one source
+        has keeps them (a fund the legacy never held, custodian files before a cutover, history the files do
+        not reach). Nothing is counted twice, and nothing is lost for want of the other source."""
+        if rows.num_rows == 0:
+            return rows
+        sources = rows.group_by([date_field, "fund_cnpj"]).aggregate([("source", "count_distinct")])
+        both = sources.filter(pc.greater(sources["source_count_distinct"], 1))
+        if both.num_rows == 0:
+            return rows
+        key = [date_field, "fund_cnpj"]
+        marked = rows.append_column("_row", pa.array(range(rows.num_rows), pa.int64()))
+        overlap = marked.select([*key, "_row", "source"]).join(both.select(key), key, join_type="inner")
+        decided = self.authoritative(overlap, date_field)
+        drop = pc.is_in(marked["_row"], value_set=pc.unique(overlap["_row"]))
+        keep = pc.or_(pc.invert(drop), pc.is_in(marked["_row"], value_set=decided["_row"]))
+        return rows.filter(keep)
+
 
 def rule_from(spec_cutover: dt.date, env: Mapping[str, str] | None = None) -> CutoverRule:
     """The mapping's date, or FIDC_LEGACY_CUTOVER when set."""

@@ -22,6 +22,7 @@ retention check all use it).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import queue
 import re
 import threading
@@ -195,13 +196,22 @@ def landing_days(conn: psycopg.Connection, entity: Entity) -> dict[dt.date, str]
 def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date]) -> pa.Table:
     """The cold (Iceberg) rows of `entity` for `days`, in the canonical Arrow schema.
 
-    The one place the hot side reads cold: a rule choosing between sources for a day (legacy history vs
-    custodian files after a cutover) belongs here."""
+    The one place the hot side reads cold, so the cutover rule applies here: where a fund-day has both legacy
+    and custodian-file rows (the shadow period), only the authoritative source's reach PostgreSQL (the legacy
+    mapping's `cutover_date`, or FIDC_LEGACY_CUTOVER)."""
     date_col = _require_dated(entity)
     if not days:
         return canonical.arrow_schema(entity).empty_table()
     rows = lake.read(entity, In(date_col, sorted(set(days))))
-    return rows.select(list(entity.field_names)).cast(canonical.arrow_schema(entity))
+    rows = rows.select(list(entity.field_names)).cast(canonical.arrow_schema(entity))
+    return _cutover_rule().resolve(rows, date_col)
+
+
+def _cutover_rule():
+    from fidc_assets.lib.cutover import rule_from
+    from fidc_assets.lib.migration import default_spec
+
+    return rule_from(default_spec().cutover_date, os.environ)
 
 
 def sort_for_load(entity: Entity, rows: pa.Table) -> pa.Table:

@@ -46,6 +46,8 @@ def canonical_rows(
             a = pa.array(np.asarray(funds, dtype=object)[fund_idx], t)
         elif f.name == "receivable_id":
             a = pa.array(np.char.add("R", ids.astype(str)), t)
+        elif f.name == "source":  # lineage: these rows stand for landed custodian files
+            a = pa.array(np.full(n, "custodian_file", dtype=object), t)
         elif pa.types.is_large_string(t) or pa.types.is_string(t):
             a = pa.array(np.char.add(f"{f.name[:3]}-", rng.integers(0, 10**8, n).astype(str)), t)
         elif pa.types.is_date32(t):

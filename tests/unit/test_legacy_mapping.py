@@ -173,3 +173,25 @@ def test_the_cutover_date_comes_from_the_mapping_or_the_environment():
     assert rule_from(dt.date(2026, 1, 1), {"FIDC_LEGACY_CUTOVER": "2025-07-01"}).cutover == dt.date(2025, 7, 1)
     with pytest.raises(ValueError, match="FIDC_LEGACY_CUTOVER must be an ISO date"):
         rule_from(dt.date(2026, 1, 1), {"FIDC_LEGACY_CUTOVER": "01/07/2025"})
+
+
+def test_resolve_keeps_one_source_per_fund_day_and_whatever_has_no_rival():
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from fidc_assets.lib.cutover import CutoverRule
+
+    d1, d2 = dt.date(2025, 12, 30), dt.date(2026, 1, 2)
+    rows = pa.table(
+        {
+            "reference_date": [d1, d1, d2, d2, d1, d2],
+            "fund_cnpj": ["A", "A", "A", "A", "B", "C"],
+            "source": ["legacy", "custodian_file", "legacy", "custodian_file", "custodian_file", "legacy"],
+            "n": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    kept = CutoverRule(dt.date(2026, 1, 1)).resolve(rows)
+    # A: both sources on both days → legacy before the cutover, files from it; B (files only, before the
+    # cutover) and C (legacy only, after it) have no rival and are kept
+    assert sorted(kept["n"].to_pylist()) == [1, 4, 5, 6]
