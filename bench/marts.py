@@ -41,7 +41,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
 REPO_DIR = BENCH_DIR.parent
 LAST_DAY = dt.date(2024, 7, 31)
-FUNDS = ["11222333000181", "22333444000102", "33444555000123", "44555666000144"]
+FUNDS = ["11222333000181", "22333444000181", "33444555000181", "44555666000181"]
 MANAGERS = {"aurora": FUNDS[:2], "boreal": FUNDS[2:]}
 ASSET_TYPES = ["DM", "DS", "CCB", "CH", "CC"]
 KINDS = ["liquidacao", "liquidacao_parcial", "recompra", "baixa"]
@@ -85,17 +85,17 @@ def synthetic_landing(entity, days: list[dt.date], per_day: int, seed: int) -> p
 
     def put(name: str, array: pa.Array) -> None:
         nonlocal t
+        if name not in schema.names:
+            return
         i = schema.get_field_index(name)
         t = t.set_column(i, schema.field(i), array.cast(schema.field(i).type))
 
     put("currency", pa.array(["BRL"] * n))
     put("custodian_id", pa.array(["custodia_alfa"] * n))
     put("source", pa.array(["custodian_file"] * n))
-    if "asset_type" in schema.names:
-        put("asset_type", pa.array(np.array(ASSET_TYPES)[rng.integers(0, len(ASSET_TYPES), n)]))
+    put("asset_type", pa.array(np.array(ASSET_TYPES)[rng.integers(0, len(ASSET_TYPES), n)]))
     put("cedente_doc", pa.array(np.char.add("c", rng.zipf(1.6, n).clip(1, 60).astype(str))))
-    if "sacado_doc" in schema.names:
-        put("sacado_doc", pa.array(np.char.add("s", rng.integers(0, 400, n).astype(str))))
+    put("sacado_doc", pa.array(np.char.add("s", rng.integers(0, 400, n).astype(str))))
     cents = rng.integers(10_000, 5_000_000, n)
     for name, factor in (
         ("nominal_value", 1.0),
