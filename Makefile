@@ -57,6 +57,7 @@ bench-ingest: $(STAMP)
 .PHONY: bench-hot
 bench-hot: $(STAMP)
 	$(BIN)/python -m bench.hot
+	$(BIN)/python -m bench.marts
 
 .PHONY: bench-history
 YEARS ?= 7
