@@ -209,3 +209,39 @@ def test_the_dagster_migration_asset_and_its_blocking_recon_check(lakehouse, leg
     assert tags == [f"legacy-2019-01-receivable_positions-{result.run_id}"]
     assert dt.date(2019, 1, 1) in done_months(lakehouse.dsn)
     assert default_spec().cutover_date == dt.date(2026, 1, 1)
+
+
+def test_a_migration_process_killed_with_sigkill_resumes_with_no_duplicate_and_no_missing_row(lakehouse, legacy, lake):
+    """The real failure: `fidc-lake history migrate` killed with SIGKILL (no exception handler, no cleanup)
+    right after its first month is reported, i.e. while it writes the next one; run again, it completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "FIDC_PG_DSN": lakehouse.dsn,
+        "FIDC_ICEBERG_CATALOG_URI": lake.catalog_uri,
+        "FIDC_WAREHOUSE": lake.warehouse,
+        "FIDC_LEGACY_DSN": legacy,
+    }
+    command = [sys.executable, "-m", "fidc_assets.cli", "history", "migrate"]
+    months = legacy_months(legacy)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line[:7] == f"{months[0]:%Y-%m}":  # the first month is done: the second is being written now
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    killed_with = done_months(lakehouse.dsn)
+    assert dt.date(2019, 1, 1) in killed_with and killed_with != set(months)
+
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{len(months) - len(killed_with)} to migrate" in resumed.stdout
+    assert done_months(lakehouse.dsn) == set(months)
+    _assert_lake_complete(lake, legacy)
