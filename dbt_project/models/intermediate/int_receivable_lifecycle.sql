@@ -4,6 +4,8 @@
   custodians of the same fund, so the key has no custodian. A view over all history: for analysis, not on
   the daily build path.
 -#}
+{{ config(full_history_tests=true) }}
+
 with positions as (
 
     select * from {{ ref('stg_receivable_positions') }}

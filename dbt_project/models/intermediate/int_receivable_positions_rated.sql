@@ -1,3 +1,5 @@
+{{ config(window_by='reference_date') }}
+
 {#- A view: a fact reading it with its window's bounds reads only the window's landing rows. -#}
 with positions as (
 

@@ -1,3 +1,5 @@
+{{ config(window_by='reference_date') }}
+
 with source as (
 
     select * from {{ source('landing', 'receivable_positions') }}

@@ -1,3 +1,5 @@
+{{ config(window_by='event_date') }}
+
 with source as (
 
     select * from {{ source('landing', 'settlements') }}
