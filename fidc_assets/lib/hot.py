@@ -214,19 +214,39 @@ def _cutover_rule():
     return rule_from(default_spec().cutover_date, os.environ)
 
 
-def sort_for_load(entity: Entity, rows: pa.Table) -> pa.Table:
-    """Rows ordered by business date, then fund (a no-op when they already are)."""
-    date_col = _require_dated(entity)
-    if rows.num_rows < 2:
-        return rows
-    days = rows[date_col].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+def _order_keys(entity: Entity, rows: pa.Table) -> np.ndarray:
+    """Per row: day number × number of funds + the fund's rank (ascending by day, then fund)."""
+    days = rows[_require_dated(entity)].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
     funds = pc.dictionary_encode(rows[FUND_COLUMN].combine_chunks())
     names = funds.dictionary.to_pylist()
     rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")
-    key = days * len(names) + rank[funds.indices.to_numpy()]
-    if (key[1:] >= key[:-1]).all():
-        return rows
-    return rows.take(pa.array(np.argsort(key, kind="stable")))
+    return days.astype(np.int64) * max(len(names), 1) + rank[funds.indices.to_numpy()]
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """One day's rows in load order, not yet gathered: zero-copy runs of the input (rows read from cold come
+    in runs, one per delivery), or row indices to take when the input is too scattered for runs to pay."""
+
+    source: pa.Table
+    runs: tuple[tuple[int, int], ...] = ()  # (offset, length) in load order
+    indices: np.ndarray | None = None
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.indices) if self.indices is not None else sum(n for _, n in self.runs)
+
+    def table(self) -> pa.Table:
+        """The day's rows in order: a concatenation of slices (no copy), or a take (a copy)."""
+        if self.indices is not None:
+            return self.source.take(pa.array(self.indices))
+        if not self.runs:
+            return self.source.schema.empty_table()
+        return pa.concat_tables([self.source.slice(o, n) for o, n in self.runs])
+
+
+#: Above this many runs per row the input is "scattered": one take per day beats thousands of tiny slices.
+MAX_RUNS_PER_ROW = 1 / 2048
 
 
 @dataclass
@@ -247,7 +267,7 @@ class _Encoder:
 
     _END = object()
 
-    def __init__(self, slices: list[pa.Table]):
+    def __init__(self, slices: list[DayRows]):
         self._queue: queue.Queue = queue.Queue(maxsize=ENCODE_AHEAD_CHUNKS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(slices,), name="pg-binary-encoder", daemon=True)
@@ -262,10 +282,10 @@ class _Encoder:
                 continue
         return False
 
-    def _run(self, slices: list[pa.Table]) -> None:
+    def _run(self, slices: list[DayRows]) -> None:
         try:
-            for rows in slices:
-                for chunk in encode_stream(rows, COPY_CHUNK_ROWS):
+            for day_rows in slices:
+                for chunk in encode_stream(day_rows.table(), COPY_CHUNK_ROWS):
                     if not self._put(chunk):
                         return
                 if not self._put(self._END):
@@ -297,25 +317,43 @@ def _copy_into(conn: psycopg.Connection, table: str, columns: list[str], chunks:
                 copy.write(chunk)
 
 
-def _day_slices(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict[dt.date, pa.Table]:
-    """Sorted rows cut into one zero-copy slice per day of `days` (a day without rows gets an empty slice)."""
+def _day_rows(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict[dt.date, DayRows]:
+    """Each day's rows, ordered by fund, without copying the table: the order is computed on one int64 key
+    and applied per day later (on the encoder's thread, overlapping the COPY), as slices when the input comes
+    in runs (it does from cold: one run per delivery), as a take otherwise. Every row must be on one of `days`."""
     date_col = _require_dated(entity)
+    wanted = np.array([(d - dt.date(1970, 1, 1)).days for d in days], dtype=np.int64)
+    if rows.num_rows == 0:
+        return {d: DayRows(rows) for d in days}
     values = rows[date_col].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
-    wanted = np.array([(d - dt.date(1970, 1, 1)).days for d in days], dtype=np.int32)
     stray = np.setdiff1d(np.unique(values), wanted)
     if stray.size:
         strays = ", ".join(str(dt.date(1970, 1, 1) + dt.timedelta(days=int(x))) for x in stray[:5])
         raise ValueError(f"{entity.name}: rows dated {strays} are outside the days being replaced")
-    starts = np.searchsorted(values, wanted, side="left")
-    ends = np.searchsorted(values, wanted, side="right")
-    return {d: rows.slice(int(s), int(e - s)) for d, s, e in zip(days, starts, ends, strict=True)}
+    key = _order_keys(entity, rows)
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    lengths = np.diff(np.append(starts, len(key)))
+    out: dict[dt.date, DayRows] = {}
+    if len(starts) <= max(64, rows.num_rows * MAX_RUNS_PER_ROW):
+        order = np.argsort(key[starts], kind="stable")
+        run_days = values[starts][order]
+        for d, day_number in zip(days, wanted, strict=True):
+            picked = order[run_days == day_number]
+            out[d] = DayRows(rows, tuple((int(starts[i]), int(lengths[i])) for i in picked))
+        return out
+    order = np.argsort(key, kind="stable")
+    sorted_days = values[order]
+    lo = np.searchsorted(sorted_days, wanted, side="left")
+    hi = np.searchsorted(sorted_days, wanted, side="right")
+    return {d: DayRows(rows, indices=order[a:b]) for d, a, b in zip(days, lo, hi, strict=True)}
 
 
 def _load_days(
     conn: psycopg.Connection,
     entity: Entity,
     days: list[dt.date],
-    slices: dict[dt.date, pa.Table],
+    slices: dict[dt.date, DayRows],
+    columns: list[str],
     encoder: _Encoder,
     report: LoadReport,
 ) -> None:
@@ -335,7 +373,7 @@ def _load_days(
                 sql.Literal(day + dt.timedelta(days=1)),
             )
         )
-        _copy_into(conn, new, slices[day].column_names, encoder.next_day())
+        _copy_into(conn, new, columns, encoder.next_day())
         conn.execute(_index_ddl(entity, _rel(new)))
         report.rows_per_day[day] = slices[day].num_rows
 
@@ -351,8 +389,8 @@ def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.dat
     report = LoadReport(entity.name)
     if not days:
         return report
-    rows = sort_for_load(entity, rows.select(list(entity.field_names)))
-    slices = _day_slices(entity, rows, days)
+    rows = rows.select(list(entity.field_names))
+    slices = _day_rows(entity, rows, days)
     with psycopg.connect(dsn) as conn:
         conn.execute("select pg_advisory_lock(hashtext(%s))", [f"{LANDING_SCHEMA}.{entity.name}"])
         ensure_parent(conn, entity)
@@ -360,7 +398,7 @@ def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.dat
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
         encoder = _Encoder([slices[d] for d in days])
         try:
-            _load_days(conn, entity, days, slices, encoder, report)
+            _load_days(conn, entity, days, slices, rows.column_names, encoder, report)
         finally:
             encoder.close()
         existing = landing_days(conn, entity)

@@ -9,6 +9,7 @@ import threading
 import uuid
 from decimal import Decimal
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pytest
@@ -128,10 +129,16 @@ def test_replacing_a_day_touches_only_that_day_and_swaps_it_whole(hot_dsn):
     assert leftovers == []
 
 
-def test_rows_reach_postgres_sorted_by_date_then_fund(hot_dsn):
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in runs", "scattered"])
+def test_rows_reach_postgres_sorted_by_date_then_fund(hot_dsn, shuffled):
+    """Rows in runs (as cold returns them, one run per delivery: gathered as zero-copy slices) and rows in no
+    order at all (gathered with a take) land the same: every row once, ordered by date then fund."""
     entity = canonical.SETTLEMENTS
     rows = canonical_rows(entity, 2_000, DAYS, FUNDS, seed=5)  # generated fund by fund
+    if shuffled:
+        rows = rows.take(pa.array(np.random.default_rng(3).permutation(rows.num_rows)))
     replace_days(hot_dsn, entity, rows, DAYS)
+    assert sorted(_landing(hot_dsn, entity), key=_key) == sorted(rows.to_pylist(), key=_key)
     with psycopg.connect(hot_dsn) as conn:
         physical = conn.execute("select event_date, fund_cnpj from landing.settlements").fetchall()
     # a sequential scan of a freshly loaded partition returns rows in load order, partitions in bound order
