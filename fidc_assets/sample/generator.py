@@ -63,7 +63,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -359,6 +359,49 @@ class _Collector:
                     acc[1] += m.paid
 
 
+def render_files(
+    sim, assignment: Sequence[FundCustodians], seed: int, bad_row_rate: float
+) -> Iterator[RenderedFile | render_stock_csv.RenderedStockFile]:
+    """Every file of a sample, in delivery order, rendered (content, accepted and corrupted records) but not
+    written: `generate_sample` writes them and sums the truth; tests that need the accepted records themselves
+    (a reference implementation of the marts) read them from here."""
+    for fund, fc in zip(sim.funds, assignment, strict=True):
+        cnpj = fund.cnpj
+        quota_model = QuotaModel(seed, cnpj) if fc.quotas else None
+        if fc.positions is not None or quota_model is not None:
+            alfa = StockCsvRenderer(fund) if fc.positions == ALFA else None
+            beta = render_stock_beta.BetaStockRenderer(fund) if fc.positions == BETA else None
+            gama = render_stock_gama.GamaStockRenderer(fund) if fc.positions == GAMA else None
+            delta = render_stock_delta.DeltaStockRenderer(fund) if fc.positions == DELTA else None
+            for i, (day, positions) in enumerate(sim.iter_stock(cnpj)):
+                if alfa is not None:
+                    yield alfa.render(day, positions, render_rng(seed, cnpj, day), bad_row_rate)
+                elif beta is not None:
+                    yield beta.render(day, positions, file_rng(seed, BETA, "positions", cnpj, day), bad_row_rate)
+                elif gama is not None:
+                    rng = file_rng(seed, GAMA, "positions", cnpj, day)
+                    yield gama.render(day, positions, rng, bad_row_rate, zipped=render_stock_gama.is_zipped(i))
+                elif delta is not None:
+                    yield delta.render(day, positions, file_rng(seed, DELTA, "positions", cnpj, day), bad_row_rate)
+                if quota_model is not None:
+                    rng = file_rng(seed, QUOTAS_CUSTODIAN, "quotas", cnpj, day)
+                    yield render_stock_delta.render_quotas(quota_model.on(day, positions), rng, bad_row_rate)
+        if fc.events is not None:
+            renderer = (render_cnab444.CnabRenderer if fc.events == EPSILON else render_events_json.JsonEventsRenderer)(
+                fund
+            )
+            by_day: dict[tuple[dt.date, FileKind], list[Movement]] = defaultdict(list)
+            for m in sim.movements(cnpj):
+                kind = FileKind.ACQUISITIONS if m.kind is MovementKind.ACQUISITION else FileKind.SETTLEMENTS
+                by_day[(m.date, kind)].append(m)
+            for day in sim.business_days:
+                for kind in (FileKind.ACQUISITIONS, FileKind.SETTLEMENTS):
+                    moves = by_day.get((day, kind))
+                    if moves:
+                        rng = file_rng(seed, fc.events, str(kind), cnpj, day)
+                        yield renderer.render(kind, day, moves, rng, bad_row_rate)
+
+
 def generate_sample(
     out_dir: Path,
     seed: int = 42,
@@ -385,41 +428,11 @@ def generate_sample(
     sim = simulate(seed, funds, days, start, receivables_per_fund)
     assignment = assign_custodians(len(sim.funds), requested)
     out = _Collector(inbox)
-    for fund, fc in zip(sim.funds, assignment, strict=True):
-        cnpj = fund.cnpj
-        quota_model = QuotaModel(seed, cnpj) if fc.quotas else None
-        if fc.positions is not None or quota_model is not None:
-            alfa = StockCsvRenderer(fund) if fc.positions == ALFA else None
-            beta = render_stock_beta.BetaStockRenderer(fund) if fc.positions == BETA else None
-            gama = render_stock_gama.GamaStockRenderer(fund) if fc.positions == GAMA else None
-            delta = render_stock_delta.DeltaStockRenderer(fund) if fc.positions == DELTA else None
-            for i, (day, positions) in enumerate(sim.iter_stock(cnpj)):
-                if alfa is not None:
-                    out.add_alfa(alfa.render(day, positions, render_rng(seed, cnpj, day), bad_row_rate))
-                elif beta is not None:
-                    out.add(beta.render(day, positions, file_rng(seed, BETA, "positions", cnpj, day), bad_row_rate))
-                elif gama is not None:
-                    rng = file_rng(seed, GAMA, "positions", cnpj, day)
-                    out.add(gama.render(day, positions, rng, bad_row_rate, zipped=render_stock_gama.is_zipped(i)))
-                elif delta is not None:
-                    out.add(delta.render(day, positions, file_rng(seed, DELTA, "positions", cnpj, day), bad_row_rate))
-                if quota_model is not None:
-                    rng = file_rng(seed, QUOTAS_CUSTODIAN, "quotas", cnpj, day)
-                    out.add(render_stock_delta.render_quotas(quota_model.on(day, positions), rng, bad_row_rate))
-        if fc.events is not None:
-            renderer = (render_cnab444.CnabRenderer if fc.events == EPSILON else render_events_json.JsonEventsRenderer)(
-                fund
-            )
-            by_day: dict[tuple[dt.date, FileKind], list[Movement]] = defaultdict(list)
-            for m in sim.movements(cnpj):
-                kind = FileKind.ACQUISITIONS if m.kind is MovementKind.ACQUISITION else FileKind.SETTLEMENTS
-                by_day[(m.date, kind)].append(m)
-            for day in sim.business_days:
-                for kind in (FileKind.ACQUISITIONS, FileKind.SETTLEMENTS):
-                    moves = by_day.get((day, kind))
-                    if moves:
-                        rng = file_rng(seed, fc.events, str(kind), cnpj, day)
-                        out.add(renderer.render(kind, day, moves, rng, bad_row_rate))
+    for rendered in render_files(sim, assignment, seed, bad_row_rate):
+        if isinstance(rendered, render_stock_csv.RenderedStockFile):
+            out.add_alfa(rendered)
+        else:
+            out.add(rendered)
 
     _write_csv(
         truth_dir / POSITIONS_FILE,

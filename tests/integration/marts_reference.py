@@ -1,8 +1,8 @@
 """An independent Python reference for `marts.mart_fund_daily`, computed from the sample generator's truth.
 
 The generator knows, for every file it renders, which simulated records a correct parser accepts (corrupted
-rows are quarantined by the pipeline). `accepted_records` renders the same files again, with the same
-seeded generators as `generate_sample`, and keeps exactly those records; `fund_day_metrics` then computes
+rows are quarantined by the pipeline). `accepted_records` renders the same files again (the generator's
+`render_files`, with the same seeds) and keeps exactly those records; `fund_day_metrics` then computes
 every metric of the mart with `decimal.Decimal`, from the simulation's own fields (its CMN 2682 rating and
 provision, days overdue, days to due, quota classes), never from the SQL under test.
 """
@@ -15,16 +15,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from fidc_assets.sample import generator as g
-from fidc_assets.sample import (
-    render_cnab444,
-    render_events_json,
-    render_stock_beta,
-    render_stock_delta,
-    render_stock_gama,
-)
-from fidc_assets.sample.quotas import QuotaModel, QuotaRow
-from fidc_assets.sample.render_common import FileKind, file_rng
-from fidc_assets.sample.render_stock_csv import StockCsvRenderer, render_rng
+from fidc_assets.sample.quotas import QuotaRow
+from fidc_assets.sample.render_common import FileKind
+from fidc_assets.sample.render_stock_csv import RenderedStockFile
 from fidc_assets.sample.simulation import Movement, MovementKind, StockPosition, simulate
 
 CENT = Decimal("0.01")
@@ -51,46 +44,17 @@ def accepted_records(
     sim = simulate(seed, funds, days, start, receivables_per_fund)
     assignment = g.assign_custodians(len(sim.funds), g.ALL_CUSTODIANS)
     out = Accepted()
-    for fund, fc in zip(sim.funds, assignment, strict=True):
-        cnpj = fund.cnpj
-        quota_model = QuotaModel(seed, cnpj) if fc.quotas else None
-        renderers = {
-            g.BETA: render_stock_beta.BetaStockRenderer,
-            g.GAMA: render_stock_gama.GamaStockRenderer,
-            g.DELTA: render_stock_delta.DeltaStockRenderer,
-        }
-        for i, (day, positions) in enumerate(sim.iter_stock(cnpj)):
-            if fc.positions == g.ALFA:
-                rendered = StockCsvRenderer(fund).render(day, positions, render_rng(seed, cnpj, day), bad_row_rate)
-                out.positions[(cnpj, day)] = list(rendered.accepted_positions)
-            elif fc.positions is not None:
-                rng = file_rng(seed, fc.positions, "positions", cnpj, day)
-                renderer = renderers[fc.positions](fund)
-                if fc.positions == g.GAMA:
-                    zipped = render_stock_gama.is_zipped(i)
-                    rendered = renderer.render(day, positions, rng, bad_row_rate, zipped=zipped)
-                else:
-                    rendered = renderer.render(day, positions, rng, bad_row_rate)
-                out.positions[(cnpj, day)] = list(rendered.accepted)
-            if quota_model is not None:
-                rng = file_rng(seed, g.QUOTAS_CUSTODIAN, "quotas", cnpj, day)
-                rendered = render_stock_delta.render_quotas(quota_model.on(day, positions), rng, bad_row_rate)
-                out.quotas.extend(rendered.accepted)
-        if fc.events is not None:
-            cls = render_cnab444.CnabRenderer if fc.events == g.EPSILON else render_events_json.JsonEventsRenderer
-            renderer = cls(fund)
-            by_day: dict[tuple[dt.date, FileKind], list[Movement]] = defaultdict(list)
-            for m in sim.movements(cnpj):
-                kind = FileKind.ACQUISITIONS if m.kind is MovementKind.ACQUISITION else FileKind.SETTLEMENTS
-                by_day[(m.date, kind)].append(m)
-            for day in sim.business_days:
-                for kind in (FileKind.ACQUISITIONS, FileKind.SETTLEMENTS):
-                    moves = by_day.get((day, kind))
-                    if moves:
-                        rng = file_rng(seed, fc.events, str(kind), cnpj, day)
-                        rendered = renderer.render(kind, day, moves, rng, bad_row_rate)
-                        target = out.acquisitions if kind is FileKind.ACQUISITIONS else out.settlements
-                        target.extend(rendered.accepted)
+    for rendered in g.render_files(sim, assignment, seed, bad_row_rate):
+        if isinstance(rendered, RenderedStockFile):
+            out.positions[(rendered.fund_cnpj, rendered.reference_date)] = list(rendered.accepted_positions)
+        elif rendered.kind is FileKind.POSITIONS:
+            out.positions[(rendered.fund_cnpj, rendered.day)] = list(rendered.accepted)
+        elif rendered.kind is FileKind.QUOTAS:
+            out.quotas.extend(rendered.accepted)
+        elif rendered.kind is FileKind.ACQUISITIONS:
+            out.acquisitions.extend(rendered.accepted)
+        else:
+            out.settlements.extend(rendered.accepted)
     return out
 
 
