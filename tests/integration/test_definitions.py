@@ -105,8 +105,8 @@ def test_every_asset_is_partitioned_by_business_day_and_documented(dbt_manifest)
     migration by month."""
     import dagster as dg
 
-    from fidc_assets.defs.partitions import FUNDS, months
     from fidc_assets.definitions import defs
+    from fidc_assets.defs.partitions import FUNDS, months
 
     graph = defs().resolve_asset_graph()
     multi = set()
