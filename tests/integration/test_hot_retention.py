@@ -86,6 +86,11 @@ def _held(dsn: str):
 def test_only_partitions_outside_the_window_are_dropped_and_cold_stays(env):
     dsn, lake = env
     cold_before = _cold(lake)
+    with psycopg.connect(dsn) as conn:  # a fund-day with flows but no stock: a mart row cold has no rows for
+        conn.execute(
+            "insert into marts.mart_fund_daily values ('99999999000191', %s, 0, 0, 0)",
+            [DAYS[0]],
+        )
 
     report = apply_retention(dsn, lake, MONTHS)
 
@@ -168,3 +173,19 @@ def test_a_mart_that_disagrees_with_cold_is_kept(env):
     landing, marts = _held(dsn)
     assert marts["mart_fund_daily"][0] == "mart_fund_daily_p202312"
     assert landing["receivable_positions"] == INSIDE  # landing matched cold: dropped
+
+
+def test_a_future_dated_day_does_not_move_the_window(env):
+    """A row mistyped as 2099 lands a 2099 partition; the window still ends today at the latest, so nothing
+    of the present is dropped because of it."""
+    dsn, lake = env
+    future = dt.date(2099, 1, 5)
+    entity = canonical.RECEIVABLE_POSITIONS
+    lake.table(entity).append(canonical_rows(entity, 10, [future], FUNDS, seed=7))
+    load_days_from_cold(lake, dsn, entity, [future])
+
+    report = apply_retention(dsn, lake, MONTHS)
+
+    assert report.anchor == DAYS[-1]
+    landing, _ = _held(dsn)
+    assert landing[entity.name] == [*INSIDE, future]
