@@ -187,14 +187,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     from fidc_assets.defs.dbt.project import prepare_manifest
     from fidc_assets.lib.funds import REGISTRY_FILE_NAME
-    from fidc_assets.lib.pg import resolve_dsn
+    from fidc_assets.lib.pg import redacted, resolve_dsn
     from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
     from fidc_assets.sample.generator import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}")
     dsn = resolve_dsn(settings)
-    print("PostgreSQL:", dsn)
+    print("PostgreSQL:", redacted(dsn))
     manifest = _generate(args, settings.home / "sample")
     delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))
     registry = adopt_fund_registry(manifest.out_dir / REGISTRY_FILE_NAME, settings.funds_file)
@@ -237,7 +237,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"wall time           {elapsed:.1f} s")
     print()
     print("Next: `make ui` opens the Dagster UI on http://127.0.0.1:3000 ;")
-    print(f"      psql '{dsn}' -c 'select * from marts.mart_fund_daily order by 2, 1 limit 10'")
+    print(f"      psql '{redacted(dsn)}' -c 'select * from marts.mart_fund_daily order by 2, 1 limit 10'")
     ok = result.success and not mismatches and summary.checks_failed == 0
     return 0 if ok else 1
 

@@ -18,6 +18,7 @@ import sys
 import time
 from decimal import Decimal
 
+from fidc_assets.lib.pg import redacted
 from fidc_assets.settings import Settings
 
 
@@ -50,7 +51,7 @@ def cmd_sample_legacy(args: argparse.Namespace) -> int:
     rows = ", ".join(f"{t} {n:,}" for t, n in report.rows.items())
     kinds = {k: sum(1 for d in report.defects if d.kind == k) for k in dict.fromkeys(d.kind for d in report.defects)}
     print(
-        f"legacy database: {report.dsn}\n{params.funds} funds, {len(report.days)} business days "
+        f"legacy database: {redacted(report.dsn)}\n{params.funds} funds, {len(report.days)} business days "
         f"({report.days[0]} .. {report.days[-1]}; cutover {params.cutover}, {params.shadow_days} shadow days)\n"
         f"rows: {rows}\nknown defects (table known_defects, fund-days): {kinds}\nwall time {elapsed:.1f} s"
     )
@@ -98,7 +99,7 @@ def _cmd_recon(args: argparse.Namespace) -> int:
     rows, result = recon_months(lake, source, dsn, months, spec, Decimal(args.tolerance))
     print(
         f"{result.fund_days} fund-days over {len(months)} months: {result.by_status}; GX "
-        f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {dsn}\n"
+        f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {redacted(dsn)}\n"
         f"Data Docs: {result.data_docs}"
     )
     for r in rows:

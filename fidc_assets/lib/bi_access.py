@@ -101,7 +101,7 @@ def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapp
     stale = [
         r[0]
         for r in conn.execute(
-            "select rolname from pg_roles where rolname like %s and rolcanlogin", [TENANT_ROLE_PREFIX + "%"]
+            "select rolname from pg_roles where starts_with(rolname, %s) and rolcanlogin", [TENANT_ROLE_PREFIX]
         ).fetchall()
         if r[0] not in wanted
     ]

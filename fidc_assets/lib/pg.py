@@ -36,6 +36,15 @@ def dsn_parts(dsn: str) -> dict[str, str]:
     }
 
 
+def redacted(dsn: str) -> str:
+    """The DSN with its password replaced by `***`, for messages and logs."""
+    url = urlsplit(dsn)
+    if not url.password:
+        return dsn
+    netloc = url.netloc.replace(f":{url.password}@", ":***@", 1)
+    return url._replace(netloc=netloc).geturl()
+
+
 def sqlalchemy_url(dsn: str) -> str:
     """The same server for SQLAlchemy users (Dagster storage, pyiceberg SQL catalog): psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):

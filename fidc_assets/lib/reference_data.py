@@ -96,7 +96,10 @@ class ReferenceData:
 
 
 def sync_reference_data(conn: psycopg.Connection, data: ReferenceData) -> dict[str, int]:
-    """Create the `reference` tables if needed and replace their rows (the caller commits)."""
+    """Create the `reference` tables if needed and replace their rows (the caller commits). Runs that overlap
+    (a schedule and a backfill) take turns: the lock is held to the caller's commit, which also covers the
+    roles and row security `bi_access` sets up in the same transaction."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('fidc.reference'))")
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(REFERENCE_SCHEMA)))
     counts = {}
     for table, (ddl, columns) in TABLES.items():

@@ -50,7 +50,7 @@ def definitions() -> dg.Definitions:
         from fidc_assets.lib.asset_types import load_asset_types
         from fidc_assets.lib.bi_access import ensure_bi_access
         from fidc_assets.lib.calendar import anbima_holidays
-        from fidc_assets.lib.reference_data import ReferenceData, load_fx_rates, sync_reference_data
+        from fidc_assets.lib.reference_data import FX_RATES_FILE, ReferenceData, load_fx_rates, sync_reference_data
 
         registry = lakehouse.fund_registry()
         data = ReferenceData.build(
@@ -58,7 +58,7 @@ def definitions() -> dg.Definitions:
             {spec.id: spec.name for spec in lakehouse.specs().values()},
             load_asset_types(),
             anbima_holidays(),
-            load_fx_rates(),
+            load_fx_rates(os.environ.get("FIDC_FX_RATES") or FX_RATES_FILE),
         )
         with psycopg.connect(lakehouse.dsn()) as conn:
             counts = sync_reference_data(conn, data)
