@@ -90,12 +90,11 @@ def as_of(lake: Lake, moment: dt.datetime, entities: tuple[str, ...] = INGESTIBL
 
 
 def _ancestry(table: Table) -> list[Snapshot]:
-    """Current snapshot first, then its parents."""
-    out, snap = [], table.current_snapshot()
-    while snap is not None:
-        out.append(snap)
-        snap = table.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
-    return out
+    """The table's retained snapshots, newest first. Not by walking parent links: once the nightly expiry has
+    removed an untagged snapshot the walk would stop there, and older (tagged) migration commits, with the
+    tagged states before them, would no longer be found. Commits here only ever append to main, so time
+    order is ancestry order."""
+    return sorted(table.metadata.snapshots, key=lambda snap: snap.timestamp_ms, reverse=True)
 
 
 def _prop(snap: Snapshot, key: str) -> str | None:
@@ -121,7 +120,12 @@ def previous_snapshot(table: Table, month: dt.date, run_id: str | None = None) -
                 j + 1 < len(chain) and _prop(chain[j + 1], PROP_RUN) == run and _prop(chain[j + 1], PROP_MONTH) == key
             ):
                 j += 1
-            return run, chain[j].parent_snapshot_id
+            # the state before the run is tagged `<tag>-before` at migration time: prefer it, it survives expiry
+            suffix = f"-{run}-before"
+            tagged = [
+                r.snapshot_id for n, r in table.refs().items() if n.startswith(f"legacy-{key}-") and n.endswith(suffix)
+            ]
+            return run, tagged[0] if tagged else chain[j].parent_snapshot_id
     return None, None
 
 

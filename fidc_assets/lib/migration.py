@@ -2,7 +2,9 @@
 
 The mapping is configuration (`fidc_assets/legacy/sifidc.yaml`, validated by `LegacySpec`). For each month
 and each mapped table the rows are streamed out of PostgreSQL with ``COPY (select ...) TO STDOUT`` into a
-pyarrow CSV reader (bounded memory: one batch at a time), typed and mapped with vectorized kernels, and land
+pyarrow CSV reader (read one batch at a time; the mapped batches of a month and entity are then gathered for
+its one commit, so memory grows with a month of one entity, not with the table), typed and mapped with
+vectorized kernels, and land
 in the canonical Iceberg table with ``source = 'legacy'``:
 
 * one Iceberg commit per entity per month replaces exactly ``source = 'legacy'`` and that month (re-running a
@@ -508,11 +510,14 @@ def migrate_month(
                 parts.append(rows)
             rows = pa.concat_tables(parts)
             props = {PROP_RUN: run_id, PROP_MONTH: month_key(month), PROP_OPERATION: "migrate", "fidc.source": SOURCE}
+            before = lake.table(entity).current_snapshot()
             lake.replace_slice(entity, rows, month_filter(entity, month), snapshot_properties=props)
             snap = lake.table(entity).current_snapshot()
             tag = tag_name(month, entity_name, run_id)
             if snap is not None:
                 _tag(lake, entity, snap.snapshot_id, tag)
+            if before is not None:  # the state a rollback restores: tagged too, so snapshot expiry keeps it
+                _tag(lake, entity, before.snapshot_id, f"{tag}-before")
             outcome.entities.append(
                 EntityOutcome(entity_name, rows.num_rows, rejected_count, snap.snapshot_id if snap else None, tag)
             )

@@ -108,20 +108,26 @@ def lake_figures(lake: Lake, month: dt.date) -> dict[Key, Figures]:
     return out
 
 
-def mart_figures(dsn: str | None, month: dt.date, window_start: dt.date | None) -> dict[Key, Figures]:
-    """`marts.mart_fund_daily` for the month's dates in the hot window (empty when there is no mart yet)."""
-    if dsn is None or window_start is None or next_month(month) <= window_start:
-        return {}
+def mart_figures(
+    dsn: str | None, month: dt.date, window_start: dt.date | None = None
+) -> tuple[dict[Key, Figures], set[dt.date]]:
+    """`marts.mart_fund_daily` for the month's dates the marts hold (from `window_start` when given), and
+    those dates. The marts hold the hot window (older partitions are dropped by the retention): a date with
+    mart rows is compared, and a fund-day missing on such a date counts as zero, never as "not compared"."""
+    if dsn is None or (window_start is not None and next_month(month) <= window_start):
+        return {}, set()
+    start = max(month, window_start) if window_start is not None else month
     with psycopg.connect(dsn) as conn:
         exists = conn.execute("select to_regclass('marts.mart_fund_daily')").fetchone()[0]
         if exists is None:
-            return {}
+            return {}, set()
         rows = conn.execute(
             "select fund_cnpj, reference_date, receivable_count, nominal_value, present_value, pdd_value "
             "from marts.mart_fund_daily where reference_date >= %s and reference_date < %s",
-            [max(month, window_start), next_month(month)],
+            [start, next_month(month)],
         ).fetchall()
-    return {(r[0], r[1]): Figures(int(r[2]), r[3], r[4], r[5] or ZERO) for r in rows}
+    figures = {(r[0], r[1]): Figures(int(r[2]), r[3], r[4], r[5] or ZERO) for r in rows}
+    return figures, {r[1] for r in rows}
 
 
 def known_defects(legacy_dsn: str, month: dt.date, spec: LegacySpec) -> tuple[list[KnownDefect], dict[int, Figures]]:
@@ -156,7 +162,7 @@ def reconcile_month(
     spec = spec or default_spec()
     legacy = legacy_figures(legacy_dsn, month, spec)
     lake_f = lake_figures(lake, month)
-    marts = mart_figures(dsn, month, window_start)
+    marts, mart_dates = mart_figures(dsn, month, window_start)
     defects, row_values = known_defects(legacy_dsn, month, spec)
     by_day: dict[Key, list[KnownDefect]] = defaultdict(list)
     for d in defects:
@@ -164,6 +170,8 @@ def reconcile_month(
     out = []
     for key in sorted(set(legacy) | set(lake_f) | set(marts)):
         lg, lk, mt = legacy.get(key, Figures()), lake_f.get(key, Figures()), marts.get(key)
+        if mt is None and key[1] in mart_dates:  # the marts hold the date but not this fund-day
+            mt = Figures(0, ZERO, ZERO, ZERO)
         predicted = Figures(0, ZERO, ZERO, ZERO, ZERO)
         for d in by_day.get(key, []):
             if d.legacy_row_id is not None and d.legacy_row_id in row_values:

@@ -13,6 +13,7 @@ import pytest
 from fidc_assets.lib.canonical import ACQUISITIONS, FUND_QUOTAS, QUARANTINE, RECEIVABLE_POSITIONS, SETTLEMENTS
 from fidc_assets.lib.history import as_of, rollback_month
 from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.maintenance import expire_snapshots
 from fidc_assets.lib.migration import (
     DEFAULT_SPEC,
     clear_log,
@@ -150,6 +151,10 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
     (positions_then, *_) = as_of(lake, before_bad)
     assert positions_then.run_id == "good"
     assert positions_then.rows_by_source_month[("legacy", "2019-02")] == good_feb.num_rows
+
+    # the nightly snapshot expiry ran in between, keeping nothing but tagged snapshots: rollback still works
+    expired = expire_snapshots(lake, dt.timedelta(0), now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    assert any(e.after < e.before for e in expired)
 
     undone = rollback_month(lake, feb, log_dsn=lakehouse.dsn)
     assert {u.run_id for u in undone} == {"bad"} and len(undone) == 5  # four entities and the quarantine

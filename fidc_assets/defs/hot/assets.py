@@ -3,6 +3,7 @@
 import dagster as dg
 
 from fidc_assets.defs.ingest.assets import RETRY
+from fidc_assets.defs.legacy.assets import MIGRATION
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.hot import HOT_ENTITIES, load_days_from_cold
@@ -15,7 +16,9 @@ LANDING_RECEIVABLE_POSITIONS = LANDING_ASSETS["receivable_positions"]
 def _landing_asset(entity) -> dg.AssetsDefinition:
     @dg.asset(
         key=LANDING_ASSETS[entity.name],
-        deps=[dg.AssetKey(["lake", entity.name])],
+        # cold holds custodian files (lake/*) and the migrated history (legacy/migration, whose blocking recon
+        # check stops a run or backfill of history before bad rows reach PostgreSQL)
+        deps=[dg.AssetKey(["lake", entity.name]), MIGRATION],
         description=f"lake.{entity.name} copied from Iceberg into PostgreSQL landing.{entity.name} (one partition "
         f"per {entity.partition_date}) with binary COPY; each day is swapped in atomically. Materializing old "
         "dates rehydrates them from cold; the nightly retention drops them again outside FIDC_HOT_WINDOW_MONTHS.",

@@ -1,6 +1,5 @@
 """Legacy migration assets. Thin: the work is in `fidc_assets.lib.migration` and `fidc_assets.lib.recon`."""
 
-import datetime as dt
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +25,6 @@ class LegacyResource(dg.ConfigurableResource):
     dsn: str | None = None
     mapping: str | None = None
     tolerance: str = "0.01"
-    hot_window_months: int | None = None
 
     def spec(self) -> LegacySpec:
         return load_legacy_spec(Path(self.mapping) if self.mapping else DEFAULT_SPEC)
@@ -35,12 +33,6 @@ class LegacyResource(dg.ConfigurableResource):
         from fidc_assets.sample.legacy import legacy_dsn
 
         return self.dsn or os.environ.get("FIDC_LEGACY_DSN") or legacy_dsn(lakehouse_dsn, self.spec().database)
-
-    def window_start(self, default_months: int) -> dt.date:
-        n = self.hot_window_months or default_months
-        today = dt.date.today()
-        year, month = divmod(today.year * 12 + today.month - 1 - n, 12)
-        return dt.date(year, month + 1, 1)
 
 
 def definitions() -> dg.Definitions:
@@ -101,7 +93,6 @@ def definitions() -> dg.Definitions:
             month_list,
             spec,
             Decimal(legacy.tolerance),
-            window_start=legacy.window_start(lakehouse.settings().hot_window_months),
             run_id=context.run.run_id,
         )
         return dg.AssetCheckResult(
