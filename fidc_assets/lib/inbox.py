@@ -20,13 +20,12 @@ import json
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import fsspec
 
-from fidc_assets.lib.archive import sha256_file
 from fidc_assets.lib.partition_math import date_fund_key
 from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
 
@@ -167,17 +166,11 @@ class InboxChanges:
     cursor: InboxCursor
 
 
-def list_inbox(inbox: str | Path | Inbox, ignore: Iterable[str] = ("unmatched",)) -> list[Listing]:
-    """Regular files under the inbox (see `Inbox.list`)."""
-    return (inbox if isinstance(inbox, Inbox) else Inbox.at(inbox)).list(ignore)
-
-
 def detect_changes(
-    listings: list[Listing], cursor: InboxCursor, specs: dict[str, CustodianSpec], hasher=None
+    listings: list[Listing], cursor: InboxCursor, specs: dict[str, CustodianSpec], hasher: Callable[[str], str]
 ) -> InboxChanges:
-    """New and changed files since `cursor`, each with its sha256 and custodian match, and the next cursor.
-    `hasher(path)`: the inbox's (`Inbox.sha256`); default: a local file's."""
-    hasher = hasher or (lambda path: sha256_file(Path(path)))
+    """New and changed files since `cursor`, each with its sha256 (`hasher`: the inbox's `Inbox.sha256`) and
+    custodian match, and the next cursor."""
     files: dict[str, tuple[int, int, str]] = {}
     new: list[NewFile] = []
     unmatched: list[NewFile] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fidc_assets.lib.inbox import Inbox, InboxCursor, detect_changes, list_inbox
+from fidc_assets.lib.inbox import Inbox, InboxCursor, detect_changes
 from fidc_assets.lib.specs import load_specs
 from fidc_assets.settings import CUSTODIANS_DIR
 
@@ -33,7 +33,7 @@ def _tick(inbox: Path, cursor: InboxCursor, hashed: list | None = None):
             hashed.append(Path(path).name)
         return listed.sha256(path)
 
-    return detect_changes(list_inbox(inbox), cursor, SPECS, hasher)
+    return detect_changes(listed.list(), cursor, SPECS, hasher)
 
 
 @pytest.fixture()
@@ -95,7 +95,7 @@ def test_files_in_the_unmatched_area_and_partial_uploads_are_not_listed(inbox: P
     _write(inbox / "unmatched" / "2024-07-01", "x.pdf", b"x", 1_000)
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv.partial", b"half", 1_000)
     _write(inbox, ".hidden", b"h", 1_000)
-    assert list_inbox(inbox) == []
+    assert Inbox.at(inbox).list() == []
 
 
 def test_a_thousand_files_in_one_tick(inbox: Path):
