@@ -22,14 +22,12 @@ import argparse
 import datetime as dt
 import io
 import os
-import subprocess
 import time
-from pathlib import Path
 
 import psycopg
 
-BENCH_DIR = Path(__file__).resolve().parent
-OUT_DIR = BENCH_DIR / "out"
+from bench.common import git_revision, private_server
+
 FUNDS = ["11111111000191", "22222222000191", "33333333000191", "44444444000191"]
 
 
@@ -71,21 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dsn", help="an existing PostgreSQL (default: a private embedded server)")
     args = p.parse_args(argv)
 
-    server = None
-    dsn = args.dsn
-    if not dsn:
-        from fidc_assets.lib.pg_embedded import EmbeddedPostgres
-
-        root = OUT_DIR / "hot-pg"
-        root.mkdir(parents=True, exist_ok=True)
-        for d in (OUT_DIR, root):
-            d.chmod(0o755)
-        server = EmbeddedPostgres(root)
-        dsn = server.start()
+    server, dsn = (None, args.dsn) if args.dsn else private_server("hot-pg")
     entity = canonical.RECEIVABLE_POSITIONS
     days = business_days_from(dt.date(2024, 7, 1), args.days)
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCH_DIR).stdout
-    print(f"# bench-hot  rev {rev.strip()}  nproc {os.cpu_count()}  load average {os.getloadavg()}")
+    print(f"# bench-hot  rev {git_revision()}  nproc {os.cpu_count()}  load average {os.getloadavg()}")
     print(f"{args.days} days, {len(FUNDS)} funds, {len(entity.fields)} columns; fastest of {args.runs} runs\n")
     print("| rows | loader s | loader rows/s | raw COPY s | raw rows/s | ratio loader/raw | binary MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

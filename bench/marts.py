@@ -37,8 +37,8 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
-BENCH_DIR = Path(__file__).resolve().parent
-OUT_DIR = BENCH_DIR / "out"
+from bench.common import BENCH_DIR, OUT_DIR, git_revision, private_server
+
 REPO_DIR = BENCH_DIR.parent
 LAST_DAY = dt.date(2024, 7, 31)
 FUNDS = ["11222333000181", "22333444000181", "33444555000181", "44555666000181"]
@@ -253,24 +253,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dsn", help="an existing PostgreSQL (default: a private embedded server)")
     args = p.parse_args(argv)
 
-    server = None
-    dsn = args.dsn
-    if not dsn:
-        from fidc_assets.lib.pg_embedded import EmbeddedPostgres
-
-        root = OUT_DIR / "marts-pg"
-        root.mkdir(parents=True, exist_ok=True)
-        for d in (OUT_DIR, root):
-            d.chmod(0o755)
-        server = EmbeddedPostgres(root)
-        dsn = server.start()
+    server, dsn = (None, args.dsn) if args.dsn else private_server("marts-pg")
+    if server is not None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("alter system set max_connections = 200")
         server.stop()
         dsn = server.start()
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCH_DIR)
     lines = [
-        f"# bench-marts  rev {rev.stdout.strip()}  nproc {os.cpu_count()}  load average {os.getloadavg()}",
+        f"# bench-marts  rev {git_revision()}  nproc {os.cpu_count()}  load average {os.getloadavg()}",
         f"4 funds x {args.per_fund_day:,} positions per fund-day; one-day `dbt build` (median of {args.builds})",
         "",
         "| history present | business days | landing positions | one-day dbt build s (median) | runs s |",
