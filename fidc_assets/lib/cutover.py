@@ -55,7 +55,7 @@ class CutoverRule:
         """Where a fund-day has rows from both sources, only the authoritative ones; a fund-day only one source
         has keeps them (a fund the legacy never held, custodian files before a cutover, history the files do
         not reach). Nothing is counted twice, and nothing is lost for want of the other source."""
-        if rows.num_rows == 0:
+        if rows.num_rows == 0 or len(pc.unique(rows["source"])) < 2:  # the usual case: one source, no rival
             return rows
         sources = rows.group_by([date_field, "fund_cnpj"]).aggregate([("source", "count_distinct")])
         both = sources.filter(pc.greater(sources["source_count_distinct"], 1))
