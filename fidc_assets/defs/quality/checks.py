@@ -1,6 +1,7 @@
 """GX suites as asset checks: blocking, so bad canonical rows never reach the hot marts."""
 
 import dagster as dg
+import pyarrow as pa
 from pyiceberg.expressions import And, In
 
 from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS
@@ -29,11 +30,14 @@ def definitions() -> dg.Definitions:
             canonical.RECEIVABLE_POSITIONS,
             And(In("reference_date", days), In("fund_cnpj", sorted({f for _, f in pairs}))),
         )
-        if len(pairs) < len(days) * len({f for _, f in pairs}):  # not a full rectangle: keep exactly the pairs
-            keep = set(pairs)
-            columns = (rows["reference_date"].to_pylist(), rows["fund_cnpj"].to_pylist())
-            mask = [(d, f) in keep for d, f in zip(*columns, strict=True)]
-            rows = rows.filter(mask)
+        # the scan covers days × funds; the partitions may be fewer (not a full rectangle): keep exactly those
+        wanted = pa.table(
+            {
+                "reference_date": pa.array([d for d, _ in pairs], rows.schema.field("reference_date").type),
+                "fund_cnpj": pa.array([f for _, f in pairs], rows.schema.field("fund_cnpj").type),
+            }
+        )
+        rows = rows.join(wanted, ["reference_date", "fund_cnpj"], join_type="left semi").cast(rows.schema)
         summary = validate_receivable_positions(rows)
         failed = [f"{o.expectation}({o.column or ''}): {o.unexpected_count} unexpected" for o in summary.failed]
         return dg.AssetCheckResult(
