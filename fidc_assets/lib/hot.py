@@ -214,10 +214,9 @@ def _cutover_rule():
     return rule_from(default_spec().cutover_date, os.environ)
 
 
-def _order_keys(entity: Entity, rows: pa.Table) -> np.ndarray:
+def _order_keys(days: np.ndarray, fund_column: pa.ChunkedArray) -> np.ndarray:
     """Per row: day number × number of funds + the fund's rank (ascending by day, then fund)."""
-    days = rows[_require_dated(entity)].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
-    funds = pc.dictionary_encode(rows[FUND_COLUMN].combine_chunks())
+    funds = pc.dictionary_encode(fund_column.combine_chunks())
     names = funds.dictionary.to_pylist()
     rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")
     return days.astype(np.int64) * max(len(names), 1) + rank[funds.indices.to_numpy()]
@@ -330,7 +329,7 @@ def _day_rows(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict[d
     if stray.size:
         strays = ", ".join(str(dt.date(1970, 1, 1) + dt.timedelta(days=int(x))) for x in stray[:5])
         raise ValueError(f"{entity.name}: rows dated {strays} are outside the days being replaced")
-    key = _order_keys(entity, rows)
+    key = _order_keys(values, rows[FUND_COLUMN])
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     lengths = np.diff(np.append(starts, len(key)))
     out: dict[dt.date, DayRows] = {}
