@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 from pyiceberg.expressions import In
 
-from fidc_assets.defs.partitions import DATE_DIMENSION, FUND_DIMENSION, FUNDS
+from fidc_assets.defs.partitions import FUNDS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.calendar import is_business_day
 from fidc_assets.lib.canonical import FILE_REGISTRY
@@ -55,9 +55,7 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                 requests.append(
                     dg.RunRequest(
                         run_key=f.sha256,
-                        partition_key=dg.MultiPartitionKey(
-                            {DATE_DIMENSION: f.match.reference_date.isoformat(), FUND_DIMENSION: f.match.fund_cnpj}
-                        ),
+                        partition_key=f.partition_key,
                         tags={
                             "fidc/file": f.listing.name,
                             "fidc/custodian": f.match.custodian.id,
