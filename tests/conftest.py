@@ -7,6 +7,7 @@ because as root the embedded server runs as an unprivileged user who must traver
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -19,6 +20,15 @@ import pytest
 from fidc_assets.settings import Settings
 
 SAMPLE_ARGS = {"seed": 7, "funds": 2, "days": 6, "receivables_per_fund": 300}
+
+
+def sha256_tree(root: Path) -> dict[str, str]:
+    """Every file under `root` (relative path) → its sha256: two trees are byte-identical when these are equal."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def traversable_tmp_dir(prefix: str) -> Path:

@@ -17,7 +17,6 @@ import re
 import zipfile
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 
 import pytest
 from python_calamine import CalamineWorkbook
@@ -41,6 +40,7 @@ from fidc_assets.sample.generator import (
     read_truth,
 )
 from fidc_assets.sample.simulation import simulate
+from tests.conftest import sha256_tree
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -184,14 +184,6 @@ def day_of(text: str) -> dt.date:
 
 # ----------------------------------------------------------------------------------------------------------
 # Fixtures
-
-
-def sha256_tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import hashlib
 import re
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,7 @@ from fidc_assets.sample.generator import (
     read_manifest,
     read_truth,
 )
+from tests.conftest import sha256_tree
 
 HEADER = (
     "NOME_FUNDO;DOC_FUNDO;DATA_FUNDO;NOME_ORIGINADOR;DOC_ORIGINADOR;NOME_CEDENTE;DOC_CEDENTE;NOME_SACADO;"
@@ -93,14 +93,6 @@ def parse_date(text: str) -> dt.date:
     if not m:
         raise ValueError(text)
     return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-
-
-def sha256_tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
