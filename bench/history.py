@@ -40,16 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shadow-days", type=int, default=10)
     args = parser.parse_args(argv)
 
-    from fidc_assets.lib.lake import Lake
-    from fidc_assets.lib.migration import clear_log, legacy_months, migrate_months
-    from fidc_assets.lib.pg import resolve_dsn
-    from fidc_assets.lib.recon import recon_months
+    from fidc_assets.lib.hot.dsn import resolve_dsn
+    from fidc_assets.lib.lake.catalog import Lake
+    from fidc_assets.lib.legacy.migration import clear_log, legacy_months, migrate_months
+    from fidc_assets.lib.legacy.recon import recon_months
     from fidc_assets.sample.legacy import LegacyParams, generate_legacy
     from fidc_assets.settings import Settings
 
     months_n = args.months if args.months is not None else 12 * args.years
     params = LegacyParams(args.seed, args.funds, months_n, args.shadow_days, args.receivables_per_fund)
-    dsn = resolve_dsn(Settings.from_env())
+    settings = Settings.from_env()
+    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
     lake_dir = OUT_DIR / "history"
     shutil.rmtree(lake_dir, ignore_errors=True)
     lake_dir.mkdir(parents=True)

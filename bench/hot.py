@@ -6,7 +6,7 @@
 2. generates N canonical receivable_positions rows (`fidc_assets.sample.canonical_rows`: every column type,
    nulls in a few columns, rows fund by fund as files are read) over ``--days`` days and 4 funds;
 3. measures, ``--runs`` times each, interleaved, fastest kept:
-   * **loader**: `fidc_assets.lib.hot.replace_days` end to end: Arrow table → sort by date and fund →
+   * **loader**: `fidc_assets.lib.hot.loader.replace_days` end to end: Arrow table → sort by date and fund →
      vectorized binary encoding → COPY into one standalone table per day → BRIN index → swap into
      `landing.receivable_positions` (drop + ATTACH) → commit;
    * **raw**: the same rows, already encoded in PostgreSQL's binary COPY format (by the server itself:
@@ -57,9 +57,9 @@ def _encoded_by_server(dsn: str, days: list[dt.date]) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from fidc_assets.lib import canonical
-    from fidc_assets.lib.calendar import business_days_from
-    from fidc_assets.lib.hot import replace_days
+    from fidc_assets.lib.core import canonical
+    from fidc_assets.lib.core.calendar import business_days_from
+    from fidc_assets.lib.hot.loader import replace_days
     from fidc_assets.sample.canonical_rows import canonical_rows
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -286,7 +286,7 @@ class Inputs:
     """Builds (or reuses) the big input files; the sample is generated only when something must be built."""
 
     def __init__(self, seed: int, bad_row_rate: float, notes: list[str]):
-        from fidc_assets.lib.specs import load_specs
+        from fidc_assets.lib.ingest.specs import load_specs
         from fidc_assets.settings import CUSTODIANS_DIR
 
         self.seed, self.bad_row_rate, self.notes = seed, bad_row_rate, notes
@@ -299,7 +299,7 @@ class Inputs:
     def templates(self) -> dict[str, tuple[Path, Any]]:
         if self._templates is not None:
             return self._templates
-        from fidc_assets.lib.specs import match_file
+        from fidc_assets.lib.ingest.specs import match_file
         from fidc_assets.sample.generator import generate_sample
 
         out = OUT_DIR / f"sample-s{self.seed}-b{self.bad_row_rate:g}"
@@ -329,7 +329,7 @@ class Inputs:
         return found
 
     def get(self, kind: str, rows: int) -> Input | None:
-        from fidc_assets.lib.specs import match_file
+        from fidc_assets.lib.ingest.specs import match_file
 
         folder = INPUTS_DIR / self._key(kind, rows)
         meta_path = folder / "meta.json"
@@ -373,7 +373,7 @@ def _rss_now_kib() -> int:
 
 
 def _engine_setup(path: Path):
-    from fidc_assets.lib.specs import load_specs, match_file
+    from fidc_assets.lib.ingest.specs import load_specs, match_file
     from fidc_assets.settings import CUSTODIANS_DIR
 
     match = match_file(path.name, load_specs(CUSTODIANS_DIR))
@@ -381,7 +381,7 @@ def _engine_setup(path: Path):
         raise SystemExit(f"{path.name} matches no custodian pattern")
     # the canonical Arrow schema is built once per process, importing pyiceberg's pyarrow module (~0.3 s):
     # a long-running pipeline pays it once, so it is setup here, not part of the file's time
-    from fidc_assets.lib.canonical import ENTITIES, arrow_schema
+    from fidc_assets.lib.core.canonical import ENTITIES, arrow_schema
 
     arrow_schema(ENTITIES[match.file_spec.entity])
     return match
@@ -390,7 +390,7 @@ def _engine_setup(path: Path):
 def _engine(path: Path, out: Path, match, sha256: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from fidc_assets.lib.adapters import FileParse
+    from fidc_assets.lib.ingest.adapters import FileParse
 
     parse = FileParse(path, path.name, match, sha256, INGESTED_AT)
     writer = None
@@ -500,7 +500,7 @@ def run_one(side: str, kind: str, path: Path, out: Path, sha256: str, params: di
     import pyarrow.parquet  # noqa: F401
 
     if side == "engine":
-        import fidc_assets.lib.adapters  # noqa: F401
+        import fidc_assets.lib.ingest.adapters  # noqa: F401
     if kind == "xlsx":
         import python_calamine  # noqa: F401
     import_s = time.perf_counter() - started
@@ -663,7 +663,7 @@ def _fmt_runs(m: Measurement) -> str:
 
 def _engine_block_size() -> str:
     try:
-        from fidc_assets.lib import readers
+        from fidc_assets.lib.ingest import readers
 
         return f"{readers.BLOCK_SIZE / MIB:g} MiB (readers.BLOCK_SIZE)"
     except (ImportError, AttributeError):

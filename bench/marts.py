@@ -6,8 +6,8 @@ latency of the README's five BI queries under a fixed request rate.
 1. starts a private embedded PostgreSQL under ``bench/out/marts-pg`` (or uses ``--dsn``, whose user must be
    able to create databases and roles);
 2. for each scenario (1 month, 13 months of business days ending 2024-07-31) makes a database of its own,
-   syncs the reference data and BI roles (`fidc_assets.lib.reference_data`, `fidc_assets.lib.bi_access`),
-   loads landing with the hot loader (`fidc_assets.lib.hot.replace_days`) from synthetic canonical rows
+   syncs the reference data and BI roles (`fidc_assets.lib.hot.reference`, `fidc_assets.lib.hot.bi_access`),
+   loads landing with the hot loader (`fidc_assets.lib.hot.loader.replace_days`) from synthetic canonical rows
    (4 funds x ``--per-fund-day`` positions a day, about 2.5 % of that as acquisitions and as settlements,
    3 quota classes), and builds every day but the last with one untimed ``dbt build``;
 3. times ``dbt build --vars {min_date: <last day>, max_date: <last day>}`` (models, unit tests and the data
@@ -126,13 +126,13 @@ def _dsn_for(dsn: str, database: str) -> str:
 
 def prepare(dsn: str, database: str, days: list[dt.date], per_fund_day: int) -> str:
     """A database with the reference data, BI roles and landing for `days`; returns its DSN."""
-    from fidc_assets.lib import canonical
-    from fidc_assets.lib.asset_types import load_asset_types
-    from fidc_assets.lib.bi_access import ensure_bi_access
-    from fidc_assets.lib.calendar import anbima_holidays
-    from fidc_assets.lib.funds import Fund, FundRegistry, Manager
-    from fidc_assets.lib.hot import replace_days
-    from fidc_assets.lib.reference_data import ReferenceData, load_fx_rates, sync_reference_data
+    from fidc_assets.lib.core import canonical
+    from fidc_assets.lib.core.asset_types import load_asset_types
+    from fidc_assets.lib.core.calendar import anbima_holidays
+    from fidc_assets.lib.core.funds import Fund, FundRegistry, Manager
+    from fidc_assets.lib.hot.bi_access import ensure_bi_access
+    from fidc_assets.lib.hot.loader import replace_days
+    from fidc_assets.lib.hot.reference import ReferenceData, load_fx_rates, sync_reference_data
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"drop database if exists {database} with (force)")
@@ -165,7 +165,7 @@ def prepare(dsn: str, database: str, days: list[dt.date], per_fund_day: int) -> 
 
 
 def dbt(dsn: str, args: list[str]) -> float:
-    from fidc_assets.lib.pg import dsn_parts
+    from fidc_assets.lib.hot.dsn import dsn_parts
 
     env = dict(os.environ, **{f"FIDC_DBT_{k.upper()}": v for k, v in dsn_parts(dsn).items()})
     started = time.perf_counter()
@@ -195,7 +195,7 @@ def build_times(dsn: str, days: list[dt.date], builds: int) -> list[float]:
 
 def latency(dsn: str, role: str, fund: str, day: dt.date, rate: float, seconds: float, workers: int) -> list[float]:
     """Open-loop: request i is due at t0 + i / rate; latency = fetched - due (ms)."""
-    from fidc_assets.lib.pg import dsn_parts
+    from fidc_assets.lib.hot.dsn import dsn_parts
 
     parts = dsn_parts(dsn)
     names = list(QUERIES)
@@ -242,7 +242,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from fidc_assets.lib.calendar import business_days_between
+    from fidc_assets.lib.core.calendar import business_days_between
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--per-fund-day", type=int, default=2000, help="receivable positions per fund and day")

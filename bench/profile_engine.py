@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     kernels = _time_kernels()  # before the engine imports pyarrow.compute functions by attribute
-    from fidc_assets.lib import adapters
+    from fidc_assets.lib.ingest import adapters
 
     if hasattr(adapters, "_pool"):
         adapters._pool = lambda: _Inline()

@@ -29,7 +29,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
             return 0
         print(f"FIDC_PG_DSN is set: using the external server, the embedded one is not managed ({args.action}).")
         return 0 if args.action == "status" else 1
-    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
 
     pg = EmbeddedPostgres(settings.pg_root)
     if args.action == "start":
@@ -83,7 +83,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_custodian(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.specs import SpecError, load_spec, load_specs
+    from fidc_assets.lib.ingest.specs import SpecError, load_spec, load_specs
     from fidc_assets.settings import CUSTODIANS_DIR
 
     if args.action == "list":
@@ -123,9 +123,9 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import datetime as dt_
 
-    from fidc_assets.lib.adapters import FileRejected, parse_bytes
-    from fidc_assets.lib.archive import sha256_file
-    from fidc_assets.lib.specs import load_specs, match_file
+    from fidc_assets.lib.ingest.adapters import FileRejected, parse_bytes
+    from fidc_assets.lib.ingest.specs import load_specs, match_file
+    from fidc_assets.lib.lake.archive import sha256_file
     from fidc_assets.settings import CUSTODIANS_DIR
 
     path = Path(args.file)
@@ -162,8 +162,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: nothing written")
         return 0
-    from fidc_assets.lib.ingest import InboxFile, land_slices, receive_files
-    from fidc_assets.lib.lake import Lake
+    from fidc_assets.lib.ingest.landing import InboxFile, land_slices, receive_files
+    from fidc_assets.lib.lake.catalog import Lake
 
     settings = Settings.from_env()
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
@@ -186,14 +186,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = Settings.from_env()
     from fidc_assets.defs.dbt.project import prepare_manifest
-    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
-    from fidc_assets.lib.pg import redacted, resolve_dsn
+    from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
+    from fidc_assets.lib.hot.dsn import redacted, resolve_dsn
     from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
     from fidc_assets.sample.generator import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}")
-    dsn = resolve_dsn(settings)
+    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
     print("PostgreSQL:", redacted(dsn))
     manifest = _generate(args, settings.home / "sample")
     delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))

@@ -18,32 +18,32 @@ import sys
 import time
 from decimal import Decimal
 
-from fidc_assets.lib.pg import redacted
+from fidc_assets.lib.hot.dsn import redacted
 from fidc_assets.settings import Settings
 
 
 def _context():
-    from fidc_assets.lib.lake import Lake
-    from fidc_assets.lib.migration import default_spec
-    from fidc_assets.lib.pg import resolve_dsn
-    from fidc_assets.sample.legacy import legacy_dsn
+    from fidc_assets.lib.hot.dsn import resolve_dsn, with_database
+    from fidc_assets.lib.lake.catalog import Lake
+    from fidc_assets.lib.legacy.migration import default_spec
 
     settings = Settings.from_env()
-    dsn = resolve_dsn(settings)
+    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
     spec = default_spec()
-    source = os.environ.get("FIDC_LEGACY_DSN") or legacy_dsn(dsn, spec.database)
+    source = os.environ.get("FIDC_LEGACY_DSN") or with_database(dsn, spec.database)
     return Lake(settings.iceberg_catalog_uri, settings.warehouse), dsn, source, spec
 
 
 def cmd_sample_legacy(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.migration import clear_log
-    from fidc_assets.lib.pg import resolve_dsn
+    from fidc_assets.lib.hot.dsn import resolve_dsn
+    from fidc_assets.lib.legacy.migration import clear_log
     from fidc_assets.sample.legacy import LegacyParams, generate_legacy
 
     months = args.months if args.months is not None else 12 * args.years
     params = LegacyParams(args.seed, args.funds, months, args.shadow_days, args.receivables_per_fund)
     started = time.perf_counter()
-    dsn = resolve_dsn(Settings.from_env())
+    settings = Settings.from_env()
+    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
     report = generate_legacy(dsn, params)
     # a regenerated legacy is a new source: its migration starts over (the lake's legacy rows are rewritten)
     clear_log(dsn)
@@ -59,7 +59,8 @@ def cmd_sample_legacy(args: argparse.Namespace) -> int:
 
 
 def _months(args: argparse.Namespace, source: str, spec) -> list[dt.date]:
-    from fidc_assets.lib.migration import legacy_months, parse_month
+    from fidc_assets.lib.core.months import parse_month
+    from fidc_assets.lib.legacy.migration import legacy_months
 
     months = legacy_months(source, spec)
     if args.from_month:
@@ -70,7 +71,7 @@ def _months(args: argparse.Namespace, source: str, spec) -> list[dt.date]:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.migration import migrate_months, pending_months
+    from fidc_assets.lib.legacy.migration import migrate_months, pending_months
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
@@ -92,7 +93,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_recon(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.recon import recon_months
+    from fidc_assets.lib.legacy.recon import recon_months
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
@@ -116,7 +117,7 @@ def _parse_moment(text: str) -> dt.datetime:
 
 
 def _cmd_as_of(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.history import as_of
+    from fidc_assets.lib.legacy.history import as_of
 
     lake, *_ = _context()
     moment = _parse_moment(args.timestamp)
@@ -135,7 +136,7 @@ def _cmd_as_of(args: argparse.Namespace) -> int:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.history import migration_log
+    from fidc_assets.lib.legacy.history import migration_log
 
     lake, *_ = _context()
     for row in migration_log(lake.table(args.table))[: args.limit]:
@@ -144,8 +145,8 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.history import rollback_month
-    from fidc_assets.lib.migration import parse_month
+    from fidc_assets.lib.core.months import parse_month
+    from fidc_assets.lib.legacy.history import rollback_month
 
     lake, dsn, _, spec = _context()
     done = rollback_month(lake, parse_month(args.month), args.run, log_dsn=dsn, spec=spec)
@@ -163,8 +164,8 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 def _cmd_shadow(args: argparse.Namespace) -> int:
     from pyiceberg.expressions import GreaterThanOrEqual
 
-    from fidc_assets.lib.canonical import RECEIVABLE_POSITIONS
-    from fidc_assets.lib.cutover import rule_from, shadow_compare
+    from fidc_assets.lib.core.canonical import RECEIVABLE_POSITIONS
+    from fidc_assets.lib.legacy.cutover import rule_from, shadow_compare
 
     lake, _, _, spec = _context()
     rule = rule_from(spec.cutover_date, os.environ)

@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 from pyiceberg.expressions import In
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.funds import FundRegistry, load_fund_registry, write_fund_registry
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.partition_math import date_fund_key
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.funds import FundRegistry, load_fund_registry, write_fund_registry
+from fidc_assets.lib.core.partition_math import date_fund_key
+from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.settings import REPO_DIR, Settings
 
 

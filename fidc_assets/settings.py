@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DBT_PROJECT_DIR = REPO_DIR / "dbt_project"
 GX_ROOT_DIR = REPO_DIR / "great_expectations"
-CUSTODIANS_DIR = PACKAGE_DIR / "custodians"
+CUSTODIANS_DIR = SHIPPED_CONFIG_DIR / "custodians"
 
 
 def _default_home() -> Path:

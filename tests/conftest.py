@@ -47,7 +47,7 @@ class Lakehouse:
 @pytest.fixture(scope="session")
 def lakehouse() -> Iterator[Lakehouse]:
     """A private FIDC_HOME with a running embedded PostgreSQL; environment restored afterwards."""
-    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
 
     home = traversable_tmp_dir("fidc-test-home-")
     saved = {
@@ -92,7 +92,7 @@ def dbt_manifest() -> Path:
 @pytest.fixture(scope="session")
 def sample(lakehouse: Lakehouse):
     """The generator's files for SAMPLE_ARGS, delivered to the inbox; returns the manifest."""
-    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
+    from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.pipeline import adopt_fund_registry, deliver
     from fidc_assets.sample.generator import generate_sample
 

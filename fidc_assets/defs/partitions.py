@@ -8,8 +8,8 @@ from functools import cache
 
 import dagster as dg
 
-from fidc_assets.lib.calendar import HISTORY_START, TIMEZONE
-from fidc_assets.lib.partition_math import holiday_exclusions
+from fidc_assets.lib.core.calendar import HISTORY_START, TIMEZONE
+from fidc_assets.lib.core.partition_math import holiday_exclusions
 
 WEEKEND_CRONS = ("0 0 * * 6", "0 0 * * 0")
 #: Holidays are excluded up to this year; the bizdays ANBIMA calendar goes to 2099.

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from fidc_assets.lib.funds import FundRegistry, load_fund_registry
-from fidc_assets.lib.inbox import Inbox
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.pg import resolve_dsn
-from fidc_assets.lib.specs import CustodianSpec, load_specs
+from fidc_assets.lib.core.funds import FundRegistry, load_fund_registry
+from fidc_assets.lib.hot.dsn import resolve_dsn
+from fidc_assets.lib.ingest.inbox import Inbox
+from fidc_assets.lib.ingest.specs import CustodianSpec, load_specs
+from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.legacy.cutover import CutoverRule, rule_from
 from fidc_assets.settings import CUSTODIANS_DIR, Settings
 
 
@@ -48,13 +49,23 @@ class LakehouseResource(dg.ConfigurableResource):
         return Lake(s.iceberg_catalog_uri, s.warehouse)
 
     def dsn(self) -> str:
-        return resolve_dsn(self.settings())
+        s = self.settings()
+        return resolve_dsn(s.pg_dsn, s.pg_root)
 
     def specs(self) -> dict[str, CustodianSpec]:
         return load_specs(Path(self.custodians_dir) if self.custodians_dir else CUSTODIANS_DIR)
 
     def fund_registry(self) -> FundRegistry:
         return load_fund_registry(self.settings().funds_file)
+
+    def cutover_rule(self) -> CutoverRule:
+        """Which source is authoritative for a fund-day held by both (the legacy mapping's cutover date, or
+        FIDC_LEGACY_CUTOVER): passed to every cold read of the hot side."""
+        import os
+
+        from fidc_assets.lib.legacy.migration import default_spec
+
+        return rule_from(default_spec().cutover_date, os.environ)
 
     def inbox_fs(self) -> Inbox:
         """FIDC_INBOX as a filesystem: a local directory or any fsspec URL (`s3://…`, `sftp://…`)."""

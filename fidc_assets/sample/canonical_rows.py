@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.canonical import Entity
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.canonical import Entity
 
 #: Nullable columns left null in some rows (the rest of the nullable columns are always filled).
 NULL_RATE = 0.05

@@ -27,7 +27,7 @@ into the files of up to six custodians and writes
   (``bad_row_rate``, per record, deterministic).
 
 * ``out_dir/funds.yaml``: the fund registry of the simulated administrator (every fund, its manager, its
-  custodians; see `fidc_assets.lib.funds`), which `fidc-lake demo` installs as FIDC_FUNDS.
+  custodians; see `fidc_assets.lib.core.funds`), which `fidc-lake demo` installs as FIDC_FUNDS.
 
 * ``out_dir/truth/`` (UTF-8, ``,``-separated, dot decimals, LF):
 
@@ -69,8 +69,8 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
-from fidc_assets.lib.funds import REGISTRY_FILE_NAME, FundRegistry, Manager, write_fund_registry
-from fidc_assets.lib.funds import Fund as RegistryFund
+from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME, FundRegistry, Manager, write_fund_registry
+from fidc_assets.lib.core.funds import Fund as RegistryFund
 from fidc_assets.sample import (
     render_cnab444,
     render_events_json,

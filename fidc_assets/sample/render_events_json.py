@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from fidc_assets.lib.documents import format_document
+from fidc_assets.lib.core.documents import format_document
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     BadRow,

@@ -26,7 +26,7 @@ import random
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fidc_assets.lib.documents import format_document
+from fidc_assets.lib.core.documents import format_document
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     ASSET_WORDS,

@@ -28,7 +28,7 @@ from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
 
-from fidc_assets.lib.documents import format_document
+from fidc_assets.lib.core.documents import format_document
 from fidc_assets.sample.render_common import check_rate
 from fidc_assets.sample.simulation import Fund, Receivable, StockPosition
 

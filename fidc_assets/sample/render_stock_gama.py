@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import xlsxwriter
 
-from fidc_assets.lib.documents import format_document
+from fidc_assets.lib.core.documents import format_document
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     BadRow,

@@ -52,8 +52,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 from operator import attrgetter
 
-from fidc_assets.lib.calendar import business_days_from, first_business_day_on_or_after, next_business_day
-from fidc_assets.lib.documents import cnpj_check_digits, cpf_check_digits
+from fidc_assets.lib.core.calendar import business_days_from, first_business_day_on_or_after, next_business_day
+from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits
 
 # ----------------------------------------------------------------------------------------------------------
 # Constants

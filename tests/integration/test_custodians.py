@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.ingest import land_slices, receive_files, scan_inbox
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.specs import load_specs
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
+from fidc_assets.lib.ingest.specs import load_specs
+from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.sample.generator import (
     generate_sample,
     read_acquisitions_truth,

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from pyiceberg.expressions import EqualTo, In
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.pipeline import run_days
 from fidc_assets.sample.generator import read_expected_quarantine, read_truth
 
@@ -65,7 +65,7 @@ def test_bad_rows_are_quarantined_with_file_line_and_reason(first_run, lakehouse
 
 
 def test_raw_files_are_archived_byte_for_byte(first_run, lakehouse, sample):
-    from fidc_assets.lib.archive import read_archived
+    from fidc_assets.lib.lake.archive import read_archived
 
     registry = _lake(lakehouse).read(canonical.FILE_REGISTRY).to_pylist()
     by_name = {r["original_name"]: r for r in registry}
@@ -163,7 +163,7 @@ def test_unusable_file_is_quarantined_and_previous_data_kept(first_run, lakehous
 
 
 def test_external_pg_dsn_is_used_instead_of_the_embedded_server(first_run, lakehouse, sample, instance, monkeypatch):
-    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
     from tests.conftest import traversable_tmp_dir
 
     other_root = traversable_tmp_dir("fidc-test-external-pg-")

@@ -10,11 +10,11 @@ import psycopg
 import pyarrow.compute as pc
 import pytest
 
-from fidc_assets.lib.canonical import ACQUISITIONS, FUND_QUOTAS, QUARANTINE, RECEIVABLE_POSITIONS, SETTLEMENTS
-from fidc_assets.lib.history import as_of, rollback_month
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.maintenance import expire_snapshots
-from fidc_assets.lib.migration import (
+from fidc_assets.lib.core.canonical import ACQUISITIONS, FUND_QUOTAS, QUARANTINE, RECEIVABLE_POSITIONS, SETTLEMENTS
+from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.maintenance import expire_snapshots
+from fidc_assets.lib.legacy.history import as_of, rollback_month
+from fidc_assets.lib.legacy.migration import (
     DEFAULT_SPEC,
     clear_log,
     default_spec,
@@ -24,7 +24,7 @@ from fidc_assets.lib.migration import (
     migrate_month,
     migrate_months,
 )
-from fidc_assets.lib.recon import recon_months
+from fidc_assets.lib.legacy.recon import recon_months
 from fidc_assets.sample.legacy import LegacyParams, generate_legacy, read_defects
 from tests.conftest import traversable_tmp_dir
 

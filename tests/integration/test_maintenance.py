@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 from pyiceberg.expressions import EqualTo
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.maintenance import expire_snapshots
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.maintenance import expire_snapshots
 
 pytestmark = pytest.mark.integration
 

@@ -48,7 +48,7 @@ def _dsn_for(dsn: str, database: str) -> str:
 def marts_env(lakehouse, dbt_manifest):
     import dagster as dg
 
-    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
+    from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.pipeline import adopt_fund_registry, deliver, run_days
     from fidc_assets.sample.generator import generate_sample
 
@@ -173,14 +173,14 @@ def test_rebuilding_a_day_touches_only_its_partition_and_changes_nothing(marts_e
 
 
 def _as_role(env: MartsEnv, role: str) -> psycopg.Connection:
-    from fidc_assets.lib.pg import dsn_parts
+    from fidc_assets.lib.hot.dsn import dsn_parts
 
     parts = dsn_parts(env.dsn)
     return psycopg.connect(host=parts["host"], port=parts["port"], dbname=parts["dbname"], user=role)
 
 
 def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts_env):
-    from fidc_assets.lib.funds import load_fund_registry
+    from fidc_assets.lib.core.funds import load_fund_registry
 
     registry = load_fund_registry(marts_env.home / "funds.yaml")
     all_funds = {f.cnpj for f in registry.funds}

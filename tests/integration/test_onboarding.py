@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from pyiceberg.expressions import EqualTo
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.documents import cnpj_check_digits, cpf_check_digits
-from fidc_assets.lib.ingest import land_slices, receive_files, scan_inbox
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.specs import load_specs
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits
+from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
+from fidc_assets.lib.ingest.specs import load_specs
+from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.settings import CUSTODIANS_DIR
 
 pytestmark = pytest.mark.integration

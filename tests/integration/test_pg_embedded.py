@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fidc_assets.lib.pg_embedded import ENV_OS_USER, EmbeddedPostgres, EmbeddedPostgresError
+from fidc_assets.lib.hot.embedded.server import ENV_OS_USER, EmbeddedPostgres, EmbeddedPostgresError
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def status_in_subprocess(root: Path) -> dict[str, object]:
     """status() from a separate interpreter: proves state lives on disk, not in the Python object."""
     code = (
         "import json, sys\n"
-        "from fidc_assets.lib.pg_embedded import EmbeddedPostgres\n"
+        "from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres\n"
         "s = EmbeddedPostgres(sys.argv[1]).status()\n"
         "print(json.dumps({'running': s.running, 'port': s.port, 'pid': s.pid, 'dsn': s.dsn}))\n"
     )
@@ -197,7 +197,7 @@ def test_concurrent_starts_share_one_server(scratch: Path) -> None:
     root = scratch / "pg"
     code = (
         "import sys\n"
-        "from fidc_assets.lib.pg_embedded import EmbeddedPostgres\n"
+        "from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres\n"
         "print(EmbeddedPostgres(sys.argv[1]).start())\n"
     )
 
@@ -233,7 +233,7 @@ def test_binaries_the_server_user_cannot_reach_are_copied_into_the_state_dir(scr
     """A checkout under /root (0700): its venv's binaries are out of `nobody`'s reach, so they are copied."""
     import shutil
 
-    from fidc_assets.lib.pg_embedded import RELOCATED_INSTALL, find_pg_bin_dir
+    from fidc_assets.lib.hot.embedded.server import RELOCATED_INSTALL, find_pg_bin_dir
 
     private = Path(tempfile.mkdtemp(prefix="fidc-private-", dir="/tmp"))
     private.chmod(0o700)

@@ -30,7 +30,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from fidc_assets.lib.calendar import HISTORY_START, TIMEZONE, business_days_between
+from fidc_assets.lib.core.calendar import HISTORY_START, TIMEZONE, business_days_between
 from fidc_assets.settings import REPO_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -350,7 +350,7 @@ def test_a_month_backfills_through_the_daemon_in_bounded_runs(webserver: Webserv
     then the date-only hot load and marts in single runs; the marts then equal the generator's truth."""
     from dagster._core.instance.ref import InstanceRef
 
-    from fidc_assets.lib.funds import REGISTRY_FILE_NAME
+    from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.pipeline import adopt_fund_registry, deliver, mart_totals, register_funds
     from fidc_assets.sample.generator import generate_sample, read_truth
 

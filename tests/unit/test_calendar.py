@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from fidc_assets.lib.calendar import (
+from fidc_assets.lib.core.calendar import (
     anbima_holidays,
     business_days_between,
     business_days_from,

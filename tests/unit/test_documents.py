@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fidc_assets.lib.documents import (
+from fidc_assets.lib.core.documents import (
     cnpj_check_digits,
     cpf_check_digits,
     format_cnpj,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fidc_assets.lib.funds import (
+from fidc_assets.lib.core.funds import (
     FundRegistry,
     FundRegistryError,
     load_fund_registry,

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from fidc_assets.lib.hot_window import days_outside, ranges_outside, window_start
-from fidc_assets.lib.pg_binary import encode_rows
+from fidc_assets.lib.hot.binary_copy import encode_rows
+from fidc_assets.lib.hot.window import days_outside, ranges_outside, window_start
 
 D = dt.date
 

@@ -12,8 +12,8 @@ import pytest
 
 from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.funds import Fund as RegistryFund
-from fidc_assets.lib.funds import FundRegistry, Manager, write_fund_registry
+from fidc_assets.lib.core.funds import Fund as RegistryFund
+from fidc_assets.lib.core.funds import FundRegistry, Manager, write_fund_registry
 
 FUND = "17556821000101"
 
@@ -124,8 +124,8 @@ def test_unmatched_and_non_business_day_files_are_moved_aside(sensor, inbox: Pat
 
 def test_files_the_lake_already_holds_start_no_run(sensor, inbox: Path):
     """After `make demo`, a fresh sensor (empty cursor) must not re-run every file of the inbox."""
-    from fidc_assets.lib.ingest import receive_files, scan_inbox
-    from fidc_assets.lib.specs import load_specs
+    from fidc_assets.lib.ingest.landing import receive_files, scan_inbox
+    from fidc_assets.lib.ingest.specs import load_specs
     from fidc_assets.settings import CUSTODIANS_DIR
 
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"landed before", 1_000)

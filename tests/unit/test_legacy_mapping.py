@@ -7,9 +7,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from fidc_assets.lib.canonical import RECEIVABLE_POSITIONS
-from fidc_assets.lib.cutover import CUSTODIAN, LEGACY, CutoverRule, rule_from, shadow_compare
-from fidc_assets.lib.migration import (
+from fidc_assets.lib.core.canonical import RECEIVABLE_POSITIONS
+from fidc_assets.lib.core.months import months_between, parse_month
+from fidc_assets.lib.legacy.cutover import CUSTODIAN, LEGACY, CutoverRule, rule_from, shadow_compare
+from fidc_assets.lib.legacy.migration import (
     DEFAULT_SPEC,
     LegacyColumn,
     SpecError,
@@ -18,8 +19,6 @@ from fidc_assets.lib.migration import (
     default_spec,
     load_legacy_spec,
     map_batch,
-    months_between,
-    parse_month,
 )
 from fidc_assets.sample.legacy import LegacyParams, cutover_for, plan_defects, punctuated_cnpj
 
@@ -180,7 +179,7 @@ def test_resolve_keeps_one_source_per_fund_day_and_whatever_has_no_rival():
 
     import pyarrow as pa
 
-    from fidc_assets.lib.cutover import CutoverRule
+    from fidc_assets.lib.legacy.cutover import CutoverRule
 
     d1, d2 = dt.date(2025, 12, 30), dt.date(2026, 1, 2)
     rows = pa.table(

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from fidc_assets.lib.calendar import HISTORY_START
-from fidc_assets.lib.partition_math import days_from_keys, dbt_vars, holiday_exclusions
+from fidc_assets.lib.core.calendar import HISTORY_START
+from fidc_assets.lib.core.partition_math import days_from_keys, dbt_vars, holiday_exclusions
 
 
 def test_days_from_keys_sorts_and_parses():
@@ -72,7 +72,7 @@ def test_date_fund_pairs_parse_dagster_multi_partition_keys():
     import dagster as dg
 
     from fidc_assets.defs.partitions import date_by_fund
-    from fidc_assets.lib.partition_math import date_fund_key, date_fund_pairs
+    from fidc_assets.lib.core.partition_math import date_fund_key, date_fund_pairs
 
     key = dg.MultiPartitionKey({"date": "2024-07-02", "fund": "17556821000101"})
     assert str(key) == date_fund_key(dt.date(2024, 7, 2), "17556821000101")  # Dagster spells keys as we do
@@ -85,7 +85,7 @@ def test_date_fund_pairs_parse_dagster_multi_partition_keys():
 
 @pytest.mark.parametrize("key", ["2024-07-01", "2024-07-01|x|y", "fundA|fundB", "2024-07-01|2024-07-02"])
 def test_date_fund_pairs_reject_malformed_keys(key):
-    from fidc_assets.lib.partition_math import date_fund_pairs
+    from fidc_assets.lib.core.partition_math import date_fund_pairs
 
     with pytest.raises(ValueError):
         date_fund_pairs([key])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fidc_assets.lib.pg import dsn_parts, redacted
+from fidc_assets.lib.hot.dsn import dsn_parts, redacted
 
 
 def test_redacted_hides_the_password_and_nothing_else():

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from fidc_assets.lib.hot.embedded import server as pg_embedded
 
-from fidc_assets.lib import pg_embedded
-from fidc_assets.lib.pg_embedded import REQUIRED_BINARIES, PgBinariesNotFoundError, find_pg_bin_dir
+from fidc_assets.lib.hot.embedded.server import REQUIRED_BINARIES, PgBinariesNotFoundError, find_pg_bin_dir
 
 
 def make_bin_dir(path: Path, names: tuple[str, ...] = REQUIRED_BINARIES) -> Path:

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pytest
 from python_calamine import CalamineWorkbook
 
-from fidc_assets.lib.documents import format_document, is_valid_document, only_digits
+from fidc_assets.lib.core.documents import format_document, is_valid_document, only_digits
 from fidc_assets.sample.generator import (
     AcquisitionTruth,
     ControlTotal,

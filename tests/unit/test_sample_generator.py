@@ -10,8 +10,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 import pytest
 
-from fidc_assets.lib.calendar import is_business_day
-from fidc_assets.lib.documents import format_document, is_valid_cnpj, is_valid_document, only_digits
+from fidc_assets.lib.core.calendar import is_business_day
+from fidc_assets.lib.core.documents import format_document, is_valid_cnpj, is_valid_document, only_digits
 from fidc_assets.sample.generator import (
     DayTruth,
     ExpectedQuarantine,

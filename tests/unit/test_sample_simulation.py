@@ -6,8 +6,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import pytest
 
-from fidc_assets.lib.calendar import first_business_day_on_or_after, is_business_day
-from fidc_assets.lib.documents import is_valid_cnpj, is_valid_document
+from fidc_assets.lib.core.calendar import first_business_day_on_or_after, is_business_day
+from fidc_assets.lib.core.documents import is_valid_cnpj, is_valid_document
 from fidc_assets.sample.simulation import (
     AssetType,
     MovementKind,

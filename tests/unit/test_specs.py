@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fidc_assets.lib.documents import cnpj_check_digits, format_cnpj
-from fidc_assets.lib.specs import CustodianSpec, SpecError, load_spec, load_specs, match_file
+from fidc_assets.lib.core.documents import cnpj_check_digits, format_cnpj
+from fidc_assets.lib.ingest.specs import CustodianSpec, SpecError, load_spec, load_specs, match_file
 from fidc_assets.settings import CUSTODIANS_DIR
 
 SHIPPED = CUSTODIANS_DIR / "custodia_alfa.yaml"

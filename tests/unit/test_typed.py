@@ -8,8 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from fidc_assets.lib.documents import cnpj_check_digits, cpf_check_digits, format_cnpj
-from fidc_assets.lib.typed import (
+from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits, format_cnpj
+from fidc_assets.lib.ingest.typed import (
     blank_to_null,
     map_values,
     normalize_documents,

@@ -1,5 +1,5 @@
 """The `reference` schema the marts read (fund registry, custodians, asset types, ANBIMA holidays, FX rates)
-and the BI roles. Thin: the work is in `fidc_assets.lib.reference_data` and `fidc_assets.lib.bi_access`."""
+and the BI roles. Thin: the work is in `fidc_assets.lib.hot.reference` and `fidc_assets.lib.hot.bi_access`."""
 
 import os
 
@@ -47,10 +47,10 @@ def definitions() -> dg.Definitions:
     def reference_registries(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         import psycopg
 
-        from fidc_assets.lib.asset_types import load_asset_types
-        from fidc_assets.lib.bi_access import ensure_bi_access
-        from fidc_assets.lib.calendar import anbima_holidays
-        from fidc_assets.lib.reference_data import FX_RATES_FILE, ReferenceData, load_fx_rates, sync_reference_data
+        from fidc_assets.lib.core.asset_types import load_asset_types
+        from fidc_assets.lib.core.calendar import anbima_holidays
+        from fidc_assets.lib.hot.bi_access import ensure_bi_access
+        from fidc_assets.lib.hot.reference import FX_RATES_FILE, ReferenceData, load_fx_rates, sync_reference_data
 
         registry = lakehouse.fund_registry()
         data = ReferenceData.build(

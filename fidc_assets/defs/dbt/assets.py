@@ -10,7 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from fidc_assets.defs.dbt.project import dbt_connection_env, dbt_executable, dbt_project
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.partition_math import days_from_keys, dbt_vars
+from fidc_assets.lib.core.partition_math import days_from_keys, dbt_vars
 
 
 class FidcDbtTranslator(DagsterDbtTranslator):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from fidc_assets.lib.pg import dsn_parts
+from fidc_assets.lib.hot.dsn import dsn_parts
 from fidc_assets.settings import DBT_PROJECT_DIR
 
 

@@ -1,4 +1,4 @@
-"""Hot-load assets, one per canonical entity. Thin: the work is in `fidc_assets.lib.hot`."""
+"""Hot-load assets, one per canonical entity. Thin: the work is in `fidc_assets.lib.hot.loader`."""
 
 import dagster as dg
 
@@ -6,8 +6,8 @@ from fidc_assets.defs.ingest.assets import RETRY
 from fidc_assets.defs.legacy.assets import MIGRATION
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.hot import HOT_ENTITIES, load_days_from_cold
-from fidc_assets.lib.partition_math import days_from_keys
+from fidc_assets.lib.core.partition_math import days_from_keys
+from fidc_assets.lib.hot.loader import HOT_ENTITIES, load_days_from_cold
 
 LANDING_ASSETS = {e.name: dg.AssetKey(["hot", f"landing_{e.name}"]) for e in HOT_ENTITIES}
 LANDING_RECEIVABLE_POSITIONS = LANDING_ASSETS["receivable_positions"]
@@ -31,7 +31,7 @@ def _landing_asset(entity) -> dg.AssetsDefinition:
     )
     def landing(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         days = days_from_keys(context.partition_keys)
-        report = load_days_from_cold(lakehouse.lake(), lakehouse.dsn(), entity, days)
+        report = load_days_from_cold(lakehouse.lake(), lakehouse.dsn(), entity, days, lakehouse.cutover_rule())
         per_day = "\n".join(
             ["| day | rows |", "|---|---|"] + [f"| {d} | {n} |" for d, n in report.rows_per_day.items()]
         )

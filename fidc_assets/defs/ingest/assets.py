@@ -1,12 +1,12 @@
-"""Ingestion assets. Thin: the work is in `fidc_assets.lib.ingest`."""
+"""Ingestion assets. Thin: the work is in `fidc_assets.lib.ingest.landing`."""
 
 import dagster as dg
 
 from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.ingest import land_slices, receive_files, scan_inbox
-from fidc_assets.lib.partition_math import date_fund_pairs
+from fidc_assets.lib.core.partition_math import date_fund_pairs
+from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 
 CUSTODIAN_FILES = dg.AssetKey(["lake", "custodian_files"])
 RECEIVABLE_POSITIONS = dg.AssetKey(["lake", "receivable_positions"])

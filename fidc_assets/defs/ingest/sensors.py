@@ -1,4 +1,4 @@
-"""The inbox sensor: one run per new file, keyed by its sha256. Thin: the logic is in `fidc_assets.lib.inbox`."""
+"""The inbox sensor: one run per new file, keyed by its sha256. Thin: the logic is in `fidc_assets.lib.ingest.inbox`."""
 
 import datetime as dt
 
@@ -7,9 +7,9 @@ from pyiceberg.expressions import In
 
 from fidc_assets.defs.partitions import FUNDS
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.calendar import is_business_day
-from fidc_assets.lib.canonical import FILE_REGISTRY
-from fidc_assets.lib.inbox import InboxCursor, detect_changes
+from fidc_assets.lib.core.calendar import is_business_day
+from fidc_assets.lib.core.canonical import FILE_REGISTRY
+from fidc_assets.lib.ingest.inbox import InboxCursor, detect_changes
 
 
 def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:

@@ -1,4 +1,4 @@
-"""Legacy migration assets. Thin: the work is in `fidc_assets.lib.migration` and `fidc_assets.lib.recon`."""
+"""Legacy migration assets. Thin: the work is in `fidc_assets.lib.legacy` (migration, recon)."""
 
 import os
 from decimal import Decimal
@@ -8,8 +8,9 @@ import dagster as dg
 
 from fidc_assets.defs.partitions import months
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.migration import DEFAULT_SPEC, LegacySpec, load_legacy_spec, migrate_month, parse_month
-from fidc_assets.lib.recon import RECON_TABLE, recon_months
+from fidc_assets.lib.core.months import parse_month
+from fidc_assets.lib.legacy.migration import DEFAULT_SPEC, LegacySpec, load_legacy_spec, migrate_month
+from fidc_assets.lib.legacy.recon import RECON_TABLE, recon_months
 
 MIGRATION = dg.AssetKey(["legacy", "migration"])
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -30,9 +31,9 @@ class LegacyResource(dg.ConfigurableResource):
         return load_legacy_spec(Path(self.mapping) if self.mapping else DEFAULT_SPEC)
 
     def legacy_dsn(self, lakehouse_dsn: str) -> str:
-        from fidc_assets.sample.legacy import legacy_dsn
+        from fidc_assets.lib.hot.dsn import with_database
 
-        return self.dsn or os.environ.get("FIDC_LEGACY_DSN") or legacy_dsn(lakehouse_dsn, self.spec().database)
+        return self.dsn or os.environ.get("FIDC_LEGACY_DSN") or with_database(lakehouse_dsn, self.spec().database)
 
 
 def definitions() -> dg.Definitions:

@@ -8,9 +8,9 @@ import dagster as dg
 
 from fidc_assets.defs.hot.assets import LANDING_ASSETS
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.calendar import TIMEZONE, is_business_day
-from fidc_assets.lib.hot_window import HotColdMismatch
-from fidc_assets.lib.maintenance import expire_snapshots, hot_retention
+from fidc_assets.lib.core.calendar import TIMEZONE, is_business_day
+from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
+from fidc_assets.lib.lake.maintenance import expire_snapshots
 
 DEFAULT_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's files by then
 DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
@@ -43,7 +43,9 @@ def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: Lakehous
 def drop_outside_hot_window(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
     settings = lakehouse.settings()
     try:
-        report = hot_retention(lakehouse.lake(), lakehouse.dsn(), settings.hot_window_months)
+        report = apply_retention(
+            lakehouse.dsn(), lakehouse.lake(), settings.hot_window_months, rule=lakehouse.cutover_rule()
+        )
     except HotColdMismatch as e:
         raise dg.Failure(description=str(e), allow_retries=False) from e
     context.log.info(

@@ -7,9 +7,9 @@ from pyiceberg.expressions import And, In
 from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS
 from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib import canonical
-from fidc_assets.lib.partition_math import date_fund_pairs
-from fidc_assets.lib.quality import validate_receivable_positions
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.partition_math import date_fund_pairs
+from fidc_assets.lib.lake.quality import validate_receivable_positions
 
 
 def definitions() -> dg.Definitions:

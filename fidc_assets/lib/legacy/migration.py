@@ -37,14 +37,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import yaml
 from psycopg import sql
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan
 
-from fidc_assets.lib.canonical import ENTITIES, QUARANTINE, Entity, arrow_schema
-from fidc_assets.lib.lake import Lake
-from fidc_assets.settings import PACKAGE_DIR
+from fidc_assets.lib.core.canonical import ENTITIES, QUARANTINE, Entity, arrow_schema
+from fidc_assets.lib.core.errors import SpecError, StrictModel
+from fidc_assets.lib.core.months import month_key, month_start, months_between, next_month
+from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
+from fidc_assets.lib.lake.catalog import Lake
 
-LEGACY_DIR = PACKAGE_DIR / "legacy"
+LEGACY_DIR = SHIPPED_CONFIG_DIR / "legacy"
 DEFAULT_SPEC = LEGACY_DIR / "sifidc.yaml"
 SOURCE = "legacy"
 RECON_SCHEMA = "recon"
@@ -59,12 +61,7 @@ CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
 Parse = Literal["text", "digits", "centavos", "decimal", "integer", "date"]
 
 
-class SpecError(ValueError):
-    pass
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel
 
 
 class LegacyColumn(_Strict):
@@ -155,35 +152,6 @@ def load_legacy_spec(path: Path = DEFAULT_SPEC) -> LegacySpec:
 @cache
 def default_spec() -> LegacySpec:
     return load_legacy_spec(DEFAULT_SPEC)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Months
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-
-
-def month_key(month: dt.date) -> str:
-    return f"{month:%Y-%m}"
-
-
-def parse_month(key: str) -> dt.date:
-    """'2019-01' or '2019-01-01' (a Dagster monthly partition key) → date(2019, 1, 1)."""
-    return dt.date.fromisoformat(key[:7] + "-01")
-
-
-def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
-    out, m = [], month_start(first)
-    while m <= last:
-        out.append(m)
-        m = next_month(m)
-    return out
 
 
 def month_filter(entity: Entity, month: dt.date) -> BooleanExpression:

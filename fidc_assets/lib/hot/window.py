@@ -25,18 +25,19 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.calendar import TIMEZONE
-from fidc_assets.lib.canonical import Entity
-from fidc_assets.lib.hot import (
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.calendar import TIMEZONE
+from fidc_assets.lib.core.canonical import Entity
+from fidc_assets.lib.hot.loader import (
     FUND_COLUMN,
     HOT_ENTITIES,
     LANDING_SCHEMA,
+    SourceRule,
     drop_landing_days,
     landing_days,
     read_cold_days,
 )
-from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.lake.catalog import Lake
 
 MARTS_SCHEMA = "marts"
 _BOUND = re.compile(r"FROM \('(\d{4}-\d{2}-\d{2})'\) TO \('(\d{4}-\d{2}-\d{2})'\)")
@@ -106,12 +107,12 @@ MART_TOTALS: dict[str, TotalsSpec] = {
 }
 
 
-def cold_totals(lake: Lake, spec: TotalsSpec, days: Iterable[dt.date]) -> Totals:
+def cold_totals(lake: Lake, spec: TotalsSpec, days: Iterable[dt.date], rule: SourceRule | None = None) -> Totals:
     days = sorted(set(days))
     if not days:
         return {}
     date_col = spec.entity.partition_date
-    rows = read_cold_days(lake, spec.entity, days).select([date_col, FUND_COLUMN, *spec.sums])
+    rows = read_cold_days(lake, spec.entity, days, rule).select([date_col, FUND_COLUMN, *spec.sums])
     grouped = rows.group_by([date_col, FUND_COLUMN]).aggregate([(date_col, "count"), *((c, "sum") for c in spec.sums)])
     out: Totals = {}
     for r in grouped.to_pylist():
@@ -214,7 +215,9 @@ def landing_held(conn: psycopg.Connection) -> dict[Entity, dict[dt.date, str]]:
     return held
 
 
-def apply_retention(dsn: str, lake: Lake, months: int, anchor: dt.date | None = None) -> RetentionReport:
+def apply_retention(
+    dsn: str, lake: Lake, months: int, anchor: dt.date | None = None, rule: SourceRule | None = None
+) -> RetentionReport:
     """Drop the landing day partitions and mart partitions outside the window that cold holds.
 
     Raises `HotColdMismatch` (after dropping everything that did match) when some partition was kept."""
@@ -240,7 +243,7 @@ def apply_retention(dsn: str, lake: Lake, months: int, anchor: dt.date | None = 
                 continue
             spec = landing_spec(entity)
             relation = sql.SQL("{}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(entity.name))
-            diffs = differences(spec, hot_totals(conn, relation, spec, old), cold_totals(lake, spec, old))
+            diffs = differences(spec, hot_totals(conn, relation, spec, old), cold_totals(lake, spec, old, rule))
             for day, lines in sorted(diffs.items()):
                 report.kept.append(f"landing.{days[day]} ({day}): " + "; ".join(lines))
             bad_days |= set(diffs)
@@ -256,7 +259,7 @@ def apply_retention(dsn: str, lake: Lake, months: int, anchor: dt.date | None = 
                 if spec is not None:
                     relation = sql.SQL("{}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(name))
                     hot = hot_totals(conn, relation, spec, None)
-                    diffs = differences(spec, hot, cold_totals(lake, spec, {d for d, _ in hot}))
+                    diffs = differences(spec, hot, cold_totals(lake, spec, {d for d, _ in hot}, rule))
                     if diffs:
                         lines = [f"{d}: {'; '.join(v)}" for d, v in sorted(diffs.items())]
                         report.kept.append(f"{MARTS_SCHEMA}.{name}: " + " | ".join(lines))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from fidc_assets.lib.canonical import ENTITIES
-from fidc_assets.lib.hot_window import RetentionReport, apply_retention
-from fidc_assets.lib.lake import Lake
+from fidc_assets.lib.core.canonical import ENTITIES
+from fidc_assets.lib.lake.catalog import Lake
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,3 @@ def expire_snapshots(lake: Lake, retention: dt.timedelta, now: dt.datetime | Non
             table = lake.table(entity)
         out.append(Expired(entity.table_name, before, len(table.snapshots())))
     return out
-
-
-def hot_retention(lake: Lake, dsn: str, months: int, anchor: dt.date | None = None) -> RetentionReport:
-    """The hot window's retention: see `fidc_assets.lib.hot_window.apply_retention`."""
-    return apply_retention(dsn, lake, months, anchor)

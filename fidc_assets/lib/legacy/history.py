@@ -25,9 +25,10 @@ from pyiceberg.expressions import In
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from fidc_assets.lib.canonical import ENTITIES, INGESTIBLE, QUARANTINE, Entity
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.migration import (
+from fidc_assets.lib.core.canonical import ENTITIES, INGESTIBLE, QUARANTINE, Entity
+from fidc_assets.lib.core.months import month_key
+from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.legacy.migration import (
     LOG_TABLE,
     PROP_MONTH,
     PROP_OPERATION,
@@ -37,7 +38,6 @@ from fidc_assets.lib.migration import (
     batch_id,
     default_spec,
     month_filter,
-    month_key,
 )
 
 
@@ -150,7 +150,7 @@ def _restore(lake: Lake, entity: Entity, where, snapshot_id: int | None, props: 
 
 
 def entity_empty(entity: Entity) -> pa.Table:
-    from fidc_assets.lib.canonical import arrow_schema
+    from fidc_assets.lib.core.canonical import arrow_schema
 
     return arrow_schema(entity).empty_table()
 

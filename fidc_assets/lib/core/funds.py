@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fidc_assets.lib.documents import is_valid_cnpj
+from fidc_assets.lib.core.documents import is_valid_cnpj
 
 REGISTRY_FILE_NAME = "funds.yaml"
 _TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 
-from fidc_assets.settings import Settings
 
-
-def resolve_dsn(settings: Settings) -> str:
+def resolve_dsn(pg_dsn: str | None, pg_root: Path) -> str:
     """The DSN to use: FIDC_PG_DSN as given, else the embedded server (started if it is not running)."""
-    if settings.pg_dsn:
-        return settings.pg_dsn
-    from fidc_assets.lib.pg_embedded import EmbeddedPostgres
+    if pg_dsn:
+        return pg_dsn
+    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
 
-    return EmbeddedPostgres(settings.pg_root).start()
+    return EmbeddedPostgres(pg_root).start()
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server as `dsn`, database `database` (the legacy database lives beside the lakehouse's)."""
+    url = urlsplit(dsn)
+    return urlunsplit((url.scheme, url.netloc, "/" + database, url.query, url.fragment))
 
 
 def connect(dsn: str, **kwargs) -> psycopg.Connection:

@@ -3,7 +3,7 @@
 A spec says which files belong to the custodian (name patterns), how to read them (format: delimited, xlsx,
 fixed width with record types, json; encoding, separators, date formats, trailers with control totals,
 files inside a ZIP) and how their fields map to the canonical model (value maps, document normalization,
-defaults). The engine in `fidc_assets.lib.adapters` reads every spec the same way: onboarding a custodian is
+defaults). The engine in `fidc_assets.lib.ingest.adapters` reads every spec the same way: onboarding a custodian is
 configuration. Shared fixed-width layouts (CNAB 444/400) live once in `custodians/layouts/`. Validation errors
 name the file, the key, what was expected and what was found.
 """
@@ -19,19 +19,15 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fidc_assets.lib.canonical import ENTITIES, INGESTIBLE
+from fidc_assets.lib.core.canonical import ENTITIES, INGESTIBLE
+from fidc_assets.lib.core.errors import SpecError, StrictModel
 
 Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"]
 LINEAGE = {"custodian_id", "file_date", "source", "source_file_sha256", "source_line", "ingested_at"}
 DATE_TOKEN = re.compile(r"%[dmYy]")
 
 
-class SpecError(ValueError):
-    """A custodian spec is invalid; the message names the file and the key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel
 
 
 def _check_date_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
@@ -362,7 +358,7 @@ def load_specs(directory: Path) -> dict[str, CustodianSpec]:
 
 def match_file(name: str, specs: dict[str, CustodianSpec]) -> FileMatch | None:
     """The custodian spec whose pattern matches a file name, with fund and date taken from the name."""
-    from fidc_assets.lib.documents import only_digits
+    from fidc_assets.lib.core.documents import only_digits
 
     for spec in specs.values():
         for file_spec in spec.files:

@@ -18,7 +18,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
 
-from fidc_assets.lib.canonical import ENTITIES, NAMESPACE, Entity, iceberg_schema, partition_spec
+from fidc_assets.lib.core.canonical import ENTITIES, NAMESPACE, Entity, iceberg_schema, partition_spec
 
 CATALOG_NAME = "fidc"
 #: Rows per append when a big delivery is streamed into a (partitioned) table within one transaction.

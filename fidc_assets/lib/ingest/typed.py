@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fidc_assets.lib.documents import is_valid_document
+from fidc_assets.lib.core.documents import is_valid_document
 
 _DATE_TOKENS = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})"}
 _DATE_TOKENS_FIXED = {"%d": r"(?P<d>\d{2})", "%m": r"(?P<m>\d{2})", "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from fidc_assets.lib.calendar import HISTORY_START, anbima_holidays
+from fidc_assets.lib.core.calendar import HISTORY_START, anbima_holidays
 
 DATE_KEY_FORMAT = "%Y-%m-%d"
 

@@ -6,7 +6,7 @@ see half a day or an empty day in between:
 
 1. load: for each day, a standalone table `<partition>_new` with the parent's columns and a CHECK constraint
    equal to the day's partition bound (added while it is empty, so it costs nothing); rows sorted by date then
-   fund go in with binary `COPY ... FROM STDIN (FORMAT BINARY)` (`fidc_assets.lib.pg_binary`, vectorized);
+   fund go in with binary `COPY ... FROM STDIN (FORMAT BINARY)` (`fidc_assets.lib.hot.binary_copy`, vectorized);
    its index is built after the load;
 2. swap: the old day partition is dropped and the new table renamed and ATTACHed (the CHECK constraint proves
    the bound, so ATTACH does not scan; the index matches the parent's, so ATTACH does not build one).
@@ -22,13 +22,13 @@ retention check all use it).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import queue
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import psycopg
@@ -48,12 +48,23 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-from fidc_assets.lib import canonical
-from fidc_assets.lib.canonical import Entity
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.pg_binary import encode_stream
+from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.canonical import Entity
+from fidc_assets.lib.hot.binary_copy import encode_stream
+from fidc_assets.lib.lake.catalog import Lake
 
 LANDING_SCHEMA = "landing"
+
+
+class SourceRule(Protocol):
+    """Which source's rows of a fund-day reach PostgreSQL when cold holds more than one (the legacy cutover).
+
+    The rule is the legacy area's (`fidc_assets.lib.legacy.cutover.CutoverRule`); the hot side only applies it,
+    so it is passed in, never looked up from here."""
+
+    def resolve(self, rows: pa.Table, date_field: str = ...) -> pa.Table: ...
+
+
 #: The canonical entities the hot loader copies (each has a business date and a fund).
 HOT_ENTITIES: tuple[Entity, ...] = (
     canonical.RECEIVABLE_POSITIONS,
@@ -193,25 +204,18 @@ def landing_days(conn: psycopg.Connection, entity: Entity) -> dict[dt.date, str]
     return out
 
 
-def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date]) -> pa.Table:
+def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date], rule: SourceRule | None = None) -> pa.Table:
     """The cold (Iceberg) rows of `entity` for `days`, in the canonical Arrow schema.
 
     The one place the hot side reads cold, so the cutover rule applies here: where a fund-day has both legacy
-    and custodian-file rows (the shadow period), only the authoritative source's reach PostgreSQL (the legacy
-    mapping's `cutover_date`, or FIDC_LEGACY_CUTOVER)."""
+    and custodian-file rows (the shadow period), only the authoritative source's reach PostgreSQL, as `rule`
+    says (the legacy mapping's `cutover_date`, or FIDC_LEGACY_CUTOVER); no rule keeps every row."""
     date_col = _require_dated(entity)
     if not days:
         return canonical.arrow_schema(entity).empty_table()
     rows = lake.read(entity, In(date_col, sorted(set(days))))
     rows = rows.select(list(entity.field_names)).cast(canonical.arrow_schema(entity))
-    return _cutover_rule().resolve(rows, date_col)
-
-
-def _cutover_rule():
-    from fidc_assets.lib.cutover import rule_from
-    from fidc_assets.lib.migration import default_spec
-
-    return rule_from(default_spec().cutover_date, os.environ)
+    return rows if rule is None else rule.resolve(rows, date_col)
 
 
 def _order_keys(days: np.ndarray, fund_column: pa.ChunkedArray) -> np.ndarray:
@@ -428,7 +432,9 @@ def drop_landing_days(conn: psycopg.Connection, entity: Entity, days: Iterable[d
     return dropped
 
 
-def load_days_from_cold(lake: Lake, dsn: str, entity: Entity, days: Sequence[dt.date]) -> LoadReport:
+def load_days_from_cold(
+    lake: Lake, dsn: str, entity: Entity, days: Sequence[dt.date], rule: SourceRule | None = None
+) -> LoadReport:
     """Copy cold's rows of `days` into landing, one calendar month per transaction (bounded memory).
 
     Used by the hot assets: a day of the window, or a backfill of old days (rehydration)."""
@@ -438,7 +444,7 @@ def load_days_from_cold(lake: Lake, dsn: str, entity: Entity, days: Sequence[dt.
     for d in sorted(set(days)):
         by_month.setdefault((d.year, d.month), []).append(d)
     for month_days in by_month.values():
-        part = replace_days(dsn, entity, read_cold_days(lake, entity, month_days), month_days)
+        part = replace_days(dsn, entity, read_cold_days(lake, entity, month_days, rule), month_days)
         report.rows_per_day.update(part.rows_per_day)
     report.seconds = time.perf_counter() - started
     return report

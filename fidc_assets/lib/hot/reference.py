@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from fidc_assets.lib.asset_types import AssetTypeRegistry
-from fidc_assets.lib.funds import FundRegistry
-from fidc_assets.settings import PACKAGE_DIR
+from fidc_assets.lib.core.asset_types import AssetTypeRegistry
+from fidc_assets.lib.core.funds import FundRegistry
+from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
 
 REFERENCE_SCHEMA = "reference"
 TENANT_ROLE_PREFIX = "fidc_tenant_"
@@ -49,7 +49,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 #: Daily rates to BRL (PTAX-like). The shipped file holds ILLUSTRATIVE values for the sample period, not the
 #: official Banco Central series; a deployment points FIDC_FX_RATES at the real one (same columns).
-FX_RATES_FILE = PACKAGE_DIR / "reference" / "fx_rates.csv"
+FX_RATES_FILE = SHIPPED_CONFIG_DIR / "reference" / "fx_rates.csv"
 
 
 def load_fx_rates(path: Path = FX_RATES_FILE) -> list[tuple[dt.date, str, Decimal]]:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import fsspec
 
-from fidc_assets.lib.partition_math import date_fund_key
-from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
+from fidc_assets.lib.core.partition_math import date_fund_key
+from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
 
 CURSOR_VERSION = 1
 

@@ -1,6 +1,6 @@
 """The one engine that reads every custodian file through its YAML spec.
 
-No custodian has Python of its own: a format reader (`fidc_assets.lib.readers`) splits the bytes into text
+No custodian has Python of its own: a format reader (`fidc_assets.lib.ingest.readers`) splits the bytes into text
 columns with line numbers; this module types them with vectorized kernels, applies the spec's mapping, value
 maps, document normalization and the asset type registry, and sorts rows into accepted and rejected (file,
 line, field, reason code, message, raw text). Whatever makes the whole file unusable (encoding, missing
@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.types import BooleanType, DateType, DecimalType, IntegerType, LongType, StringType
 
-from fidc_assets.lib.asset_types import load_asset_types
-from fidc_assets.lib.canonical import ENTITIES, Entity, arrow_schema
-from fidc_assets.lib.readers import (
+from fidc_assets.lib.core.asset_types import load_asset_types
+from fidc_assets.lib.core.canonical import ENTITIES, Entity, arrow_schema
+from fidc_assets.lib.ingest.readers import (
     FileRejected,
     RawBatch,
     RawReader,
@@ -35,8 +35,8 @@ from fidc_assets.lib.readers import (
     open_reader,
     unpack_archive,
 )
-from fidc_assets.lib.specs import ColumnMap, FileMatch, ValueFormats, XlsxFormat
-from fidc_assets.lib.typed import (
+from fidc_assets.lib.ingest.specs import ColumnMap, FileMatch, ValueFormats, XlsxFormat
+from fidc_assets.lib.ingest.typed import (
     blank_to_null,
     map_values,
     no_problems,

@@ -6,7 +6,7 @@
   password from `FIDC_BI_PASSWORD_<MANAGER ID>` (unset: no password, which only a server trusting local
   connections accepts, e.g. the embedded one; a real server then refuses the login).
 * row-level security on every mart table with a `fund_cnpj` column: a tenant sees the rows of the funds the
-  registry (`reference.funds`, synced by `fidc_assets.lib.reference_data`) gives its manager. The policy is
+  registry (`reference.funds`, synced by `fidc_assets.lib.hot.reference`) gives its manager. The policy is
   installed by `reference.apply_bi_access(regclass)`, which the dbt models call as a post-hook inside their
   own transaction (dbt_project/macros/bi_access.sql): a rebuilt table is never readable without it.
 
@@ -22,8 +22,8 @@ from collections.abc import Mapping
 import psycopg
 from psycopg import sql
 
-from fidc_assets.lib.funds import FundRegistry
-from fidc_assets.lib.reference_data import REFERENCE_SCHEMA, TENANT_ROLE_PREFIX, tenant_role
+from fidc_assets.lib.core.funds import FundRegistry
+from fidc_assets.lib.hot.reference import REFERENCE_SCHEMA, TENANT_ROLE_PREFIX, tenant_role
 
 READER_ROLE = "fidc_bi_reader"
 MARTS_SCHEMA = "marts"
@@ -90,7 +90,7 @@ def mart_tables(conn: psycopg.Connection) -> list[str]:
 
 def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapping[str, str]) -> dict[str, object]:
     """Roles, grants and row security for `registry`'s tenants (the caller commits). Expects the
-    `reference` tables (`fidc_assets.lib.reference_data.sync_reference_data`) to exist."""
+    `reference` tables (`fidc_assets.lib.hot.reference.sync_reference_data`) to exist."""
     ref = sql.Identifier(REFERENCE_SCHEMA)
     reader = sql.Identifier(READER_ROLE)
     _ensure_role(conn, READER_ROLE, login=False)

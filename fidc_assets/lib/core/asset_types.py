@@ -1,4 +1,4 @@
-"""The asset type registry (`fidc_assets/reference/asset_types.yaml`): configuration, not code."""
+"""The asset type registry (`reference/asset_types.yaml` in the config directory): configuration, not code."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fidc_assets.lib.specs import SpecError
-from fidc_assets.settings import PACKAGE_DIR
+from fidc_assets.lib.core.errors import SpecError
+from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
 
-REGISTRY_PATH = PACKAGE_DIR / "reference" / "asset_types.yaml"
+REGISTRY_PATH = SHIPPED_CONFIG_DIR / "reference" / "asset_types.yaml"
 
 
 class AssetType(BaseModel):

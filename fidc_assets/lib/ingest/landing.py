@@ -21,12 +21,12 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 
-from fidc_assets.lib.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
-from fidc_assets.lib.archive import archive_file, archive_key, archived_path, sha256_file
-from fidc_assets.lib.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
-from fidc_assets.lib.inbox import Inbox
-from fidc_assets.lib.lake import Lake
-from fidc_assets.lib.specs import CustodianSpec, FileMatch, match_file
+from fidc_assets.lib.core.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
+from fidc_assets.lib.ingest.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
+from fidc_assets.lib.ingest.inbox import Inbox
+from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
+from fidc_assets.lib.lake.archive import archive_file, archive_key, archived_path, sha256_file
+from fidc_assets.lib.lake.catalog import Lake
 
 #: Rows per Iceberg commit when landing many slices at once (a backfill): bounded memory, few snapshots.
 MAX_ROWS_PER_COMMIT = 2_000_000

@@ -2,7 +2,7 @@
 
 One reader per format (delimited, xlsx, fixed width, json) and one unpacker for ZIP deliveries. A reader
 only splits records and fields; typing, validation and mapping happen once, for every format, in
-`fidc_assets.lib.adapters`. Whatever a reader cannot split (a line with the wrong number of columns, a
+`fidc_assets.lib.ingest.adapters`. Whatever a reader cannot split (a line with the wrong number of columns, a
 fixed-width line of the wrong length) becomes a `RejectedRow`; whatever makes the whole file unusable raises
 `FileRejected` with a message for the custodian's analyst.
 """
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from fidc_assets.lib.specs import (
+from fidc_assets.lib.ingest.specs import (
     ArchiveSpec,
     DelimitedFormat,
     FileSpec,
