@@ -29,7 +29,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
             return 0
         print(f"FIDC_PG_DSN is set: using the external server, the embedded one is not managed ({args.action}).")
         return 0 if args.action == "status" else 1
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
 
     pg = EmbeddedPostgres(settings.pg_root)
     if args.action == "start":
