@@ -65,8 +65,8 @@ TEMPLATES: dict[str, tuple[str, str, str]] = {
 LABELS = {"csv": "delimited CSV", "cnab": "CNAB 444", "xlsx": "XLSX", "json": "JSON"}
 #: The sample the templates come from: fund 0 gets alfa + epsilon, fund 1 gama + zeta; one business day.
 SAMPLE_FUNDS, SAMPLE_DAYS, SAMPLE_RECEIVABLES = 2, 1, 2000
-CSV_BLOCK_SIZE = 4 << 20  # baseline default (--csv-block-size); the engine uses its own readers.BLOCK_SIZE
-CNAB_BATCH_LINES = 200_000  # the engine's readers.FIXED_WIDTH_BATCH_LINES
+CSV_BLOCK_SIZE = 4 << 20  # baseline default (--csv-block-size); the engine uses its own readers.delimited.BLOCK_SIZE
+CNAB_BATCH_LINES = 200_000  # the engine's readers.fixed_width.FIXED_WIDTH_BATCH_LINES
 INGESTED_AT = dt.datetime(2024, 7, 2, 6, 0, tzinfo=dt.UTC)
 MIB = 1 << 20
 ID_MARK = "@@RECEIVABLE_ID@@"
@@ -663,9 +663,9 @@ def _fmt_runs(m: Measurement) -> str:
 
 def _engine_block_size() -> str:
     try:
-        from fidc_assets.lib.ingest import readers
+        from fidc_assets.lib.ingest.readers import delimited
 
-        return f"{readers.BLOCK_SIZE / MIB:g} MiB (readers.BLOCK_SIZE)"
+        return f"{delimited.BLOCK_SIZE / MIB:g} MiB (readers.delimited.BLOCK_SIZE)"
     except (ImportError, AttributeError):
         return "?"
 
