@@ -70,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     kernels = _time_kernels()  # before the engine imports pyarrow.compute functions by attribute
-    from fidc_assets.lib.ingest import adapters
+    from fidc_assets.lib.ingest.adapters import convert, engine
 
-    if hasattr(adapters, "_pool"):
-        adapters._pool = lambda: _Inline()
-    if hasattr(adapters, "_prefetch"):
-        adapters._prefetch = lambda batches, depth=1: iter(batches)
+    if hasattr(convert, "_pool"):
+        convert._pool = lambda: _Inline()
+    if hasattr(engine, "_prefetch"):
+        engine._prefetch = lambda batches, depth=1: iter(batches)
     from bench.ingest import _engine, _engine_setup
 
     match = _engine_setup(args.file)
