@@ -117,7 +117,7 @@ def _parse_moment(text: str) -> dt.datetime:
 
 
 def _cmd_as_of(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.legacy.history import as_of
+    from fidc_assets.lib.legacy.rollback import as_of
 
     lake, *_ = _context()
     moment = _parse_moment(args.timestamp)
@@ -136,7 +136,7 @@ def _cmd_as_of(args: argparse.Namespace) -> int:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.legacy.history import migration_log
+    from fidc_assets.lib.legacy.rollback import migration_log
 
     lake, *_ = _context()
     for row in migration_log(lake.table(args.table))[: args.limit]:
@@ -146,7 +146,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from fidc_assets.lib.core.months import parse_month
-    from fidc_assets.lib.legacy.history import rollback_month
+    from fidc_assets.lib.legacy.rollback import rollback_month
 
     lake, dsn, _, spec = _context()
     done = rollback_month(lake, parse_month(args.month), args.run, log_dsn=dsn, spec=spec)

@@ -13,7 +13,7 @@ import pytest
 from fidc_assets.lib.core.canonical import ACQUISITIONS, FUND_QUOTAS, QUARANTINE, RECEIVABLE_POSITIONS, SETTLEMENTS
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.maintenance import expire_snapshots
-from fidc_assets.lib.legacy.history import as_of, rollback_month
+from fidc_assets.lib.legacy.rollback import as_of, rollback_month
 from fidc_assets.lib.legacy.migration import (
     DEFAULT_SPEC,
     clear_log,
