@@ -80,9 +80,10 @@ from fidc_assets.sample import (
     render_stock_gama,
 )
 from fidc_assets.sample.quotas import QuotaModel, QuotaRow
+from fidc_assets.sample.records import MONEY_CONTEXT, ZERO, Movement, MovementKind, StockPosition
 from fidc_assets.sample.render_common import FileKind, RenderedFile, check_rate, file_rng
 from fidc_assets.sample.render_stock_csv import StockCsvRenderer, render_rng
-from fidc_assets.sample.simulation import MONEY_CONTEXT, ZERO, Movement, MovementKind, StockPosition, simulate
+from fidc_assets.sample.simulation import simulate
 
 INBOX_DIR = "inbox"
 TRUTH_DIR = "truth"

@@ -16,9 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from fidc_assets.sample import generator as g
 from fidc_assets.sample.quotas import QuotaRow
+from fidc_assets.sample.records import Movement, MovementKind, StockPosition
 from fidc_assets.sample.render_common import FileKind
 from fidc_assets.sample.render_stock_csv import RenderedStockFile
-from fidc_assets.sample.simulation import Movement, MovementKind, StockPosition, simulate
+from fidc_assets.sample.simulation import simulate
 
 CENT = Decimal("0.01")
 RATIO_PLACES = Decimal("0.000001")
