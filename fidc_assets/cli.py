@@ -189,7 +189,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.lib.hot.dsn import redacted, resolve_dsn
     from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
-    from fidc_assets.sample.generator import read_truth
+    from fidc_assets.sample.truth import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}")

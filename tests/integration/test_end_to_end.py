@@ -18,7 +18,7 @@ from pyiceberg.expressions import EqualTo, In
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.pipeline import run_days
-from fidc_assets.sample.generator import read_expected_quarantine, read_truth
+from fidc_assets.sample.truth import read_expected_quarantine, read_truth
 
 pytestmark = pytest.mark.integration
 
