@@ -1,0 +1,5 @@
+import sys
+
+from bench.ingest import main
+
+sys.exit(main())
