@@ -76,14 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         convert._pool = lambda: _Inline()
     if hasattr(engine, "_prefetch"):
         engine._prefetch = lambda batches, depth=1: iter(batches)
-    from bench.ingest import _engine, _engine_setup
+    from bench.ingest.runners import engine_setup, run_engine
 
-    match = _engine_setup(args.file)
+    match = engine_setup(args.file)
     profile = cProfile.Profile()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         profile.enable()
-        result = _engine(args.file, Path(tmp) / "out.parquet", match, "0" * 64)
+        result = run_engine(args.file, Path(tmp) / "out.parquet", match, "0" * 64)
         profile.disable()
         seconds = time.perf_counter() - started
     print(f"{args.file.name}: {result}, {seconds:.2f} s serial (profiler overhead included)")

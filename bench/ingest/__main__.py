@@ -1,5 +1,7 @@
+"""`python -m bench.ingest`: see the package docstring."""
+
 import sys
 
-from bench.ingest import main
+from bench.ingest.cli import main
 
 sys.exit(main())
