@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from fidc_assets.sample.records import (
     CENT,
@@ -23,8 +23,16 @@ from fidc_assets.sample.records import (
     StockPosition,
 )
 
-if TYPE_CHECKING:
-    from fidc_assets.sample.receivables import Fate
+
+class PartialPayment(Protocol):
+    """What a stock position needs of a receivable's fate (`receivables.Fate`): its partial payment, if any."""
+
+    @property
+    def partial_date(self) -> dt.date | None: ...
+
+    @property
+    def partial_amount(self) -> Decimal: ...
+
 
 _FACTOR_CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN)
 
@@ -108,7 +116,7 @@ class Valuation:
             CENT, rounding=ROUND_HALF_EVEN, context=MONEY_CONTEXT
         )
 
-    def positions(self, live: Iterable[tuple[Receivable, Fate]], day: dt.date) -> list[StockPosition]:
+    def positions(self, live: Iterable[tuple[Receivable, PartialPayment]], day: dt.date) -> list[StockPosition]:
         # The hot loop of the generator: lookups are hoisted, ratings come from a table by days overdue.
         out: list[StockPosition] = []
         append = out.append
