@@ -12,7 +12,7 @@ OUT_DIR = BENCH_DIR / "out"
 def private_server(name: str):
     """An embedded PostgreSQL under `bench/out/<name>` (directories traversable by the unprivileged user the
     server runs as under root); returns the server, started, and its DSN."""
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
 
     root = OUT_DIR / name
     root.mkdir(parents=True, exist_ok=True)

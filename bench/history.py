@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from fidc_assets.lib.hot.dsn import resolve_dsn
     from fidc_assets.lib.lake.catalog import Lake
-    from fidc_assets.lib.legacy.migration import clear_log, legacy_months, migrate_months
+    from fidc_assets.lib.legacy.ledger import clear_log
+    from fidc_assets.lib.legacy.migration import legacy_months, migrate_months
     from fidc_assets.lib.legacy.recon import recon_months
     from fidc_assets.sample.legacy import LegacyParams, generate_legacy
     from fidc_assets.settings import Settings

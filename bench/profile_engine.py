@@ -70,20 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     kernels = _time_kernels()  # before the engine imports pyarrow.compute functions by attribute
-    from fidc_assets.lib.ingest import adapters
+    from fidc_assets.lib.ingest.adapters import convert, engine
 
-    if hasattr(adapters, "_pool"):
-        adapters._pool = lambda: _Inline()
-    if hasattr(adapters, "_prefetch"):
-        adapters._prefetch = lambda batches, depth=1: iter(batches)
-    from bench.ingest import _engine, _engine_setup
+    if hasattr(convert, "_pool"):
+        convert._pool = lambda: _Inline()
+    if hasattr(engine, "_prefetch"):
+        engine._prefetch = lambda batches, depth=1: iter(batches)
+    from bench.ingest.runners import engine_setup, run_engine
 
-    match = _engine_setup(args.file)
+    match = engine_setup(args.file)
     profile = cProfile.Profile()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         profile.enable()
-        result = _engine(args.file, Path(tmp) / "out.parquet", match, "0" * 64)
+        result = run_engine(args.file, Path(tmp) / "out.parquet", match, "0" * 64)
         profile.disable()
         seconds = time.perf_counter() - started
     print(f"{args.file.name}: {result}, {seconds:.2f} s serial (profiler overhead included)")

@@ -29,7 +29,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
             return 0
         print(f"FIDC_PG_DSN is set: using the external server, the embedded one is not managed ({args.action}).")
         return 0 if args.action == "status" else 1
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
 
     pg = EmbeddedPostgres(settings.pg_root)
     if args.action == "start":
@@ -189,7 +189,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.lib.hot.dsn import redacted, resolve_dsn
     from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
-    from fidc_assets.sample.generator import read_truth
+    from fidc_assets.sample.truth import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}")

@@ -25,7 +25,7 @@ from fidc_assets.settings import Settings
 def _context():
     from fidc_assets.lib.hot.dsn import resolve_dsn, with_database
     from fidc_assets.lib.lake.catalog import Lake
-    from fidc_assets.lib.legacy.migration import default_spec
+    from fidc_assets.lib.legacy.mapping import default_spec
 
     settings = Settings.from_env()
     dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
@@ -36,7 +36,7 @@ def _context():
 
 def cmd_sample_legacy(args: argparse.Namespace) -> int:
     from fidc_assets.lib.hot.dsn import resolve_dsn
-    from fidc_assets.lib.legacy.migration import clear_log
+    from fidc_assets.lib.legacy.ledger import clear_log
     from fidc_assets.sample.legacy import LegacyParams, generate_legacy
 
     months = args.months if args.months is not None else 12 * args.years
@@ -71,7 +71,8 @@ def _months(args: argparse.Namespace, source: str, spec) -> list[dt.date]:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.legacy.migration import migrate_months, pending_months
+    from fidc_assets.lib.legacy.ledger import pending_months
+    from fidc_assets.lib.legacy.migration import migrate_months
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
@@ -117,7 +118,7 @@ def _parse_moment(text: str) -> dt.datetime:
 
 
 def _cmd_as_of(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.legacy.history import as_of
+    from fidc_assets.lib.lake.history import as_of
 
     lake, *_ = _context()
     moment = _parse_moment(args.timestamp)
@@ -136,7 +137,7 @@ def _cmd_as_of(args: argparse.Namespace) -> int:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.legacy.history import migration_log
+    from fidc_assets.lib.legacy.rollback import migration_log
 
     lake, *_ = _context()
     for row in migration_log(lake.table(args.table))[: args.limit]:
@@ -146,7 +147,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from fidc_assets.lib.core.months import parse_month
-    from fidc_assets.lib.legacy.history import rollback_month
+    from fidc_assets.lib.legacy.rollback import rollback_month
 
     lake, dsn, _, spec = _context()
     done = rollback_month(lake, parse_month(args.month), args.run, log_dsn=dsn, spec=spec)

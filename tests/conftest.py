@@ -47,7 +47,7 @@ class Lakehouse:
 @pytest.fixture(scope="session")
 def lakehouse() -> Iterator[Lakehouse]:
     """A private FIDC_HOME with a running embedded PostgreSQL; environment restored afterwards."""
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
 
     home = traversable_tmp_dir("fidc-test-home-")
     saved = {

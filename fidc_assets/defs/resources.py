@@ -63,7 +63,7 @@ class LakehouseResource(dg.ConfigurableResource):
         FIDC_LEGACY_CUTOVER): passed to every cold read of the hot side."""
         import os
 
-        from fidc_assets.lib.legacy.migration import default_spec
+        from fidc_assets.lib.legacy.mapping import default_spec
 
         return rule_from(default_spec().cutover_date, os.environ)
 

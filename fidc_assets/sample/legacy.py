@@ -38,9 +38,10 @@ import psycopg
 from psycopg import sql
 
 from fidc_assets.lib.core.calendar import HISTORY_START, business_days_between, first_business_day_on_or_after
-from fidc_assets.sample.generator import EVENTS_CUSTODIANS, POSITIONS_CUSTODIANS, QUOTAS_CUSTODIAN
+from fidc_assets.sample.custodians import EVENTS_CUSTODIANS, POSITIONS_CUSTODIANS, QUOTAS_CUSTODIAN
 from fidc_assets.sample.quotas import QuotaModel
-from fidc_assets.sample.simulation import AssetType, MovementKind, Simulation, StockPosition, simulate
+from fidc_assets.sample.records import AssetType, MovementKind, StockPosition
+from fidc_assets.sample.simulation import Simulation, simulate
 
 LEGACY_DATABASE = "legacy"
 DEFAULT_RECEIVABLES_PER_FUND = 150

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from fidc_assets.sample.simulation import MONEY_CONTEXT, ZERO, StockPosition, money
+from fidc_assets.sample.records import MONEY_CONTEXT, ZERO, StockPosition, money
 
 QUOTA_PLACES = Decimal("0.00000001")
 CASH_BP_RANGE = (300, 800)

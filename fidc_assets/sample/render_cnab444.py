@@ -43,6 +43,7 @@ import random
 from collections.abc import Sequence
 from decimal import Decimal
 
+from fidc_assets.sample.records import AssetType, Fund, Movement, MovementKind
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     BadRow,
@@ -54,7 +55,7 @@ from fidc_assets.sample.render_common import (
     latin1_name,
     wrong_check_digit,
 )
-from fidc_assets.sample.simulation import AssetType, Fund, Movement, MovementKind, cmn2682_rating
+from fidc_assets.sample.valuation import cmn2682_rating
 
 CUSTODIAN_ID = "custodia_epsilon"
 CUSTODIAN_NAME = "Épsilon Securitização e Custódia DTVM"

@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from fidc_assets.sample.simulation import AssetType, Party
+from fidc_assets.sample.records import AssetType, Party
 
 
 class Reason(StrEnum):

@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from fidc_assets.lib.core.documents import format_document
+from fidc_assets.sample.records import Fund, Movement, MovementKind
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     BadRow,
@@ -51,7 +52,6 @@ from fidc_assets.sample.render_common import (
     party_name,
     wrong_check_digit,
 )
-from fidc_assets.sample.simulation import Fund, Movement, MovementKind
 
 CUSTODIAN_ID = "custodia_zeta"
 CUSTODIAN_NAME = "Zeta Administradora de Recursos Ltda"

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from fidc_assets.lib.core.documents import format_document
+from fidc_assets.sample.records import Fund, Receivable, StockPosition
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     ASSET_WORDS,
@@ -43,7 +44,6 @@ from fidc_assets.sample.render_common import (
     rate_text,
     wrong_check_digit,
 )
-from fidc_assets.sample.simulation import Fund, Receivable, StockPosition
 
 CUSTODIAN_ID = "custodia_beta"
 CUSTODIAN_NAME = "Beta Custódia e Controladoria S.A."

@@ -29,8 +29,8 @@ from enum import StrEnum
 from operator import attrgetter
 
 from fidc_assets.lib.core.documents import format_document
+from fidc_assets.sample.records import Fund, Receivable, StockPosition
 from fidc_assets.sample.render_common import check_rate
-from fidc_assets.sample.simulation import Fund, Receivable, StockPosition
 
 CUSTODIAN_ID = "custodia_alfa"
 CUSTODIAN_NAME = "Alfa Serviços Fiduciários DTVM"

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from decimal import localcontext
 
 from fidc_assets.sample.quotas import FundDayQuotas
+from fidc_assets.sample.records import MONEY_CONTEXT, STATUS_OVERDUE, ZERO, Fund, Receivable, StockPosition
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     BadRow,
@@ -46,7 +47,6 @@ from fidc_assets.sample.render_common import (
     rate_text,
     wrong_check_digit,
 )
-from fidc_assets.sample.simulation import MONEY_CONTEXT, STATUS_OVERDUE, ZERO, Fund, Receivable, StockPosition
 
 CUSTODIAN_ID = "custodia_delta"
 CUSTODIAN_NAME = "Delta Trust Serviços Financeiros S.A."

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import xlsxwriter
 
 from fidc_assets.lib.core.documents import format_document
+from fidc_assets.sample.records import Fund, StockPosition
 from fidc_assets.sample.render_common import (
     ALL_REASONS,
     BadRow,
@@ -48,7 +49,6 @@ from fidc_assets.sample.render_common import (
     wrong_check_digit,
 )
 from fidc_assets.sample.render_stock_csv import HEADER
-from fidc_assets.sample.simulation import Fund, StockPosition
 
 CUSTODIAN_ID = "custodia_gama"
 CUSTODIAN_NAME = "Gama Administração Fiduciária Ltda"

@@ -14,11 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from fidc_assets.sample import generator as g
+from fidc_assets.sample.custodians import ALL_CUSTODIANS, assign_custodians
+from fidc_assets.sample.generator import render_files
 from fidc_assets.sample.quotas import QuotaRow
+from fidc_assets.sample.records import Movement, MovementKind, StockPosition
 from fidc_assets.sample.render_common import FileKind
 from fidc_assets.sample.render_stock_csv import RenderedStockFile
-from fidc_assets.sample.simulation import Movement, MovementKind, StockPosition, simulate
+from fidc_assets.sample.simulation import simulate
 
 CENT = Decimal("0.01")
 RATIO_PLACES = Decimal("0.000001")
@@ -42,9 +44,9 @@ def accepted_records(
 ) -> Accepted:
     """The records of every file `generate_sample` renders that a correct parser accepts (all custodians)."""
     sim = simulate(seed, funds, days, start, receivables_per_fund)
-    assignment = g.assign_custodians(len(sim.funds), g.ALL_CUSTODIANS)
+    assignment = assign_custodians(len(sim.funds), ALL_CUSTODIANS)
     out = Accepted()
-    for rendered in g.render_files(sim, assignment, seed, bad_row_rate):
+    for rendered in render_files(sim, assignment, seed, bad_row_rate):
         if isinstance(rendered, RenderedStockFile):
             out.positions[(rendered.fund_cnpj, rendered.reference_date)] = list(rendered.accepted_positions)
         elif rendered.kind is FileKind.POSITIONS:

@@ -19,8 +19,8 @@ from fidc_assets.lib.core import canonical
 from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.sample.generator import (
-    generate_sample,
+from fidc_assets.sample.generator import generate_sample
+from fidc_assets.sample.truth import (
     read_acquisitions_truth,
     read_expected_quarantine,
     read_positions_truth,

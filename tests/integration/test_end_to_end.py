@@ -18,7 +18,7 @@ from pyiceberg.expressions import EqualTo, In
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.pipeline import run_days
-from fidc_assets.sample.generator import read_expected_quarantine, read_truth
+from fidc_assets.sample.truth import read_expected_quarantine, read_truth
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ def test_unusable_file_is_quarantined_and_previous_data_kept(first_run, lakehous
 
 
 def test_external_pg_dsn_is_used_instead_of_the_embedded_server(first_run, lakehouse, sample, instance, monkeypatch):
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
     from tests.conftest import traversable_tmp_dir
 
     other_root = traversable_tmp_dir("fidc-test-external-pg-")

@@ -16,7 +16,8 @@ import pytest
 from psycopg import sql
 
 from fidc_assets.lib.core import canonical
-from fidc_assets.lib.hot.loader import HOT_ENTITIES, landing_days, partition_name, replace_days
+from fidc_assets.lib.hot.loader import replace_days
+from fidc_assets.lib.hot.partitions import HOT_ENTITIES, landing_days, partition_name
 from fidc_assets.sample.canonical_rows import canonical_rows
 
 pytestmark = pytest.mark.integration
@@ -179,7 +180,7 @@ def test_a_day_without_rows_becomes_an_empty_partition(hot_dsn):
 
 
 def test_an_unpartitioned_landing_table_is_converted_with_its_rows(lakehouse):
-    from fidc_assets.lib.hot.loader import landing_ddl
+    from fidc_assets.lib.hot.partitions import landing_ddl
 
     name, dsn = private_database(lakehouse.dsn, "hot_migrate")
     try:

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fidc_assets.lib.hot.loader import HOT_ENTITIES, drop_landing_days, landing_days
+from fidc_assets.lib.hot.partitions import HOT_ENTITIES, drop_landing_days, landing_days
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ import pytest
 from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
-from fidc_assets.lib.hot.loader import HOT_ENTITIES, landing_days, load_days_from_cold, read_cold_days
+from fidc_assets.lib.hot.loader import load_days_from_cold, read_cold_days
+from fidc_assets.lib.hot.partitions import HOT_ENTITIES, landing_days
 from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention, mart_partitions
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.sample.canonical_rows import canonical_rows

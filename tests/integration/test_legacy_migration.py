@@ -12,19 +12,13 @@ import pytest
 
 from fidc_assets.lib.core.canonical import ACQUISITIONS, FUND_QUOTAS, QUARANTINE, RECEIVABLE_POSITIONS, SETTLEMENTS
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.history import as_of
 from fidc_assets.lib.lake.maintenance import expire_snapshots
-from fidc_assets.lib.legacy.history import as_of, rollback_month
-from fidc_assets.lib.legacy.migration import (
-    DEFAULT_SPEC,
-    clear_log,
-    default_spec,
-    done_months,
-    legacy_months,
-    load_legacy_spec,
-    migrate_month,
-    migrate_months,
-)
+from fidc_assets.lib.legacy.ledger import clear_log, done_months
+from fidc_assets.lib.legacy.mapping import DEFAULT_SPEC, default_spec, load_legacy_spec
+from fidc_assets.lib.legacy.migration import legacy_months, migrate_month, migrate_months
 from fidc_assets.lib.legacy.recon import recon_months
+from fidc_assets.lib.legacy.rollback import rollback_month
 from fidc_assets.sample.legacy import LegacyParams, generate_legacy, read_defects
 from tests.conftest import traversable_tmp_dir
 

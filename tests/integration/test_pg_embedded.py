@@ -21,7 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fidc_assets.lib.hot.embedded.server import ENV_OS_USER, EmbeddedPostgres, EmbeddedPostgresError
+from fidc_assets.lib.hot.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from fidc_assets.lib.hot.embedded.os_user import DEFAULT_OS_USER
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ def status_in_subprocess(root: Path) -> dict[str, object]:
     """status() from a separate interpreter: proves state lives on disk, not in the Python object."""
     code = (
         "import json, sys\n"
-        "from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres\n"
+        "from fidc_assets.lib.hot.embedded import EmbeddedPostgres\n"
         "s = EmbeddedPostgres(sys.argv[1]).status()\n"
         "print(json.dumps({'running': s.running, 'port': s.port, 'pid': s.pid, 'dsn': s.dsn}))\n"
     )
@@ -86,7 +87,7 @@ def status_in_subprocess(root: Path) -> dict[str, object]:
 def expected_server_uid() -> int:
     if not IS_ROOT:
         return os.geteuid()
-    return pwd.getpwnam(os.environ.get(ENV_OS_USER) or "nobody").pw_uid
+    return pwd.getpwnam(DEFAULT_OS_USER).pw_uid  # EmbeddedPostgres(root) without os_user
 
 
 def proc_uids(pid: int) -> list[int]:
@@ -197,7 +198,7 @@ def test_concurrent_starts_share_one_server(scratch: Path) -> None:
     root = scratch / "pg"
     code = (
         "import sys\n"
-        "from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres\n"
+        "from fidc_assets.lib.hot.embedded import EmbeddedPostgres\n"
         "print(EmbeddedPostgres(sys.argv[1]).start())\n"
     )
 
@@ -229,11 +230,12 @@ def test_untraversable_parent_fails_with_a_clear_message(scratch: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another OS user")
-def test_binaries_the_server_user_cannot_reach_are_copied_into_the_state_dir(scratch: Path, monkeypatch):
+def test_binaries_the_server_user_cannot_reach_are_copied_into_the_state_dir(scratch: Path) -> None:
     """A checkout under /root (0700): its venv's binaries are out of `nobody`'s reach, so they are copied."""
     import shutil
 
-    from fidc_assets.lib.hot.embedded.server import RELOCATED_INSTALL, find_pg_bin_dir
+    from fidc_assets.lib.hot.embedded import find_pg_bin_dir
+    from fidc_assets.lib.hot.embedded.os_user import RELOCATED_INSTALL
 
     private = Path(tempfile.mkdtemp(prefix="fidc-private-", dir="/tmp"))
     private.chmod(0o700)
@@ -245,8 +247,7 @@ def test_binaries_the_server_user_cannot_reach_are_copied_into_the_state_dir(scr
         libs = package.parent / f"{package.name}.libs"  # the wheel's vendored libraries, if any
         if libs.is_dir():
             shutil.copytree(libs, private / libs.name, symlinks=True)
-        monkeypatch.setenv("FIDC_PG_BIN", str(private_install / "bin"))
-        pg = EmbeddedPostgres(scratch / "relocated")
+        pg = EmbeddedPostgres(scratch / "relocated", bin_dir=str(private_install / "bin"))
         dsn = pg.start()
         try:
             with psycopg.connect(dsn) as conn:

@@ -352,7 +352,8 @@ def test_a_month_backfills_through_the_daemon_in_bounded_runs(webserver: Webserv
 
     from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.pipeline import adopt_fund_registry, deliver, mart_totals, register_funds
-    from fidc_assets.sample.generator import generate_sample, read_truth
+    from fidc_assets.sample.generator import generate_sample
+    from fidc_assets.sample.truth import read_truth
 
     wait_until_answering(webserver)
     entry = wait_until_location_loaded(webserver, deadline=time.monotonic() + STARTUP_TIMEOUT_S)

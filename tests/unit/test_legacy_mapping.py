@@ -8,18 +8,11 @@ import pyarrow as pa
 import pytest
 
 from fidc_assets.lib.core.canonical import RECEIVABLE_POSITIONS
+from fidc_assets.lib.core.errors import SpecError
 from fidc_assets.lib.core.months import months_between, parse_month
 from fidc_assets.lib.legacy.cutover import CUSTODIAN, LEGACY, CutoverRule, rule_from, shadow_compare
-from fidc_assets.lib.legacy.migration import (
-    DEFAULT_SPEC,
-    LegacyColumn,
-    SpecError,
-    convert,
-    dedupe,
-    default_spec,
-    load_legacy_spec,
-    map_batch,
-)
+from fidc_assets.lib.legacy.mapping import DEFAULT_SPEC, LegacyColumn, default_spec, load_legacy_spec
+from fidc_assets.lib.legacy.migration import convert, dedupe, map_batch
 from fidc_assets.sample.legacy import LegacyParams, cutover_for, plan_defects, punctuated_cnpj
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from fidc_assets.lib.hot.embedded import server as pg_embedded
 
-from fidc_assets.lib.hot.embedded.server import REQUIRED_BINARIES, PgBinariesNotFoundError, find_pg_bin_dir
+from fidc_assets.lib.hot.embedded import EmbeddedPostgres, EmbeddedPostgresError, server_os_user
+from fidc_assets.lib.hot.embedded import binaries as pg_binaries
+from fidc_assets.lib.hot.embedded.binaries import REQUIRED_BINARIES, PgBinariesNotFoundError, find_pg_bin_dir
+from fidc_assets.lib.hot.embedded.os_user import DEFAULT_OS_USER, ENV_OS_USER
 
 
 def make_bin_dir(path: Path, names: tuple[str, ...] = REQUIRED_BINARIES) -> Path:
@@ -48,7 +50,7 @@ def path_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def system_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "usr-lib-postgresql"
     root.mkdir()
-    monkeypatch.setattr(pg_embedded, "SYSTEM_PG_ROOT", root)
+    monkeypatch.setattr(pg_binaries, "SYSTEM_PG_ROOT", root)
     return root
 
 
@@ -58,37 +60,39 @@ def no_pgserver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pgserver", None)
 
 
-@pytest.fixture(autouse=True)
-def no_env_bin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(pg_embedded.ENV_BIN, raising=False)
-
-
 def pgserver_installed() -> bool:
-    return pg_embedded._pgserver_bin_dir() is not None
+    return pg_binaries._pgserver_bin_dir() is not None
 
 
-def test_env_var_wins_over_everything(tmp_path: Path, path_dir: Path, system_root: Path, monkeypatch) -> None:
+def test_explicit_dir_wins_over_everything(tmp_path: Path, path_dir: Path, system_root: Path) -> None:
     explicit = make_bin_dir(tmp_path / "explicit")
     make_bin_dir(path_dir)
     make_bin_dir(system_root / "16" / "bin")
-    monkeypatch.setenv(pg_embedded.ENV_BIN, str(explicit))
-    assert find_pg_bin_dir() == explicit
+    assert find_pg_bin_dir(str(explicit)) == explicit
 
 
-def test_incomplete_env_var_is_an_error_not_skipped(tmp_path: Path, path_dir: Path, monkeypatch) -> None:
+def test_incomplete_explicit_dir_is_an_error_not_skipped(tmp_path: Path, path_dir: Path) -> None:
     partial = make_bin_dir(tmp_path / "partial", ("initdb", "pg_ctl"))
     make_bin_dir(path_dir)  # a valid fallback exists, but an explicit choice must not be silently overridden
-    monkeypatch.setenv(pg_embedded.ENV_BIN, str(partial))
     with pytest.raises(PgBinariesNotFoundError, match=r"FIDC_PG_BIN=.*partial.*lacks executable postgres"):
-        find_pg_bin_dir()
+        find_pg_bin_dir(str(partial))
 
 
-def test_non_executable_file_does_not_count(tmp_path: Path, monkeypatch) -> None:
+def test_non_executable_file_does_not_count(tmp_path: Path) -> None:
     explicit = make_bin_dir(tmp_path / "explicit")
     (explicit / "pg_ctl").chmod(0o644)
-    monkeypatch.setenv(pg_embedded.ENV_BIN, str(explicit))
     with pytest.raises(PgBinariesNotFoundError, match="lacks executable pg_ctl"):
-        find_pg_bin_dir()
+        find_pg_bin_dir(str(explicit))
+
+
+def test_the_environment_is_not_read(
+    tmp_path: Path, path_dir: Path, system_root: Path, no_pgserver: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FIDC_PG_BIN reaches this code only through the settings, as a parameter: set alone, it changes nothing."""
+    monkeypatch.setenv(pg_binaries.ENV_BIN, str(make_bin_dir(tmp_path / "partial", ("initdb",))))
+    make_bin_dir(path_dir)
+    assert find_pg_bin_dir() == path_dir
+    assert EmbeddedPostgres(tmp_path / "pg").bin_dir is None
 
 
 @pytest.mark.skipif(not pgserver_installed(), reason="pgserver wheel not installed (Python >= 3.13)")
@@ -103,7 +107,7 @@ def test_pgserver_wheel_comes_before_path_and_system(
     found = find_pg_bin_dir()
 
     assert found.parts[-3:] == ("pgserver", "pginstall", "bin")
-    assert pg_embedded._missing_binaries(found) == []
+    assert pg_binaries._missing_binaries(found) == []
     # Located, not imported: pgserver's __init__ has side effects we don't want.
     assert "pgserver" not in sys.modules
 
@@ -168,28 +172,33 @@ def test_nothing_found_lists_every_source_tried(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the OS-user switch only applies when running as root")
-def test_root_cannot_be_the_server_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(pg_embedded.ENV_OS_USER, "root")
-    with pytest.raises(pg_embedded.EmbeddedPostgresError, match="uid 0"):
-        pg_embedded.server_os_user()
+def test_root_cannot_be_the_server_user() -> None:
+    with pytest.raises(EmbeddedPostgresError, match="uid 0"):
+        server_os_user("root")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the OS-user switch only applies when running as root")
-def test_unknown_server_user_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(pg_embedded.ENV_OS_USER, "no-such-user-fidc")
-    with pytest.raises(pg_embedded.EmbeddedPostgresError, match="'no-such-user-fidc'.*does not exist"):
-        pg_embedded.server_os_user()
+def test_unknown_server_user_is_a_clear_error() -> None:
+    with pytest.raises(EmbeddedPostgresError, match="'no-such-user-fidc'.*does not exist"):
+        server_os_user("no-such-user-fidc")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the OS-user switch only applies when running as root")
+def test_the_server_user_comes_from_the_parameter_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_OS_USER, "no-such-user-fidc")
+    user = server_os_user()
+    assert user is not None and user.name == DEFAULT_OS_USER
 
 
 def test_settings_cannot_override_how_the_server_is_reached(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'port' is managed"):
-        pg_embedded.EmbeddedPostgres(tmp_path, settings={"port": "5432"})
+        EmbeddedPostgres(tmp_path, settings={"port": "5432"})
     with pytest.raises(ValueError, match="invalid PostgreSQL setting name"):
-        pg_embedded.EmbeddedPostgres(tmp_path, settings={"fsync=off -c x": "y"})
+        EmbeddedPostgres(tmp_path, settings={"fsync=off -c x": "y"})
 
 
 def test_server_options_are_shell_quoted(tmp_path: Path) -> None:
-    pg = pg_embedded.EmbeddedPostgres(tmp_path, settings={"application_name": "it's"})
+    pg = EmbeddedPostgres(tmp_path, settings={"application_name": "it's"})
     assert pg._server_options(5555) == (
         "-c listen_addresses=127.0.0.1 -c port=5555 -c unix_socket_directories= -c 'application_name=it'\"'\"'s'"
     )

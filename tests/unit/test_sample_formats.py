@@ -22,14 +22,15 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from fidc_assets.lib.core.documents import format_document, is_valid_document, only_digits
-from fidc_assets.sample.generator import (
+from fidc_assets.sample.generator import generate_sample
+from fidc_assets.sample.simulation import simulate
+from fidc_assets.sample.truth import (
     AcquisitionTruth,
     ControlTotal,
     DayTruth,
     ExpectedQuarantine,
     QuotaTruth,
     SettlementTruth,
-    generate_sample,
     read_acquisitions_truth,
     read_control_totals,
     read_expected_quarantine,
@@ -39,7 +40,6 @@ from fidc_assets.sample.generator import (
     read_settlements_truth,
     read_truth,
 )
-from fidc_assets.sample.simulation import simulate
 from tests.conftest import sha256_tree
 
 CENT = Decimal("0.01")

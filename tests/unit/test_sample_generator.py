@@ -12,14 +12,8 @@ import pytest
 
 from fidc_assets.lib.core.calendar import is_business_day
 from fidc_assets.lib.core.documents import format_document, is_valid_cnpj, is_valid_document, only_digits
-from fidc_assets.sample.generator import (
-    DayTruth,
-    ExpectedQuarantine,
-    generate_sample,
-    read_expected_quarantine,
-    read_manifest,
-    read_truth,
-)
+from fidc_assets.sample.generator import generate_sample
+from fidc_assets.sample.truth import DayTruth, ExpectedQuarantine, read_expected_quarantine, read_manifest, read_truth
 from tests.conftest import sha256_tree
 
 HEADER = (

@@ -8,13 +8,8 @@ import pytest
 
 from fidc_assets.lib.core.calendar import first_business_day_on_or_after, is_business_day
 from fidc_assets.lib.core.documents import is_valid_cnpj, is_valid_document
-from fidc_assets.sample.simulation import (
-    AssetType,
-    MovementKind,
-    Simulation,
-    StockPosition,
-    simulate,
-)
+from fidc_assets.sample.records import AssetType, MovementKind, StockPosition
+from fidc_assets.sample.simulation import Simulation, simulate
 
 CENT = Decimal("0.01")
 EXITS = {MovementKind.SETTLEMENT, MovementKind.REPURCHASE, MovementKind.WRITE_OFF}

@@ -7,7 +7,8 @@ from fidc_assets.defs.legacy.assets import MIGRATION
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import days_from_keys
-from fidc_assets.lib.hot.loader import HOT_ENTITIES, load_days_from_cold
+from fidc_assets.lib.hot.loader import load_days_from_cold
+from fidc_assets.lib.hot.partitions import HOT_ENTITIES
 
 LANDING_ASSETS = {e.name: dg.AssetKey(["hot", f"landing_{e.name}"]) for e in HOT_ENTITIES}
 LANDING_RECEIVABLE_POSITIONS = LANDING_ASSETS["receivable_positions"]

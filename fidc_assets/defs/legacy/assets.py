@@ -9,7 +9,8 @@ import dagster as dg
 from fidc_assets.defs.partitions import months
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.months import parse_month
-from fidc_assets.lib.legacy.migration import DEFAULT_SPEC, LegacySpec, load_legacy_spec, migrate_month
+from fidc_assets.lib.legacy.mapping import DEFAULT_SPEC, LegacySpec, load_legacy_spec
+from fidc_assets.lib.legacy.migration import migrate_month
 from fidc_assets.lib.legacy.recon import RECON_TABLE, recon_months
 
 MIGRATION = dg.AssetKey(["legacy", "migration"])

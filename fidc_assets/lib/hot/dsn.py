@@ -12,7 +12,7 @@ def resolve_dsn(pg_dsn: str | None, pg_root: Path) -> str:
     """The DSN to use: FIDC_PG_DSN as given, else the embedded server (started if it is not running)."""
     if pg_dsn:
         return pg_dsn
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
 
     return EmbeddedPostgres(pg_root).start()
 

@@ -17,43 +17,47 @@ advisory lock.
 
 `read_cold_days` is the one place rows are read from cold for a set of days (the loader, rehydration and the
 retention check all use it).
+
+The day partitions themselves (DDL, names, listing) are `fidc_assets.lib.hot.partitions`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import queue
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from pyiceberg.expressions import In
-from pyiceberg.types import (
-    BooleanType,
-    DateType,
-    DecimalType,
-    IcebergType,
-    IntegerType,
-    LongType,
-    StringType,
-    TimestamptzType,
-)
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.canonical import Entity
 from fidc_assets.lib.hot.binary_copy import encode_stream
+from fidc_assets.lib.hot.partitions import (
+    FUND_COLUMN,
+    LANDING_SCHEMA,
+    ensure_parent,
+    index_ddl,
+    landing_days,
+    landing_table,
+    parent_table,
+    partition_name,
+    require_dated,
+)
 from fidc_assets.lib.lake.catalog import Lake
 
-LANDING_SCHEMA = "landing"
+#: pyarrow.compute's kernels (add, if_else, ...) are generated when it is imported, so a type checker cannot see
+#: them: typed as Any here rather than silenced line by line.
+pc: Any = _compute
 
 
 class SourceRule(Protocol):
@@ -65,143 +69,11 @@ class SourceRule(Protocol):
     def resolve(self, rows: pa.Table, date_field: str = ...) -> pa.Table: ...
 
 
-#: The canonical entities the hot loader copies (each has a business date and a fund).
-HOT_ENTITIES: tuple[Entity, ...] = (
-    canonical.RECEIVABLE_POSITIONS,
-    canonical.ACQUISITIONS,
-    canonical.SETTLEMENTS,
-    canonical.FUND_QUOTAS,
-)
-FUND_COLUMN = "fund_cnpj"
 #: Rows per COPY chunk; the encoder thread runs up to ENCODE_AHEAD_CHUNKS chunks ahead of the COPY.
 COPY_CHUNK_ROWS = 32_768
 ENCODE_AHEAD_CHUNKS = 4
-#: Each day partition's index, built after its load. BRIN: the rows are sorted by fund within a day, so
-#: min/max ranges per block are selective, and building it is one pass over the table (a B-tree on text sorts).
-INDEX_METHOD = "brin"
-INDEX_COLUMNS = (FUND_COLUMN,)
 #: A swap waits this long for readers holding the parent before failing (the asset retries).
 LOCK_TIMEOUT = "60s"
-_BOUND = re.compile(r"FROM \('(\d{4}-\d{2}-\d{2})'\) TO \('(\d{4}-\d{2}-\d{2})'\)")
-
-
-def pg_type(t: IcebergType) -> str:
-    if isinstance(t, StringType):
-        return "text"
-    if isinstance(t, DateType):
-        return "date"
-    if isinstance(t, DecimalType):
-        return f"numeric({t.precision},{t.scale})"
-    if isinstance(t, IntegerType):
-        return "integer"
-    if isinstance(t, LongType):
-        return "bigint"
-    if isinstance(t, BooleanType):
-        return "boolean"
-    if isinstance(t, TimestamptzType):
-        return "timestamptz"
-    raise TypeError(f"no PostgreSQL type for {t}")
-
-
-def _require_dated(entity: Entity) -> str:
-    if not entity.partition_date:
-        raise ValueError(f"{entity.name} has no business date: it has no place in landing")
-    return entity.partition_date
-
-
-def partition_name(entity: Entity, day: dt.date) -> str:
-    return f"{entity.name}_p{day:%Y%m%d}"
-
-
-def _parent(entity: Entity) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(entity.name))
-
-
-def _rel(name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(name))
-
-
-def landing_ddl(entity: Entity) -> sql.Composed:
-    """The partitioned parent: the canonical columns, partitioned by range of the business date."""
-    date_col = _require_dated(entity)
-    cols = sql.SQL(",\n  ").join(
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(f.name), sql.SQL(pg_type(f.type)), sql.SQL(" not null" if f.required else "")
-        )
-        for f in entity.fields
-    )
-    return sql.SQL("create table if not exists {} (\n  {}\n) partition by range ({})").format(
-        _parent(entity), cols, sql.Identifier(date_col)
-    )
-
-
-def _index_ddl(entity: Entity, table: sql.Composable, name: str | None = None) -> sql.Composed:
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in INDEX_COLUMNS)
-    target = sql.SQL("index if not exists {}").format(sql.Identifier(name)) if name else sql.SQL("index")
-    return sql.SQL("create {} on {} using {} ({})").format(target, table, sql.SQL(INDEX_METHOD), columns)
-
-
-def _relkind(conn: psycopg.Connection, name: str) -> str | None:
-    row = conn.execute(
-        "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and c.relname = %s",
-        [LANDING_SCHEMA, name],
-    ).fetchone()
-    return row[0] if row else None
-
-
-def ensure_parent(conn: psycopg.Connection, entity: Entity) -> None:
-    """Create `landing.<entity>` partitioned by day (and its partitioned index) if missing.
-
-    A plain table left by an earlier version is converted in place: its rows are moved into day partitions.
-    Views on it (dbt staging) are dropped with it and come back with the next dbt run."""
-    date_col = _require_dated(entity)
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(LANDING_SCHEMA)))
-    kind = _relkind(conn, entity.name)
-    if kind == "p":
-        return
-    old = None
-    if kind is not None:
-        old = f"{entity.name}_unpartitioned"
-        conn.execute(sql.SQL("alter table {} rename to {}").format(_parent(entity), sql.Identifier(old)))
-    conn.execute(landing_ddl(entity))
-    conn.execute(_index_ddl(entity, _parent(entity), f"{entity.name}_{'_'.join(INDEX_COLUMNS)}_idx"))
-    if old is not None:
-        days = [
-            r[0]
-            for r in conn.execute(sql.SQL("select distinct {} from {}").format(sql.Identifier(date_col), _rel(old)))
-        ]
-        for day in days:
-            conn.execute(
-                sql.SQL("create table {} partition of {} for values from ({}) to ({})").format(
-                    _rel(partition_name(entity, day)),
-                    _parent(entity),
-                    sql.Literal(day),
-                    sql.Literal(day + dt.timedelta(days=1)),
-                )
-            )
-        conn.execute(sql.SQL("insert into {} select * from {}").format(_parent(entity), _rel(old)))
-        conn.execute(sql.SQL("drop table {} cascade").format(_rel(old)))
-
-
-def landing_days(conn: psycopg.Connection, entity: Entity) -> dict[dt.date, str]:
-    """The day partitions `landing.<entity>` has: day → partition table name (read from the bounds)."""
-    rows = conn.execute(
-        "select c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i "
-        "join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent "
-        "join pg_namespace n on n.oid = p.relnamespace where n.nspname = %s and p.relname = %s",
-        [LANDING_SCHEMA, entity.name],
-    ).fetchall()
-    out = {}
-    for name, bound in rows:
-        m = _BOUND.search(bound or "")
-        if not m:
-            raise ValueError(f"landing.{name}: unexpected partition bound {bound!r} (expected one day)")
-        lo, hi = (dt.date.fromisoformat(x) for x in m.groups())
-        if hi - lo != dt.timedelta(days=1):
-            raise ValueError(f"landing.{name}: partition covers {lo}..{hi}, not one day")
-        out[lo] = name
-    return out
 
 
 def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date], rule: SourceRule | None = None) -> pa.Table:
@@ -210,10 +82,11 @@ def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date], rule: So
     The one place the hot side reads cold, so the cutover rule applies here: where a fund-day has both legacy
     and custodian-file rows (the shadow period), only the authoritative source's reach PostgreSQL, as `rule`
     says (the legacy mapping's `cutover_date`, or FIDC_LEGACY_CUTOVER); no rule keeps every row."""
-    date_col = _require_dated(entity)
+    date_col = require_dated(entity)
     if not days:
         return canonical.arrow_schema(entity).empty_table()
-    rows = lake.read(entity, In(date_col, sorted(set(days))))
+    # pyiceberg's In takes (term, literals) positionally; pyright sees only its pydantic keyword __init__
+    rows = lake.read(entity, In(date_col, sorted(set(days))))  # pyright: ignore[reportCallIssue]
     rows = rows.select(list(entity.field_names)).cast(canonical.arrow_schema(entity))
     return rows if rule is None else rule.resolve(rows, date_col)
 
@@ -313,7 +186,7 @@ class _Encoder:
 
 def _copy_into(conn: psycopg.Connection, table: str, columns: list[str], chunks: Iterator[pa.Buffer]) -> None:
     cols = sql.SQL(", ").join(sql.Identifier(n) for n in columns)
-    stmt = sql.SQL("copy {} ({}) from stdin (format binary)").format(_rel(table), cols)
+    stmt = sql.SQL("copy {} ({}) from stdin (format binary)").format(landing_table(table), cols)
     with conn.cursor() as cur:
         with cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
             for chunk in chunks:
@@ -324,7 +197,7 @@ def _day_rows(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict[d
     """Each day's rows, ordered by fund, without copying the table: the order is computed on one int64 key
     and applied per day later (on the encoder's thread, overlapping the COPY), as slices when the input comes
     in runs (it does from cold: one run per delivery), as a take otherwise. Every row must be on one of `days`."""
-    date_col = _require_dated(entity)
+    date_col = require_dated(entity)
     wanted = np.array([(d - dt.date(1970, 1, 1)).days for d in days], dtype=np.int64)
     if rows.num_rows == 0:
         return {d: DayRows(rows) for d in days}
@@ -361,14 +234,16 @@ def _load_days(
     report: LoadReport,
 ) -> None:
     """Each day into its standalone `<partition>_new` table: bound CHECK while empty, COPY, then the index."""
-    date_col = _require_dated(entity)
+    date_col = require_dated(entity)
     for day in days:
         new = f"{partition_name(entity, day)}_new"
-        conn.execute(sql.SQL("drop table if exists {}").format(_rel(new)))
-        conn.execute(sql.SQL("create table {} (like {} including defaults)").format(_rel(new), _parent(entity)))
+        conn.execute(sql.SQL("drop table if exists {}").format(landing_table(new)))
+        conn.execute(
+            sql.SQL("create table {} (like {} including defaults)").format(landing_table(new), parent_table(entity))
+        )
         conn.execute(
             sql.SQL("alter table {} add constraint {} check ({} >= {} and {} < {})").format(
-                _rel(new),
+                landing_table(new),
                 sql.Identifier(f"{partition_name(entity, day)}_bound"),
                 sql.Identifier(date_col),
                 sql.Literal(day),
@@ -377,7 +252,7 @@ def _load_days(
             )
         )
         _copy_into(conn, new, columns, encoder.next_day())
-        conn.execute(_index_ddl(entity, _rel(new)))
+        conn.execute(index_ddl(entity, landing_table(new)))
         report.rows_per_day[day] = slices[day].num_rows
 
 
@@ -387,7 +262,7 @@ def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.dat
     Every row must fall on one of `days`; a day without rows becomes an empty partition (cold has nothing
     for it). Other days are not touched."""
     started = time.perf_counter()
-    _require_dated(entity)
+    require_dated(entity)
     days = sorted(set(days))
     report = LoadReport(entity.name)
     if not days:
@@ -408,28 +283,19 @@ def replace_days(dsn: str, entity: Entity, rows: pa.Table, days: Iterable[dt.dat
         for day in days:
             name = partition_name(entity, day)
             if day in existing:
-                conn.execute(sql.SQL("drop table {}").format(_rel(existing[day])))
-            conn.execute(sql.SQL("alter table {} rename to {}").format(_rel(f"{name}_new"), sql.Identifier(name)))
+                conn.execute(sql.SQL("drop table {}").format(landing_table(existing[day])))
+            conn.execute(
+                sql.SQL("alter table {} rename to {}").format(landing_table(f"{name}_new"), sql.Identifier(name))
+            )
             conn.execute(
                 sql.SQL("alter table {} attach partition {} for values from ({}) to ({})").format(
-                    _parent(entity), _rel(name), sql.Literal(day), sql.Literal(day + dt.timedelta(days=1))
+                    parent_table(entity), landing_table(name), sql.Literal(day), sql.Literal(day + dt.timedelta(days=1))
                 )
             )
         conn.commit()
         conn.execute("select pg_advisory_unlock(hashtext(%s))", [f"{LANDING_SCHEMA}.{entity.name}"])
     report.seconds = time.perf_counter() - started
     return report
-
-
-def drop_landing_days(conn: psycopg.Connection, entity: Entity, days: Iterable[dt.date]) -> list[dt.date]:
-    """Drop the day partitions of `days` that exist (in the caller's transaction); returns the days dropped."""
-    existing = landing_days(conn, entity) if _relkind(conn, entity.name) == "p" else {}
-    dropped = []
-    for day in sorted(set(days)):
-        if day in existing:
-            conn.execute(sql.SQL("drop table {}").format(_rel(existing[day])))
-            dropped.append(day)
-    return dropped
 
 
 def load_days_from_cold(

@@ -28,15 +28,8 @@ from psycopg import sql
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.calendar import TIMEZONE
 from fidc_assets.lib.core.canonical import Entity
-from fidc_assets.lib.hot.loader import (
-    FUND_COLUMN,
-    HOT_ENTITIES,
-    LANDING_SCHEMA,
-    SourceRule,
-    drop_landing_days,
-    landing_days,
-    read_cold_days,
-)
+from fidc_assets.lib.hot.loader import SourceRule, read_cold_days
+from fidc_assets.lib.hot.partitions import FUND_COLUMN, HOT_ENTITIES, LANDING_SCHEMA, drop_landing_days, landing_days
 from fidc_assets.lib.lake.catalog import Lake
 
 MARTS_SCHEMA = "marts"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -274,7 +275,7 @@ def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     return result, pc.and_(pc.is_valid(text), pc.invert(ok))
 
 
-def map_values(values: pa.Array, mapping: dict[str, object], target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+def map_values(values: pa.Array, mapping: Mapping[str, object], target: pa.DataType) -> tuple[pa.Array, pa.Array]:
     """Code → canonical value through a value map (case-insensitive); an unmapped code is bad."""
     text = blank_to_null(values)
     keys = [k.upper() for k in mapping]

@@ -1,11 +1,10 @@
 """Migrating the legacy database into the lake, one month at a time (no Dagster here).
 
-The mapping is configuration (`fidc_assets/legacy/sifidc.yaml`, validated by `LegacySpec`). For each month
+The mapping is configuration (`mapping.LegacySpec`, the shipped ``config/legacy/sifidc.yaml``). For each month
 and each mapped table the rows are streamed out of PostgreSQL with ``COPY (select ...) TO STDOUT`` into a
 pyarrow CSV reader (read one batch at a time; the mapped batches of a month and entity are then gathered for
 its one commit, so memory grows with a month of one entity, not with the table), typed and mapped with
-vectorized kernels, and land
-in the canonical Iceberg table with ``source = 'legacy'``:
+vectorized kernels, and land in the canonical Iceberg table with ``source = 'legacy'``:
 
 * one Iceberg commit per entity per month replaces exactly ``source = 'legacy'`` and that month (re-running a
   month rewrites it; custodian rows and other months are never touched); the commit's snapshot carries the
@@ -14,9 +13,9 @@ in the canonical Iceberg table with ``source = 'legacy'``:
   no cedente) is quarantined as ``missing_required``, an unknown old code as ``unknown_code``, and a second
   row with the same business key (a duplicated legacy row) as ``duplicate_key`` — the first one (lowest
   legacy id) lands. `lake.quarantine` keeps them with the legacy table as file name and the legacy id as line;
-* a month is recorded as done in ``recon.legacy_migration_log`` (PostgreSQL) only after all its commits, so
-  a backfill stopped anywhere (a crash between two entities' commits included) resumes with `pending_months`
-  and rewrites the unfinished month whole: no duplicate, no missing row.
+* a month is recorded as done in ``recon.legacy_migration_log`` (PostgreSQL, see `ledger`) only after all its
+  commits, so a backfill stopped anywhere (a crash between two entities' commits included) resumes with
+  `ledger.pending_months` and rewrites the unfinished month whole: no duplicate, no missing row.
 """
 
 from __future__ import annotations
@@ -27,140 +26,47 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
-from typing import Literal
+from typing import Any, LiteralString, cast
 
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 import pyarrow.csv as pcsv
-import yaml
 from psycopg import sql
-from pydantic import Field, ValidationError, model_validator
+from psycopg.abc import Buffer
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan
 
 from fidc_assets.lib.core.canonical import ENTITIES, QUARANTINE, Entity, arrow_schema
-from fidc_assets.lib.core.errors import SpecError, StrictModel
 from fidc_assets.lib.core.months import month_key, month_start, months_between, next_month
-from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.history import PROP_RUN
+from fidc_assets.lib.legacy.ledger import EntityOutcome, MonthOutcome, pending_months, record_done
+from fidc_assets.lib.legacy.mapping import LegacyColumn, LegacySpec, LegacyTable, default_spec, month_params
 
-LEGACY_DIR = SHIPPED_CONFIG_DIR / "legacy"
-DEFAULT_SPEC = LEGACY_DIR / "sifidc.yaml"
+#: pyarrow.compute's kernels (add, if_else, ...) are generated when it is imported, so a type checker cannot see
+#: them: typed as Any here rather than silenced line by line.
+pc: Any = _compute
+
 SOURCE = "legacy"
-RECON_SCHEMA = "recon"
-LOG_TABLE = "legacy_migration_log"
-#: Snapshot summary properties of a migration commit.
-PROP_RUN = "fidc.run-id"
+#: Snapshot summary properties of a migration commit (and `PROP_RUN`, the run id, from lake.history).
 PROP_MONTH = "fidc.legacy-month"
 PROP_OPERATION = "fidc.operation"
 READ_BLOCK_BYTES = 8 << 20
 CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
 
-Parse = Literal["text", "digits", "centavos", "decimal", "integer", "date"]
-
-
-_Strict = StrictModel
-
-
-class LegacyColumn(_Strict):
-    column: str | None = None
-    parse: Parse = "text"
-    date_format: str = "%Y-%m-%d"
-    map: dict[str, str | bool] | None = None
-    default: str | None = None
-
-    @model_validator(mode="after")
-    def _source(self) -> LegacyColumn:
-        if (self.column is None) == (self.default is None):
-            raise ValueError("needs exactly one of `column` or `default`")
-        return self
-
-
-class LegacyTable(_Strict):
-    entity: str
-    table: str
-    row_id: str
-    month_filter: str
-    where: str | None = None
-    columns: dict[str, str | LegacyColumn]
-
-    @model_validator(mode="after")
-    def _fields(self) -> LegacyTable:
-        if self.entity not in ENTITIES or ENTITIES[self.entity].partition_date is None:
-            raise ValueError(f"entity must be one of receivable_positions, acquisitions, settlements, fund_quotas; "
-                             f"got {self.entity!r}")  # fmt: skip
-        entity = ENTITIES[self.entity]
-        lineage = {"file_date", "source", "source_file_sha256", "source_line", "ingested_at", "currency"}
-        unknown = sorted(set(self.columns) - set(entity.field_names))
-        if unknown:
-            raise ValueError(f"{self.entity} has no field(s) {unknown}")
-        missing = sorted(
-            f.name for f in entity.fields if f.required and f.name not in lineage and f.name not in self.columns
-        )
-        if missing:
-            raise ValueError(f"columns must map the required {self.entity} fields {missing}")
-        return self
-
-    def column_maps(self) -> dict[str, LegacyColumn]:
-        return {k: LegacyColumn(column=v) if isinstance(v, str) else v for k, v in self.columns.items()}
-
-    @property
-    def entity_def(self) -> Entity:
-        return ENTITIES[self.entity]
-
-
-class ReconQueries(_Strict):
-    positions: str
-    pl: str
-    row_values: str
-    known_defects: str
-
-
-class LegacySpec(_Strict):
-    id: str
-    name: str
-    database: str = "legacy"
-    encoding: str = "latin-1"
-    cutover_date: dt.date
-    currency: str = "BRL"
-    tables: tuple[LegacyTable, ...] = Field(min_length=1)
-    recon: ReconQueries
-    # YAML anchors for the code maps live at the top level; they are not settings.
-    custodians: dict[str, str] | None = None
-    asset_types: dict[str, str] | None = None
-    coobligation: dict[str, bool] | None = None
-
-    @property
-    def pg_encoding(self) -> str:
-        return {"latin-1": "LATIN1", "latin1": "LATIN1", "utf-8": "UTF8", "cp1252": "WIN1252"}.get(
-            self.encoding.lower(), self.encoding
-        )
-
-
-def load_legacy_spec(path: Path = DEFAULT_SPEC) -> LegacySpec:
-    """The mapping; errors name the file, the key and what was expected."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return LegacySpec.model_validate(data)
-    except ValidationError as e:
-        details = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise SpecError(f"{path}: {details}") from None
-
-
-@cache
-def default_spec() -> LegacySpec:
-    return load_legacy_spec(DEFAULT_SPEC)
-
 
 def month_filter(entity: Entity, month: dt.date) -> BooleanExpression:
     """The legacy slice of one month in a canonical table."""
     date = entity.partition_date
-    return And(
-        EqualTo("source", SOURCE),
-        And(GreaterThanOrEqual(date, month.isoformat()), LessThan(date, next_month(month).isoformat())),
+    if date is None:
+        raise ValueError(f"{entity.name} has no partition date, hence no monthly legacy slice")
+    # pyiceberg's predicates take (term, literal) positionally; pyright sees only the pydantic-synthesized
+    # keyword __init__ of these models, hence the ignores.
+    in_month = And(
+        GreaterThanOrEqual(date, month.isoformat()),  # pyright: ignore[reportCallIssue]
+        LessThan(date, next_month(month).isoformat()),  # pyright: ignore[reportCallIssue]
     )
+    return And(EqualTo("source", SOURCE), in_month)  # pyright: ignore[reportCallIssue]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -170,7 +76,7 @@ def month_filter(entity: Entity, month: dt.date) -> BooleanExpression:
 class _CopyReader(io.RawIOBase):
     """A file-like view of `COPY ... TO STDOUT` chunks (no more than one chunk held)."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[Buffer]) -> None:
         self._chunks = chunks
         self._buf = b""
 
@@ -189,23 +95,25 @@ class _CopyReader(io.RawIOBase):
         return n
 
 
+def _configured_sql(text: str) -> LiteralString:
+    """SQL assembled from the legacy mapping: configuration, reviewed like code, never user input. psycopg's
+    types ask for a literal string to keep user input out of queries; this is one by review, not by type."""
+    return cast(LiteralString, text)
+
+
 def _select_sql(table: LegacyTable) -> str:
     cols = sorted({c.column for c in table.column_maps().values() if c.column} | {table.row_id})
     where = f"({table.month_filter})" + (f" and ({table.where})" if table.where else "")
     return f"select {', '.join(cols)} from {table.table} where {where} order by {table.row_id}"
 
 
-def month_params(month: dt.date) -> dict[str, object]:
-    return {"start": month, "end": next_month(month), "mmyyyy": f"{month:%m/%Y}"}
-
-
 def stream_table_month(
     conn: psycopg.Connection, spec: LegacySpec, table: LegacyTable, month: dt.date
 ) -> Iterator[pa.RecordBatch]:
     """The month's raw rows as string columns, batch by batch, straight from a COPY."""
-    bound = psycopg.ClientCursor(conn).mogrify(_select_sql(table), month_params(month))
+    bound = psycopg.ClientCursor(conn).mogrify(_configured_sql(_select_sql(table)), month_params(month))
     copy = sql.SQL("copy ({}) to stdout with (format csv, header true, encoding {})").format(
-        sql.SQL(bound), sql.Literal(spec.pg_encoding)
+        sql.SQL(_configured_sql(bound)), sql.Literal(spec.pg_encoding)
     )
     with conn.cursor() as cur:
         with cur.copy(copy) as cp:
@@ -298,7 +206,7 @@ def map_batch(
     row_ids = batch.column(table.row_id).cast(pa.int64())
     for mask, _, _ in reasons:
         bad = pc.or_(bad, mask)
-    date_field = entity.partition_date
+    date_field = table.date_field
     rejected = Rejected()
     if pc.any(bad).as_py():
         taken: set[int] = set()
@@ -352,31 +260,6 @@ def dedupe(rows: pa.Table, entity: Entity) -> tuple[pa.Table, pa.Table]:
 # Landing
 
 
-@dataclass
-class EntityOutcome:
-    entity: str
-    rows: int
-    rejected: int
-    snapshot_id: int | None
-    tag: str | None
-
-
-@dataclass
-class MonthOutcome:
-    month: dt.date
-    run_id: str
-    entities: list[EntityOutcome] = field(default_factory=list)
-    legacy_rows: int = 0
-
-    @property
-    def rows(self) -> int:
-        return sum(e.rows for e in self.entities)
-
-    @property
-    def rejected(self) -> int:
-        return sum(e.rejected for e in self.entities)
-
-
 def batch_id(table: LegacyTable, month: dt.date) -> str:
     """What `source_file_sha256` holds for legacy rows: the legacy table, entity and month."""
     return f"legacy:{table.table}:{table.entity}:{month_key(month)}"
@@ -419,7 +302,7 @@ def _quarantine_table(rejected: list[tuple[LegacyTable, Rejected]], month: dt.da
 
 def _duplicates_rejected(dups: pa.Table, table: LegacyTable) -> Rejected:
     r = Rejected()
-    date_field = table.entity_def.partition_date
+    date_field = table.date_field
     for row in dups.select(["source_line", "fund_cnpj", date_field, "receivable_id"]).to_pylist():
         r.row_ids.append(row["source_line"])
         r.reasons.append("duplicate_key")
@@ -496,7 +379,7 @@ def migrate_month(
     lake.replace_slice(
         QUARANTINE,
         q,
-        In("source_file_sha256", shas),
+        In("source_file_sha256", shas),  # pyright: ignore[reportCallIssue]  (see month_filter)
         snapshot_properties={PROP_RUN: run_id, PROP_MONTH: month_key(month), PROP_OPERATION: "migrate"},
     )
     if log_dsn is not None:
@@ -504,64 +387,16 @@ def migrate_month(
     return outcome
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Progress ledger (resumable backfills)
-
-LOG_DDL = f"""
-create schema if not exists {RECON_SCHEMA};
-create table if not exists {RECON_SCHEMA}.{LOG_TABLE} (
-  month date not null, run_id text not null, legacy_rows bigint not null, rows_landed bigint not null,
-  rows_rejected bigint not null, snapshots text not null, finished_at timestamptz not null default now(),
-  primary key (month, run_id))
-"""
-
-
-def ensure_log(dsn: str) -> None:
-    with psycopg.connect(dsn) as conn:
-        conn.execute(LOG_DDL)
-
-
-def record_done(dsn: str, outcome: MonthOutcome) -> None:
-    snaps = ",".join(f"{e.entity}:{e.snapshot_id}" for e in outcome.entities)
-    with psycopg.connect(dsn) as conn:
-        conn.execute(LOG_DDL)
-        conn.execute(
-            f"insert into {RECON_SCHEMA}.{LOG_TABLE} (month, run_id, legacy_rows, rows_landed, rows_rejected, "
-            "snapshots) values (%s, %s, %s, %s, %s, %s) on conflict (month, run_id) do update set "
-            "legacy_rows = excluded.legacy_rows, rows_landed = excluded.rows_landed, "
-            "rows_rejected = excluded.rows_rejected, snapshots = excluded.snapshots, finished_at = now()",
-            [outcome.month, outcome.run_id, outcome.legacy_rows, outcome.rows, outcome.rejected, snaps],
-        )
-
-
-def clear_log(dsn: str) -> None:
-    ensure_log(dsn)
-    with psycopg.connect(dsn) as conn:
-        conn.execute(f"truncate {RECON_SCHEMA}.{LOG_TABLE}")
-
-
-def done_months(dsn: str) -> set[dt.date]:
-    ensure_log(dsn)
-    with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute(f"select distinct month from {RECON_SCHEMA}.{LOG_TABLE}")}
-
-
-def pending_months(dsn: str, months: list[dt.date]) -> list[dt.date]:
-    """The months of `months` with no finished migration recorded (what a resumed backfill still has to do)."""
-    done = done_months(dsn)
-    return [m for m in months if m not in done]
-
-
 def legacy_months(legacy_dsn: str, spec: LegacySpec | None = None) -> list[dt.date]:
     """Every month the legacy holds stock for, from its first to its last day."""
     spec = spec or default_spec()
     table = next(t for t in spec.tables if t.entity == "receivable_positions")
-    date_col = table.column_maps()[table.entity_def.partition_date].column
+    date_col = table.column_maps()[table.date_field].column
     with psycopg.connect(legacy_dsn) as conn:
-        first, last = conn.execute(f"select min({date_col}), max({date_col}) from {table.table}").fetchone()
-    if first is None:
+        row = conn.execute(_configured_sql(f"select min({date_col}), max({date_col}) from {table.table}")).fetchone()
+    if row is None or row[0] is None:
         return []
-    return months_between(first, last)
+    return months_between(row[0], row[1])
 
 
 def migrate_months(

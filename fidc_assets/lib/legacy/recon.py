@@ -33,7 +33,9 @@ import pyarrow as pa
 from fidc_assets.lib.core.canonical import FUND_QUOTAS, RECEIVABLE_POSITIONS
 from fidc_assets.lib.core.months import next_month
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.lib.legacy.migration import RECON_SCHEMA, LegacySpec, default_spec, month_filter, month_params
+from fidc_assets.lib.legacy.ledger import RECON_SCHEMA
+from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec, month_params
+from fidc_assets.lib.legacy.migration import month_filter
 from fidc_assets.settings import GX_ROOT_DIR
 
 RECON_TABLE = "recon_legacy_vs_lake"

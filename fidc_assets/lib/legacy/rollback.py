@@ -1,4 +1,4 @@
-"""Versions of the lake: what it held at a moment (time travel) and rolling a migration month back.
+"""The migration's commits in the lake: finding them, listing them, and rolling a migration month back.
 
 Every migration commit is an Iceberg snapshot whose summary carries the run id and the month
 (`fidc.run-id`, `fidc.legacy-month`, `fidc.operation = migrate`) and is tagged
@@ -11,94 +11,26 @@ before the latest migration commit of that month (the "previous snapshot"), as a
 custodian files landed since); reading the old slice by time travel and writing it back undoes that one run
 and nothing else. The run's line in the migration log is removed, so a resumed backfill migrates the month
 again when nothing was there before.
+
+What a table held at a moment (time travel) is generic over the lake: `fidc_assets.lib.lake.history`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
-import psycopg
 import pyarrow as pa
 from pyiceberg.expressions import In
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Snapshot
 
-from fidc_assets.lib.core.canonical import ENTITIES, INGESTIBLE, QUARANTINE, Entity
+from fidc_assets.lib.core.canonical import ENTITIES, QUARANTINE, Entity
 from fidc_assets.lib.core.months import month_key
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.lib.legacy.migration import (
-    LOG_TABLE,
-    PROP_MONTH,
-    PROP_OPERATION,
-    PROP_RUN,
-    RECON_SCHEMA,
-    LegacySpec,
-    batch_id,
-    default_spec,
-    month_filter,
-)
-
-
-@dataclass(frozen=True)
-class TableState:
-    table: str
-    snapshot_id: int | None
-    committed_at: dt.datetime | None
-    operation: str | None
-    run_id: str | None
-    rows_by_source_month: dict[tuple[str, str], int]
-
-    @property
-    def rows(self) -> int:
-        return sum(self.rows_by_source_month.values())
-
-
-def _when(snapshot: Snapshot) -> dt.datetime:
-    return dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, tz=dt.UTC)
-
-
-def as_of(lake: Lake, moment: dt.datetime, entities: tuple[str, ...] = INGESTIBLE) -> list[TableState]:
-    """Each table as it was at `moment`: its snapshot then, and its rows by (source, month)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    out = []
-    for name in entities:
-        entity = ENTITIES[name]
-        table = lake.table(entity)
-        snap = table.snapshot_as_of_timestamp(int(moment.timestamp() * 1000))
-        counts: Counter[tuple[str, str]] = Counter()
-        if snap is not None:
-            rows = table.scan(
-                snapshot_id=snap.snapshot_id, selected_fields=("source", entity.partition_date)
-            ).to_arrow()
-            if rows.num_rows:
-                months = [d.strftime("%Y-%m") for d in rows[entity.partition_date].to_pylist()]
-                counts.update(zip(rows["source"].to_pylist(), months, strict=True))
-        out.append(
-            TableState(
-                entity.table_name,
-                snap.snapshot_id if snap else None,
-                _when(snap) if snap else None,
-                str(snap.summary.operation.value) if snap and snap.summary else None,
-                snap.summary.get(PROP_RUN) if snap and snap.summary else None,
-                dict(sorted(counts.items())),
-            )
-        )
-    return out
-
-
-def _ancestry(table: Table) -> list[Snapshot]:
-    """The table's retained snapshots, newest first. Not by walking parent links: once the nightly expiry has
-    removed an untagged snapshot the walk would stop there, and older (tagged) migration commits, with the
-    tagged states before them, would no longer be found. Commits here only ever append to main, so time
-    order is ancestry order."""
-    return sorted(table.metadata.snapshots, key=lambda snap: snap.timestamp_ms, reverse=True)
-
-
-def _prop(snap: Snapshot, key: str) -> str | None:
-    return snap.summary.get(key) if snap.summary else None
+from fidc_assets.lib.lake.history import PROP_RUN, committed_at, snapshot_prop, snapshots_newest_first
+from fidc_assets.lib.legacy.ledger import forget
+from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec
+from fidc_assets.lib.legacy.migration import PROP_MONTH, PROP_OPERATION, batch_id, month_filter
 
 
 def previous_snapshot(table: Table, month: dt.date, run_id: str | None = None) -> tuple[str | None, int | None]:
@@ -107,17 +39,19 @@ def previous_snapshot(table: Table, month: dt.date, run_id: str | None = None) -
     A migration commit may be two snapshots (delete, then append) with the same run id: the one before the
     first of them is the previous state. (None, None) when the month was never migrated."""
     key = month_key(month)
-    chain = _ancestry(table)
+    chain = snapshots_newest_first(table)
     for i, snap in enumerate(chain):
         if (
-            _prop(snap, PROP_MONTH) == key
-            and _prop(snap, PROP_OPERATION) == "migrate"
-            and (run_id is None or _prop(snap, PROP_RUN) == run_id)
+            snapshot_prop(snap, PROP_MONTH) == key
+            and snapshot_prop(snap, PROP_OPERATION) == "migrate"
+            and (run_id is None or snapshot_prop(snap, PROP_RUN) == run_id)
         ):
-            run = _prop(snap, PROP_RUN)
+            run = snapshot_prop(snap, PROP_RUN)
             j = i
             while (
-                j + 1 < len(chain) and _prop(chain[j + 1], PROP_RUN) == run and _prop(chain[j + 1], PROP_MONTH) == key
+                j + 1 < len(chain)
+                and snapshot_prop(chain[j + 1], PROP_RUN) == run
+                and snapshot_prop(chain[j + 1], PROP_MONTH) == key
             ):
                 j += 1
             # the state before the run is tagged `<tag>-before` at migration time: prefer it, it survives expiry
@@ -181,16 +115,12 @@ def rollback_month(
         run, previous = previous_snapshot(lake.table(QUARANTINE), month, run_id)
         if run is not None:
             props = {PROP_OPERATION: "rollback", PROP_MONTH: month_key(month), "fidc.rolled-back-run": run}
-            before, after = _restore(lake, QUARANTINE, In("source_file_sha256", shas), previous, props)
+            # pyiceberg's In takes (term, literals) positionally; pyright sees only its pydantic keyword __init__
+            month_rows = In("source_file_sha256", shas)  # pyright: ignore[reportCallIssue]
+            before, after = _restore(lake, QUARANTINE, month_rows, previous, props)
             out.append(RolledBack(QUARANTINE.table_name, run, previous, before, after))
     if log_dsn is not None and runs:
-        with psycopg.connect(log_dsn) as conn:
-            conn.execute(f"create schema if not exists {RECON_SCHEMA}")
-            if conn.execute(f"select to_regclass('{RECON_SCHEMA}.{LOG_TABLE}')").fetchone()[0] is not None:
-                conn.execute(
-                    f"delete from {RECON_SCHEMA}.{LOG_TABLE} where month = %s and run_id = any(%s)",
-                    [month, sorted(runs)],
-                )
+        forget(log_dsn, month, sorted(runs))
     return out
 
 
@@ -203,11 +133,11 @@ def migration_log(table: Table) -> list[dict]:
     return [
         {
             "snapshot_id": s.snapshot_id,
-            "committed_at": _when(s).isoformat(timespec="seconds"),
-            "operation": _prop(s, PROP_OPERATION) or (s.summary.operation.value if s.summary else ""),
-            "month": _prop(s, PROP_MONTH) or "",
-            "run_id": _prop(s, PROP_RUN) or _prop(s, "fidc.rolled-back-run") or "",
+            "committed_at": committed_at(s).isoformat(timespec="seconds"),
+            "operation": snapshot_prop(s, PROP_OPERATION) or (s.summary.operation.value if s.summary else ""),
+            "month": snapshot_prop(s, PROP_MONTH) or "",
+            "run_id": snapshot_prop(s, PROP_RUN) or snapshot_prop(s, "fidc.rolled-back-run") or "",
             "tags": ",".join(tags.get(s.snapshot_id, [])),
         }
-        for s in _ancestry(table)
+        for s in snapshots_newest_first(table)
     ]

@@ -1,0 +1,180 @@
+"""What every format reader shares: the reader interface and its results, the source of a file (on disk or in
+memory), the checks done before parsing (blank file, encoding) and the whole-file error.
+
+A reader only splits records and fields; typing, validation and mapping happen once, for every format, in
+`fidc_assets.lib.ingest.adapters`. Whatever a reader cannot split becomes a `RejectedRow`; whatever makes the
+whole file unusable raises `FileRejected` with a message for the custodian's analyst.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import pyarrow as pa
+
+from fidc_assets.lib.ingest.specs import DelimitedFormat, FixedWidthFormat, TrailerField
+
+
+class FileRejected(Exception):
+    """The whole file is unusable; `message` is written for the custodian's analyst."""
+
+    def __init__(self, reason_code: str, message: str):
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    line_number: int
+    field: str | None
+    reason_code: str
+    message: str
+    raw_text: str | None = None
+
+
+@dataclass
+class RawBatch:
+    table: pa.Table  # string columns, named as in the source
+    lines: pa.Array  # int64: physical line (text), sheet row (xlsx) or record number (json)
+
+
+@dataclass
+class TrailerTotals:
+    record_count: int | None
+    sums: dict[str, Decimal] = field(default_factory=dict)
+
+
+class RawReader(ABC):
+    """What every format reader offers the engine."""
+
+    names: list[str]
+    invalid: list[RejectedRow]
+
+    @abstractmethod
+    def batches(self) -> Iterator[RawBatch]:
+        """Raw text columns with their record numbers, in bounded batches."""
+
+    @abstractmethod
+    def raw_texts(self, numbers: set[int]) -> dict[int, str]:
+        """The original text of the given records, for the quarantine."""
+
+    def trailer_totals(self) -> TrailerTotals | None:
+        return None
+
+
+Source = Path | bytes  # a received file on disk (streamed) or its bytes in memory
+CHUNK = 1 << 20
+
+
+def open_source(source: Source) -> io.BufferedReader | io.BytesIO:
+    return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+
+
+def source_size(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def read_all(source: Source) -> bytes:
+    return source.read_bytes() if isinstance(source, Path) else source
+
+
+def is_blank(source: Source) -> bool:
+    with open_source(source) as f:
+        while chunk := f.read(CHUNK):
+            if chunk.strip():
+                return False
+    return True
+
+
+def empty_file(name: str) -> FileRejected:
+    return FileRejected("empty_file", f"{name}: the file is empty; nothing was received for this day.")
+
+
+def python_encoding(encoding: str) -> str:
+    return "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def check_encoding(source: Source, encoding: str, name: str) -> None:
+    """Decode the whole file once, in chunks, so a wrong encoding is named with its byte and line.
+    (Every byte is a latin-1 character: there only the byte order mark is checked.)"""
+    with open_source(source) as f:
+        head = f.read(3)
+    if encoding in ("latin-1", "cp1252") and head == b"\xef\xbb\xbf":
+        raise FileRejected(
+            "wrong_encoding",
+            f"{name}: the file starts with a UTF-8 byte order mark but the layout says {encoding}. "
+            f"Please resend it in {encoding}.",
+        )
+    if encoding == "latin-1":
+        return
+    decoder = codecs.getincrementaldecoder(python_encoding(encoding))()
+    offset = lines = 0
+    with open_source(source) as f:
+        while True:
+            chunk = f.read(CHUNK)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                bad = offset + e.start
+                line = lines + chunk.count(b"\n", 0, max(e.start, 0)) + 1
+                raise FileRejected(
+                    "wrong_encoding",
+                    f"{name}: the file is not valid {encoding} (byte {bad} on line {line} cannot be read as "
+                    f"{encoding}). Please resend it in {encoding}, as agreed in the custodian layout.",
+                ) from None
+            if not chunk:
+                break
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+
+
+def trailer_value(
+    text: str | None, spec: TrailerField, what: str, name: str, decimal: str = ".", thousands: str | None = None
+) -> Decimal:
+    """A control total as the trailer writes it (implied decimals, or the file's separators)."""
+    raw = (text or "").strip()
+    if decimal == "auto":
+        decimal, thousands = (",", ".") if "," in raw else (".", None)
+    plain = raw.replace(thousands, "") if thousands else raw
+    plain = plain.replace(decimal, ".") if decimal != "." else plain
+    try:
+        value = Decimal(plain)
+    except InvalidOperation:
+        raise FileRejected("bad_trailer", f"{name}: the trailer's {what} {raw!r} is not a number.") from None
+    return value.scaleb(-spec.implied_decimals) - spec.offset if spec.implied_decimals else value - spec.offset
+
+
+TextFormat = TypeVar("TextFormat", DelimitedFormat, FixedWidthFormat)
+
+
+class TextReader(RawReader, Generic[TextFormat]):
+    """A reader of a text file whose record numbers are physical lines."""
+
+    source: Source
+    fmt: TextFormat
+
+    def raw_texts(self, numbers: set[int]) -> dict[int, str]:
+        return lines_of(self.source, numbers, python_encoding(self.fmt.encoding))
+
+
+def lines_of(source: Source, numbers: set[int], encoding: str) -> dict[int, str]:
+    """The text of the given 1-based physical lines, reading the file once."""
+    texts: dict[int, str] = {}
+    if not numbers:
+        return texts
+    last = max(numbers)
+    with open_source(source) as f:
+        for number, line in enumerate(f, start=1):
+            if number in numbers:
+                texts[number] = line.rstrip(b"\r\n").decode(encoding, errors="replace")
+            if number >= last:
+                break
+    return texts

@@ -1,0 +1,216 @@
+"""Delimited text (CSV and its relatives): streamed through Arrow's CSV reader in bounded blocks, with the
+physical line of every row kept for the quarantine, and an optional trailer line with control totals."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as _compute
+import pyarrow.csv as pcsv
+
+from fidc_assets.lib.ingest.readers.common import (
+    CHUNK,
+    FileRejected,
+    RawBatch,
+    RejectedRow,
+    Source,
+    TextReader,
+    TrailerTotals,
+    check_encoding,
+    empty_file,
+    is_blank,
+    open_source,
+    python_encoding,
+    source_size,
+    trailer_value,
+)
+from fidc_assets.lib.ingest.specs import DelimitedFormat, Trailer, TrailerField
+
+#: pyarrow.compute's kernels (add, if_else, ...) are generated when it is imported, so a type checker cannot see
+#: them: typed as Any here rather than silenced line by line.
+pc: Any = _compute
+
+#: CSV bytes per block read. Arrow's streaming reader holds a few dozen blocks in flight, so this bounds its
+#: memory (4 MiB: ~150 MiB); blocks are then grouped into batches of BATCH_ROWS rows for conversion, so the
+#: engine makes few, large kernel calls.
+BLOCK_SIZE = 1 << 22
+BATCH_ROWS = 100_000
+PEEK_BLOCK_SIZE = 1 << 20
+
+
+class _Limited(io.RawIOBase):
+    """A binary file read only up to `limit` bytes (the data before a trailer line)."""
+
+    def __init__(self, f: io.BufferedReader | io.BytesIO, limit: int):
+        self._f, self._left = f, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(b)[: self._left]
+        n = self._f.readinto(view)
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+class DelimitedReader(TextReader[DelimitedFormat]):
+    def __init__(self, source: Source, name: str, fmt: DelimitedFormat):
+        if is_blank(source):
+            raise empty_file(name)
+        check_encoding(source, fmt.encoding, name)
+        self.fmt, self.name, self.source = fmt, name, source
+        self.invalid = []
+        self._skipped: list[int] = []
+        self._trailer_line: str | None = None
+        self._limit = self._find_trailer(fmt.trailer)
+        self.first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
+        self._may_have_multiline_values = bool(fmt.quote_char) and self._contains(fmt.quote_char.encode())
+        self._breaks_so_far = 0
+        self.names = self._peek_names()
+
+    def _contains(self, needle: bytes) -> bool:
+        with open_source(self.source) as f:
+            while chunk := f.read(CHUNK):
+                if needle in chunk:
+                    return True
+        return False
+
+    def _find_trailer(self, trailer: Trailer | None) -> int | None:
+        """Byte offset where the trailer line starts (the data stops there), from the file's tail."""
+        if trailer is None:
+            return None
+        size = source_size(self.source)
+        with open_source(self.source) as f:
+            start = max(0, size - 65536)
+            f.seek(start)
+            tail = f.read()
+        body = tail.rstrip(b"\r\n\t ")
+        cut = body.rfind(b"\n")
+        last = body[cut + 1 :].decode(python_encoding(self.fmt.encoding), errors="replace").rstrip("\r")
+        if re.search(trailer.match, last):
+            self._trailer_line = last
+            return start + cut + 1
+        if trailer.required:
+            raise FileRejected(
+                "truncated_file",
+                f"{self.name}: the file has no trailer line (expected a last line matching {trailer.match!r}); "
+                f"it looks truncated. Please resend the complete file.",
+            )
+        return None
+
+    def _input(self):
+        if self._limit is None:
+            return str(self.source) if isinstance(self.source, Path) else io.BytesIO(self.source)
+        return io.BufferedReader(_Limited(open_source(self.source), self._limit), buffer_size=CHUNK)
+
+    def _options(self, handler) -> tuple[pcsv.ReadOptions, pcsv.ParseOptions]:
+        enc = {"utf-8": "utf8", "utf-8-sig": "utf8", "latin-1": "latin1"}.get(self.fmt.encoding, self.fmt.encoding)
+        read = pcsv.ReadOptions(
+            encoding=enc,
+            skip_rows=self.fmt.skip_rows,
+            autogenerate_column_names=not self.fmt.header,
+            use_threads=False,  # invalid-row line numbers are only known when parsing serially
+            block_size=BLOCK_SIZE,
+        )
+        parse = pcsv.ParseOptions(
+            delimiter=self.fmt.delimiter,
+            quote_char=self.fmt.quote_char or False,
+            ignore_empty_lines=False,
+            invalid_row_handler=handler,
+        )
+        return read, parse
+
+    def _peek_names(self) -> list[str]:
+        read, parse = self._options(lambda row: "skip")  # throwaway handler: each invalid row is seen once
+        read.block_size = PEEK_BLOCK_SIZE  # opening parses one block: keep it small, only the header is needed
+        try:
+            return pcsv.open_csv(self._input(), read_options=read, parse_options=parse).schema.names
+        except pa.ArrowInvalid as e:
+            if "Empty CSV file" in str(e):
+                raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.") from None
+            raise FileRejected(
+                "unreadable", f"{self.name}: the file could not be read as {self.fmt.delimiter!r}-separated text: {e}"
+            ) from None
+
+    def _handler(self, row: pcsv.InvalidRow) -> str:
+        line = row.number
+        if line is None:  # only with threaded parsing, which is never used here
+            return "error"
+        self._skipped.append(line)
+        if row.text.strip():
+            self.invalid.append(
+                RejectedRow(
+                    line, None, "wrong_column_count",
+                    f"line {line} has {row.actual_columns} columns but the header has {row.expected_columns}",
+                    row.text,
+                )
+            )  # fmt: skip
+        return "skip"
+
+    def _lines_for(self, start_index: int, batch: pa.RecordBatch) -> pa.Array:
+        """Physical line of each row: its index, plus lines the reader skipped, plus line breaks inside
+        quoted values of earlier rows (a quoted value may span lines)."""
+        count = batch.num_rows
+        lines = pc.add(pa.array(range(start_index, start_index + count), pa.int64()), self.first_data_line)
+        if self._may_have_multiline_values and count:
+            breaks = None
+            for column in batch.columns:
+                n = pc.count_substring(column, "\n")
+                breaks = n if breaks is None else pc.add(breaks, n)
+            breaks = pc.cast(breaks, pa.int64())
+            before = pc.subtract(pc.cumulative_sum(breaks), breaks)
+            lines = pc.add(pc.add(lines, before), self._breaks_so_far)
+            self._breaks_so_far += pc.sum(breaks).as_py() or 0
+        for s in sorted(self._skipped):
+            lines = pc.if_else(pc.greater_equal(lines, s), pc.add(lines, 1), lines)
+        return lines
+
+    def batches(self) -> Iterator[RawBatch]:
+        read, parse = self._options(self._handler)
+        convert = pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in self.names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        reader = pcsv.open_csv(self._input(), read_options=read, parse_options=parse, convert_options=convert)
+        seen = 0
+        pending: list[pa.RecordBatch] = []
+        pending_lines: list[pa.Array] = []
+        try:
+            for batch in reader:
+                pending_lines.append(self._lines_for(seen, batch))
+                pending.append(batch)
+                seen += batch.num_rows
+                if sum(b.num_rows for b in pending) >= BATCH_ROWS:
+                    yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
+                    pending, pending_lines = [], []
+            if pending:
+                yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
+        except pa.ArrowInvalid as e:
+            raise FileRejected("unreadable", f"{self.name}: the file could not be parsed: {e}") from None
+
+    def trailer_totals(self) -> TrailerTotals | None:
+        trailer = self.fmt.trailer
+        if trailer is None or self._trailer_line is None:
+            return None
+        parts = self._trailer_line.split(self.fmt.delimiter)
+
+        def at(spec: TrailerField, what: str) -> Decimal:
+            text = parts[spec.index] if spec.index is not None and spec.index < len(parts) else None
+            return trailer_value(text, spec, what, self.name, self.fmt.decimal, self.fmt.thousands)
+
+        count = int(at(trailer.record_count, "record count")) if trailer.record_count else None
+        return TrailerTotals(count, {f: at(s, f"total of {f}") for f, s in trailer.sums.items()})
