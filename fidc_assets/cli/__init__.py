@@ -67,3 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fidc-lake: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`fidc-lake custodian list | head -1`): stop quietly, as Python's
+        # docs advise (stdout to /dev/null so that the interpreter's final flush does not fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -146,9 +146,12 @@ def _cmd_shadow(args: argparse.Namespace) -> int:
 
     lake, _, _, spec = _context()
     rule = rule_from(spec.cutover_date, os.environ)
+    # pyiceberg's predicates are pydantic models with their own __init__(term, literal), which pyright's
+    # pydantic support does not see
+    since_cutover = GreaterThanOrEqual("reference_date", rule.cutover.isoformat())  # pyright: ignore[reportCallIssue]
     rows = lake.read(
         RECEIVABLE_POSITIONS,
-        GreaterThanOrEqual("reference_date", rule.cutover.isoformat()),
+        since_cutover,
         ("fund_cnpj", "reference_date", "source", "nominal_value", "present_value"),
     )
     diffs = shadow_compare(rows, rule)
