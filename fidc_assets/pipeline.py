@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -95,12 +96,19 @@ class DaysRun:
         return [e for r in runs for e in r.get_asset_check_evaluations()]
 
 
-def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True, log_level: str = "INFO") -> DaysRun:
+def run_days(
+    days: list[dt.date],
+    instance=None,
+    raise_on_error: bool = True,
+    log_level: str = "INFO",
+    on_run: Callable[[str, Any], None] | None = None,
+) -> DaysRun:
     """Materialize every asset (and run every check) for `days` and every registered fund, in two runs.
 
     Run 1 is the `ingest_files` job over the date × fund range (all days, all funds: Dagster reads a
     multi-partition range as the product of the dimensions' ranges); run 2 is `hot_and_marts` over the date
-    range. The funds of the registry (FIDC_FUNDS) are added to the `funds` partitions first."""
+    range. The funds of the registry (FIDC_FUNDS) are added to the `funds` partitions first. `on_run(name,
+    result)` is called as each run ends ("ingest", then "marts"), for a console that shows progress."""
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -119,7 +127,7 @@ def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True, lo
         )
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     first, last = min(days), max(days)
-    ingest = definitions.get_job_def("ingest_files").execute_in_process(
+    ingest = definitions.resolve_job_def("ingest_files").execute_in_process(
         instance=instance,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: date_fund_key(first, funds[0]),
@@ -128,14 +136,18 @@ def run_days(days: list[dt.date], instance=None, raise_on_error: bool = True, lo
         raise_on_error=raise_on_error,
         run_config=run_config,
     )
+    if on_run is not None:
+        on_run("ingest", ingest)
     if not ingest.success:
         return DaysRun(ingest, None)
-    marts = definitions.get_job_def("hot_and_marts").execute_in_process(
+    marts = definitions.resolve_job_def("hot_and_marts").execute_in_process(
         instance=instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         raise_on_error=raise_on_error,
         run_config=run_config,
     )
+    if on_run is not None:
+        on_run("marts", marts)
     return DaysRun(ingest, marts)
 
 

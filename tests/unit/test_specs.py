@@ -10,7 +10,15 @@ import pytest
 import yaml
 
 from fidc_assets.lib.core.documents import cnpj_check_digits, format_cnpj
-from fidc_assets.lib.ingest.specs import CustodianSpec, SpecError, load_spec, load_specs, match_file
+from fidc_assets.lib.ingest.specs import (
+    COLUMN_TOKENS,
+    FILE_DATE_COLUMN,
+    CustodianSpec,
+    SpecError,
+    load_spec,
+    load_specs,
+    match_file,
+)
 from fidc_assets.settings import CUSTODIANS_DIR
 
 SHIPPED = CUSTODIANS_DIR / "custodia_alfa.yaml"
@@ -215,6 +223,58 @@ def test_empty_files_list(tmp_path, shipped_raw):
     message = _error(_write(tmp_path, raw))
     assert "files" in message
     assert "at least 1" in message
+
+
+# --- @tokens and $.paths: checked against the file's entity and format when the spec loads -------------------
+
+
+def test_unknown_token_is_rejected_when_the_spec_loads(tmp_path, shipped_raw):
+    """A misspelt `@token` was taken for a column name and only failed at ingest (missing_columns)."""
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["reference_date"] = "@file_dat"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.columns.reference_date: unknown token '@file_dat'" in message  # key and what was found
+    assert "['@file_date']" in message  # what is expected
+
+
+def test_file_date_token_only_maps_a_date_field(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["nominal_value"] = "@file_date"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.columns.nominal_value: '@file_date'" in message
+    assert "receivable_positions.nominal_value is decimal(18, 2), not a date" in message
+
+
+def test_file_date_token_maps_a_date_field(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["reference_date"] = {"column": "@file_date"}
+    spec = load_spec(_write(tmp_path, raw))
+    assert spec.files[0].column_maps()["reference_date"].column == FILE_DATE_COLUMN
+
+
+def test_a_token_is_not_a_document_kind_column(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["sacado_doc"] = {
+        "column": "DOC_SACADO",
+        "document_kind": {"column": "@file_date", "map": {"01": "cpf"}},
+    }
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.columns.sacado_doc.document_kind.column: '@file_date' is a token" in message
+
+
+def test_json_path_outside_a_json_file_is_rejected(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["columns"]["fund_cnpj"] = "$.fundo.cnpj"
+    message = _error(_write(tmp_path, raw))
+    assert "files.0.columns.fund_cnpj: '$.fundo.cnpj' is a JSON document path" in message
+    assert "delimited file" in message
+
+
+def test_the_engine_resolves_exactly_the_tokens_the_spec_accepts():
+    from fidc_assets.lib.ingest.adapters import convert
+
+    assert convert.FILE_DATE_COLUMN is FILE_DATE_COLUMN
+    assert set(COLUMN_TOKENS) == {FILE_DATE_COLUMN}  # a new token needs its resolution in adapters too
 
 
 # --- match_file ------------------------------------------------------------------------------------------------

@@ -18,13 +18,22 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyiceberg.types import DateType
 
 from fidc_assets.lib.core.canonical import ENTITIES, INGESTIBLE
+from fidc_assets.lib.core.canonical import Field as CanonicalField
 from fidc_assets.lib.core.errors import SpecError, StrictModel
 
 Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"]
 LINEAGE = {"custodian_id", "file_date", "source", "source_file_sha256", "source_line", "ingested_at"}
 DATE_TOKEN = re.compile(r"%[dmYy]")
+#: A mapping to this pseudo-column takes the delivery's date (from the file name): remittances whose records
+#: carry no date of their own. Only a date field can take it.
+FILE_DATE_COLUMN = "@file_date"
+#: Every `@token` a column map may name instead of a source column, and what it stands for.
+COLUMN_TOKENS = {FILE_DATE_COLUMN: "the delivery's date, from the file name (date fields only)"}
+#: A column starting with this is a path into a JSON document's top level (`$.fundo.cnpj`), json files only.
+JSON_PATH_PREFIX = "$."
 
 
 _Strict = StrictModel
@@ -263,12 +272,46 @@ class FileSpec(_Strict):
             raise ValueError(f"columns must map the required {self.entity} fields {missing}")
         return self
 
+    @model_validator(mode="after")
+    def _sources_fit_the_file(self) -> FileSpec:
+        """`@tokens` and `$.paths` are checked here, where the entity and the format are known, so that a
+        spec `load_spec` accepts never fails at ingest time on a column that cannot exist."""
+        entity = ENTITIES[self.entity]
+        for name, cmap in self.column_maps().items():
+            problem = _source_problem(cmap.column, entity.field(name), self)
+            if problem:
+                raise ValueError(f"columns.{name}: {problem}")
+            kind_column = cmap.document_kind.column if cmap.document_kind else None
+            if kind_column is not None and kind_column.startswith("@"):
+                raise ValueError(
+                    f"columns.{name}.document_kind.column: {kind_column!r} is a token; expected the source "
+                    "column that holds the document kind"
+                )
+        return self
+
     @cached_property
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
 
     def column_maps(self) -> dict[str, ColumnMap]:
         return {k: (ColumnMap(column=v) if isinstance(v, str) else v) for k, v in self.columns.items()}
+
+
+def _source_problem(column: str | None, field: CanonicalField, file_spec: FileSpec) -> str | None:
+    """What is wrong with a column map's source for this field of this file, if anything."""
+    if column is None:
+        return None
+    if column.startswith("@"):
+        if column not in COLUMN_TOKENS:
+            return f"unknown token {column!r}; expected a source column name or one of {sorted(COLUMN_TOKENS)}"
+        if not isinstance(field.type, DateType):
+            return f"{column!r} is {COLUMN_TOKENS[column]}; {file_spec.entity}.{field.name} is {field.type}, not a date"
+    elif column.startswith(JSON_PATH_PREFIX) and not isinstance(file_spec.format, JsonFormat):
+        return (
+            f"{column!r} is a JSON document path; expected a column name of a {file_spec.format.kind} file "
+            "(`$.` paths apply to format kind json only)"
+        )
+    return None
 
 
 class CustodianSpec(_Strict):
@@ -288,6 +331,9 @@ class FileMatch(BaseModel):
     reference_date: dt.date
 
 
+_INNER_KEY = re.compile(r"([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)+): ")
+
+
 def _format_errors(path: Path, e: ValidationError, what: str) -> SpecError:
     lines = []
     errors = e.errors()
@@ -300,15 +346,29 @@ def _format_errors(path: Path, e: ValidationError, what: str) -> SpecError:
         key = ".".join(str(p) for p in err["loc"] if p not in ("delimited", "xlsx", "fixed_width", "json", "str"))
         found = err.get("input")
         found_text = "" if isinstance(found, dict | list) else f"; found {found!r}"
-        lines.append(f"  {key or '(top level)'}: {err['msg']}{found_text}")
+        message = err["msg"].removeprefix("Value error, ")
+        # a model validator names the key it checked (`columns.event_date: ...`): extend the location with it
+        inner = _INNER_KEY.match(message)
+        if inner:
+            key, message = f"{key}.{inner.group(1)}" if key else inner.group(1), message[inner.end() :]
+        lines.append(f"  {key or '(top level)'}: {message}{found_text}")
     return SpecError(f"{path}: invalid {what}\n" + "\n".join(lines))
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: where (line, column, 1-based) and what, instead of its five-line drawing."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:
+        mark = e.problem_mark
+        context = f" ({e.context}, from line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
+        return f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}{context}"
+    return " ".join(str(e).split())
 
 
 def _read_yaml(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise SpecError(f"{path}: not valid YAML: {e}") from None
+        raise SpecError(f"{path}: not valid YAML at {_yaml_problem(e)}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
     return raw

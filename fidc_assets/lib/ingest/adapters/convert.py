@@ -23,7 +23,7 @@ from pyiceberg.types import BooleanType, DateType, DecimalType, IntegerType, Lon
 
 from fidc_assets.lib.core.asset_types import load_asset_types
 from fidc_assets.lib.core.canonical import Entity, arrow_schema
-from fidc_assets.lib.ingest.specs import ColumnMap, FileMatch, ValueFormats, XlsxFormat
+from fidc_assets.lib.ingest.specs import FILE_DATE_COLUMN, ColumnMap, FileMatch, ValueFormats, XlsxFormat
 from fidc_assets.lib.ingest.typed import (
     blank_to_null,
     map_values,
@@ -45,9 +45,6 @@ NON_NEGATIVE_FIELDS = frozenset(
 )  # fmt: skip
 #: Entities whose business date must be the file's date (a stock or quota file describes one day).
 DATED_BY_FILE = frozenset({"receivable_positions", "fund_quotas"})
-#: A mapping to this pseudo-column takes the delivery's date (from the file name): remittances whose records
-#: carry no date of their own.
-FILE_DATE_COLUMN = "@file_date"
 LINEAGE_FIELDS = ("file_date", "source", "source_file_sha256", "source_line", "ingested_at")
 DEFAULT_BOOLEANS: dict[str, str | bool | None] = {
     "true": True, "false": False, "1": True, "0": False, "S": True, "N": False, "SIM": True, "NAO": False,

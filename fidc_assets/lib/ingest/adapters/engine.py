@@ -25,7 +25,6 @@ import pyarrow.compute as _compute
 
 from fidc_assets.lib.core.canonical import ENTITIES, Entity, arrow_schema
 from fidc_assets.lib.ingest.adapters.convert import (
-    FILE_DATE_COLUMN,
     Batch,
     convert_batch,
     effective_formats,
@@ -42,7 +41,7 @@ from fidc_assets.lib.ingest.readers import (
     open_reader,
     unpack_archive,
 )
-from fidc_assets.lib.ingest.specs import FileMatch
+from fidc_assets.lib.ingest.specs import FILE_DATE_COLUMN, FileMatch
 
 #: pyarrow.compute's kernels (add, if_else, ...) are generated when it is imported, so a type checker cannot see
 #: them: typed as Any here rather than silenced line by line.

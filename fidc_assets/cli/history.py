@@ -1,12 +1,13 @@
-"""`fidc-lake sample legacy` and `fidc-lake history ...`: the legacy migration from the command line.
+"""`fidc-lake history ...`: the legacy migration from the command line (docs/legacy.md).
 
-fidc-lake sample legacy --funds F --years Y [--months M] [--shadow-days N] [--receivables-per-fund R]
 fidc-lake history migrate [--from YYYY-MM] [--to YYYY-MM] [--restart]   resumable: done months are skipped
 fidc-lake history recon [--from YYYY-MM] [--to YYYY-MM] [--tolerance 0.01]
 fidc-lake history as-of TIMESTAMP          what every lake table held then (time travel)
 fidc-lake history log [--table receivable_positions]
 fidc-lake history rollback YYYY-MM [--run RUN_ID]
 fidc-lake history shadow                   legacy vs custodian files where both exist (after the cutover)
+
+`fidc-lake sample legacy` (the legacy database to migrate) is in `fidc_assets.cli.sample`.
 """
 
 from __future__ import annotations
@@ -16,49 +17,31 @@ import datetime as dt
 import os
 import sys
 import time
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from fidc_assets.cli.common import decimal, load_settings, moment, month, positive_int
 from fidc_assets.lib.hot.dsn import redacted
-from fidc_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from fidc_assets.lib.lake.catalog import Lake
+    from fidc_assets.lib.legacy.ledger import MonthOutcome
+    from fidc_assets.lib.legacy.mapping import LegacySpec
 
 
-def _context():
+def _context() -> tuple[Lake, str, str, LegacySpec]:
+    """The lake, the hot DSN, the legacy source DSN and the legacy mapping every history command works on."""
     from fidc_assets.lib.hot.dsn import resolve_dsn, with_database
     from fidc_assets.lib.lake.catalog import Lake
     from fidc_assets.lib.legacy.mapping import default_spec
 
-    settings = Settings.from_env()
+    settings = load_settings()
     dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
     spec = default_spec()
     source = os.environ.get("FIDC_LEGACY_DSN") or with_database(dsn, spec.database)
     return Lake(settings.iceberg_catalog_uri, settings.warehouse), dsn, source, spec
 
 
-def cmd_sample_legacy(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.hot.dsn import resolve_dsn
-    from fidc_assets.lib.legacy.ledger import clear_log
-    from fidc_assets.sample.legacy import LegacyParams, generate_legacy
-
-    months = args.months if args.months is not None else 12 * args.years
-    params = LegacyParams(args.seed, args.funds, months, args.shadow_days, args.receivables_per_fund)
-    started = time.perf_counter()
-    settings = Settings.from_env()
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
-    report = generate_legacy(dsn, params)
-    # a regenerated legacy is a new source: its migration starts over (the lake's legacy rows are rewritten)
-    clear_log(dsn)
-    elapsed = time.perf_counter() - started
-    rows = ", ".join(f"{t} {n:,}" for t, n in report.rows.items())
-    kinds = {k: sum(1 for d in report.defects if d.kind == k) for k in dict.fromkeys(d.kind for d in report.defects)}
-    print(
-        f"legacy database: {redacted(report.dsn)}\n{params.funds} funds, {len(report.days)} business days "
-        f"({report.days[0]} .. {report.days[-1]}; cutover {params.cutover}, {params.shadow_days} shadow days)\n"
-        f"rows: {rows}\nknown defects (table known_defects, fund-days): {kinds}\nwall time {elapsed:.1f} s"
-    )
-    return 0
-
-
-def _months(args: argparse.Namespace, source: str, spec) -> list[dt.date]:
+def _months(args: argparse.Namespace, source: str, spec: LegacySpec) -> list[dt.date]:
     from fidc_assets.lib.core.months import parse_month
     from fidc_assets.lib.legacy.migration import legacy_months
 
@@ -80,7 +63,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     print(f"{len(months)} months in the legacy selection, {len(todo)} to migrate", flush=True)
     started = time.perf_counter()
 
-    def report(o) -> None:
+    def report(o: MonthOutcome) -> None:
         print(f"{o.month:%Y-%m}: {o.legacy_rows} legacy rows, {o.rows} landed, {o.rejected} quarantined", flush=True)
 
     outcomes = migrate_months(lake, source, dsn, todo, resume=False, spec=spec, on_month=report)
@@ -98,7 +81,7 @@ def _cmd_recon(args: argparse.Namespace) -> int:
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
-    rows, result = recon_months(lake, source, dsn, months, spec, Decimal(args.tolerance))
+    rows, result = recon_months(lake, source, dsn, months, spec, args.tolerance)
     print(
         f"{result.fund_days} fund-days over {len(months)} months: {result.by_status}; GX "
         f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {redacted(dsn)}\n"
@@ -112,18 +95,13 @@ def _cmd_recon(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
-def _parse_moment(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _cmd_as_of(args: argparse.Namespace) -> int:
     from fidc_assets.lib.lake.history import as_of
 
     lake, *_ = _context()
-    moment = _parse_moment(args.timestamp)
-    print(f"the lake as of {moment.isoformat()}")
-    for state in as_of(lake, moment):
+    when: dt.datetime = args.timestamp
+    print(f"the lake as of {when.isoformat()}")
+    for state in as_of(lake, when):
         if state.snapshot_id is None:
             print(f"{state.table}: no snapshot yet")
             continue
@@ -131,8 +109,8 @@ def _cmd_as_of(args: argparse.Namespace) -> int:
             f"{state.table}: snapshot {state.snapshot_id} of {state.committed_at:%Y-%m-%d %H:%M:%S} UTC "
             f"({state.operation}, run {state.run_id or '-'}), {state.rows} rows"
         )
-        for (source, month), n in state.rows_by_source_month.items():
-            print(f"    {source:15} {month}  {n:>10}")
+        for (source, month_key), n in state.rows_by_source_month.items():
+            print(f"    {source:15} {month_key}  {n:>10}")
     return 0
 
 
@@ -170,9 +148,12 @@ def _cmd_shadow(args: argparse.Namespace) -> int:
 
     lake, _, _, spec = _context()
     rule = rule_from(spec.cutover_date, os.environ)
+    # pyiceberg's predicates are pydantic models with their own __init__(term, literal), which pyright's
+    # pydantic support does not see
+    since_cutover = GreaterThanOrEqual("reference_date", rule.cutover.isoformat())  # pyright: ignore[reportCallIssue]
     rows = lake.read(
         RECEIVABLE_POSITIONS,
-        GreaterThanOrEqual("reference_date", rule.cutover.isoformat()),
+        since_cutover,
         ("fund_cnpj", "reference_date", "source", "nominal_value", "present_value"),
     )
     diffs = shadow_compare(rows, rule)
@@ -186,34 +167,27 @@ def _cmd_shadow(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_sample_legacy_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--years", type=int, default=7, help="legacy: years of history from 2019-01-02 (cutover after)")
-    p.add_argument("--months", type=int, help="legacy: months of history instead of --years")
-    p.add_argument("--shadow-days", type=int, default=10, help="legacy: business days it ran past the cutover")
-    p.add_argument("--receivables-per-fund", type=int, default=150, help="legacy: target book size per fund")
-
-
-def add_history_parser(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     hist = sub.add_parser("history", help="legacy migration: migrate, recon, as-of, log, rollback, shadow")
     hs = hist.add_subparsers(dest="action", required=True)
     for name, func in (("migrate", _cmd_migrate), ("recon", _cmd_recon)):
         p = hs.add_parser(name)
-        p.add_argument("--from", dest="from_month", help="first month, YYYY-MM")
-        p.add_argument("--to", dest="to_month", help="last month, YYYY-MM")
+        p.add_argument("--from", dest="from_month", type=month, help="first month, YYYY-MM")
+        p.add_argument("--to", dest="to_month", type=month, help="last month, YYYY-MM")
         if name == "migrate":
             p.add_argument("--restart", action="store_true", help="migrate done months again too")
         else:
-            p.add_argument("--tolerance", default="0.01", help="R$ per fund-day and measure")
+            p.add_argument("--tolerance", type=decimal, default="0.01", help="R$ per fund-day and measure")
         p.set_defaults(func=func)
     p = hs.add_parser("as-of", help="what the lake held at TIMESTAMP (ISO, UTC unless an offset is given)")
-    p.add_argument("timestamp")
+    p.add_argument("timestamp", type=moment)
     p.set_defaults(func=_cmd_as_of)
     p = hs.add_parser("log", help="a table's snapshots with their migration run, month and tags")
     p.add_argument("--table", default="receivable_positions")
-    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--limit", type=positive_int, default=30)
     p.set_defaults(func=_cmd_log)
     p = hs.add_parser("rollback", help="undo the latest migration of a month (or of --run)")
-    p.add_argument("month", help="YYYY-MM")
+    p.add_argument("month", type=month, help="YYYY-MM")
     p.add_argument("--run", help="the run id to undo (default: the month's latest)")
     p.set_defaults(func=_cmd_rollback)
     hs.add_parser("shadow", help="compare legacy and custodian rows after the cutover").set_defaults(func=_cmd_shadow)
