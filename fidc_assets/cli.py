@@ -5,6 +5,7 @@ fidc-lake sample --seed N --funds F --days D --out DIR
 fidc-lake sample legacy --funds F --years Y   a legacy PostgreSQL database to migrate (docs/legacy.md)
 fidc-lake history migrate|recon|as-of|log|rollback|shadow   the legacy migration (fidc-lake history -h)
 fidc-lake dbt-prepare                  parse the dbt project (manifest for Dagster)
+fidc-lake config init DIR              a copy of the shipped configuration to point FIDC_CONFIG_DIR at
 fidc-lake demo                         sample → inbox → every asset for every sample day → summary
 fidc-lake ui                           the Dagster webserver on 127.0.0.1 with everything loaded
 """
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from fidc_assets.settings import REPO_DIR, Settings
+from fidc_assets.settings import REPO_DIR, Settings, SettingsError
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -29,9 +30,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
             return 0
         print(f"FIDC_PG_DSN is set: using the external server, the embedded one is not managed ({args.action}).")
         return 0 if args.action == "status" else 1
-    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
-
-    pg = EmbeddedPostgres(settings.pg_root)
+    pg = settings.embedded_server()
     if args.action == "start":
         print(pg.start())
     elif args.action == "stop":
@@ -83,11 +82,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_custodian(args: argparse.Namespace) -> int:
+    from fidc_assets.lib.core.asset_types import load_asset_types
     from fidc_assets.lib.ingest.specs import SpecError, load_spec, load_specs
-    from fidc_assets.settings import CUSTODIANS_DIR
 
+    config = Settings.from_env().config
     if args.action == "list":
-        for spec in load_specs(CUSTODIANS_DIR).values():
+        for spec in load_specs(config.custodians_dir, asset_types=load_asset_types(config.asset_types_file)).values():
             entities = ", ".join(f"{f.entity} ({f.format.kind})" for f in spec.files)
             print(f"{spec.id:20} {spec.name} — {entities}")
         return 0
@@ -95,7 +95,7 @@ def _cmd_custodian(args: argparse.Namespace) -> int:
         print("custodian check needs the spec's path", file=sys.stderr)
         return 2
     try:
-        spec = load_spec(Path(args.spec))
+        spec = load_spec(Path(args.spec), asset_types=load_asset_types(config.asset_types_file))
     except SpecError as e:
         print(e, file=sys.stderr)
         return 2
@@ -123,16 +123,18 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import datetime as dt_
 
+    from fidc_assets.lib.core.asset_types import load_asset_types
     from fidc_assets.lib.ingest.adapters import FileRejected, parse_bytes
     from fidc_assets.lib.ingest.specs import load_specs, match_file
     from fidc_assets.lib.lake.archive import sha256_file
-    from fidc_assets.settings import CUSTODIANS_DIR
 
     path = Path(args.file)
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
         return 2
-    specs = load_specs(CUSTODIANS_DIR)
+    settings = Settings.from_env()
+    config = settings.config
+    specs = load_specs(config.custodians_dir, asset_types=load_asset_types(config.asset_types_file))
     if args.custodian:
         if args.custodian not in specs:
             print(f"unknown custodian {args.custodian!r}; known: {', '.join(specs)}", file=sys.stderr)
@@ -165,7 +167,6 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from fidc_assets.lib.ingest.landing import InboxFile, land_slices, receive_files
     from fidc_assets.lib.lake.catalog import Lake
 
-    settings = Settings.from_env()
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
     mtime = dt_.datetime.fromtimestamp(path.stat().st_mtime, tz=dt_.UTC)
     receive_files(lake, [(InboxFile(path, mtime), match)])
@@ -187,13 +188,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     from fidc_assets.defs.dbt.project import prepare_manifest
     from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
-    from fidc_assets.lib.hot.dsn import redacted, resolve_dsn
+    from fidc_assets.lib.hot.dsn import redacted
     from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
     from fidc_assets.sample.generator import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}")
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
+    dsn = settings.resolve_pg_dsn()
     print("PostgreSQL:", redacted(dsn))
     manifest = _generate(args, settings.home / "sample")
     delivered = deliver([manifest.inbox_dir / f for f in manifest.files], Path(settings.inbox))
@@ -256,6 +257,19 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    from fidc_assets.config_init import write_config_dir
+
+    try:
+        written = write_config_dir(Path(args.dir))
+    except SettingsError as e:
+        print(e, file=sys.stderr)
+        return 2
+    target = Path(args.dir).expanduser().resolve()
+    print(f"{len(written)} files written to {target}; use it with: export FIDC_CONFIG_DIR={target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fidc-lake", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -302,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_history_parser(sub)
 
+    config = sub.add_parser("config", help="the configuration directory (FIDC_CONFIG_DIR)")
+    config_actions = config.add_subparsers(dest="action", required=True)
+    init = config_actions.add_parser("init", help="write a copy of the shipped configuration to DIR")
+    init.add_argument("dir", help="a new or empty directory")
+    init.set_defaults(func=_cmd_config)
+
     sub.add_parser("dbt-prepare", help="parse the dbt project (writes the manifest)").set_defaults(
         func=_cmd_dbt_prepare
     )
@@ -319,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingsError as e:  # a bad FIDC_*/DAGSTER_* value: the message names it, no traceback needed
+        print(f"fidc-lake: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

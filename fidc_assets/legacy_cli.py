@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from decimal import Decimal
@@ -23,27 +22,25 @@ from fidc_assets.settings import Settings
 
 
 def _context():
-    from fidc_assets.lib.hot.dsn import resolve_dsn, with_database
+    from fidc_assets.lib.hot.dsn import with_database
     from fidc_assets.lib.lake.catalog import Lake
-    from fidc_assets.lib.legacy.migration import default_spec
+    from fidc_assets.lib.legacy.migration import load_legacy_spec
 
     settings = Settings.from_env()
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
-    spec = default_spec()
-    source = os.environ.get("FIDC_LEGACY_DSN") or with_database(dsn, spec.database)
+    dsn = settings.resolve_pg_dsn()
+    spec = load_legacy_spec(settings.config.legacy_mapping_file)
+    source = settings.legacy.dsn or with_database(dsn, spec.database)
     return Lake(settings.iceberg_catalog_uri, settings.warehouse), dsn, source, spec
 
 
 def cmd_sample_legacy(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.hot.dsn import resolve_dsn
     from fidc_assets.lib.legacy.migration import clear_log
     from fidc_assets.sample.legacy import LegacyParams, generate_legacy
 
     months = args.months if args.months is not None else 12 * args.years
     params = LegacyParams(args.seed, args.funds, months, args.shadow_days, args.receivables_per_fund)
     started = time.perf_counter()
-    settings = Settings.from_env()
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
+    dsn = Settings.from_env().resolve_pg_dsn()
     report = generate_legacy(dsn, params)
     # a regenerated legacy is a new source: its migration starts over (the lake's legacy rows are rewritten)
     clear_log(dsn)
@@ -97,7 +94,8 @@ def _cmd_recon(args: argparse.Namespace) -> int:
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
-    rows, result = recon_months(lake, source, dsn, months, spec, Decimal(args.tolerance))
+    gx_root = Settings.from_env().gx_root
+    rows, result = recon_months(lake, source, dsn, months, spec, Decimal(args.tolerance), gx_root=gx_root)
     print(
         f"{result.fund_days} fund-days over {len(months)} months: {result.by_status}; GX "
         f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {redacted(dsn)}\n"
@@ -168,7 +166,7 @@ def _cmd_shadow(args: argparse.Namespace) -> int:
     from fidc_assets.lib.legacy.cutover import rule_from, shadow_compare
 
     lake, _, _, spec = _context()
-    rule = rule_from(spec.cutover_date, os.environ)
+    rule = rule_from(spec.cutover_date, Settings.from_env().legacy.cutover)
     rows = lake.read(
         RECEIVABLE_POSITIONS,
         GreaterThanOrEqual("reference_date", rule.cutover.isoformat()),

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fidc_assets.cli import main
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.sample.generator import generate_sample
-from fidc_assets.settings import CUSTODIANS_DIR
 
 
 def test_custodian_list_names_every_shipped_custodian(capsys):

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from fidc_assets.lib.core.documents import cnpj_check_digits, format_cnpj
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.specs import CustodianSpec, SpecError, load_spec, load_specs, match_file
-from fidc_assets.settings import CUSTODIANS_DIR
 
 SHIPPED = CUSTODIANS_DIR / "custodia_alfa.yaml"
 FUND = "112223330001" + cnpj_check_digits("112223330001")

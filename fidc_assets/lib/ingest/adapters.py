@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.types import BooleanType, DateType, DecimalType, IntegerType, LongType, StringType
 
-from fidc_assets.lib.core.asset_types import load_asset_types
 from fidc_assets.lib.core.canonical import ENTITIES, Entity, arrow_schema
 from fidc_assets.lib.ingest.readers import (
     FileRejected,
@@ -297,7 +296,7 @@ def _convert_batch(
 
 def _registry_checks(columns, problems: _Problems, cmaps, match: FileMatch) -> None:
     """Asset types must be registered; currency defaults to the asset type's, then the custodian's."""
-    registry = load_asset_types().asset_types
+    registry = match.custodian.asset_type_registry.asset_types
     if "asset_type" in columns:
         known = pc.fill_null(pc.is_in(columns["asset_type"], value_set=pa.array(list(registry), pa.string())), False)
         unknown = pc.and_(pc.is_valid(columns["asset_type"]), pc.invert(known))
