@@ -32,8 +32,10 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 The configuration directory (FIDC_CONFIG_DIR; `fidc-lake config init DIR` writes a copy of the shipped one):
 `custodians/*.yaml` (one spec per custodian; onboarding one is dropping its file here) with `custodians/layouts/`
 (shared fixed-width layouts), `reference/asset_types.yaml` (the asset type registry the specs map onto),
-`reference/fx_rates.csv`, `legacy/sifidc.yaml` (the legacy mapping and its cutover date). A directory you
-name (FIDC_CONFIG_DIR, FIDC_FX_RATES, FIDC_PG_BIN, FIDC_GX_ROOT) must exist; state directories are created.
+`reference/fx_rates.csv`, `legacy/sifidc.yaml` (the legacy mapping and its cutover date). A directory or file
+you name (FIDC_CONFIG_DIR, FIDC_FX_RATES, FIDC_PG_BIN, FIDC_GX_ROOT) must exist; state directories are created.
+A location (FIDC_WAREHOUSE, FIDC_INBOX) is a URL or an absolute path: the CLI, the daemon and the code server
+run in different working directories.
 
 Who reads them (through `Settings`): `LakehouseResource` (defs/resources.py: home, DSN, embedded server,
 catalog, warehouse, inbox, fund registry, configuration, cutover; its `settings()` also serves the ops and
@@ -170,6 +172,17 @@ class _Env:
         if path.exists() and not path.is_dir():
             raise SettingsError(f"{name} must be {expected}, got {str(path)!r} (it is a file)")
         return path
+
+    def location(self, name: str, expected: str) -> str | None:
+        """A URL (`file://`, `s3://`, `sftp://`…) or an absolute local path (`~` expanded): a relative one would
+        mean a different place for each process's working directory (CLI, daemon, code server)."""
+        raw = self.text(name)
+        if raw is None or "://" in raw:
+            return raw
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            raise self.fail(name, raw, expected)
+        return str(path)
 
     def postgres_url(self, name: str) -> str | None:
         raw = self.text(name)
@@ -346,6 +359,7 @@ class Settings:
                 _redacted(catalog_uri),
                 "a catalog URL (sqlite:///path, postgresql+psycopg://user@host/db or https://rest-catalog)",
             )
+        where = "a URL (file://, s3://, sftp://...) or an absolute path"
         funds_file = e.path("FIDC_FUNDS") or (home / "funds.yaml").resolve()
         if funds_file.is_dir():
             raise e.fail("FIDC_FUNDS", str(funds_file), "the path of the fund registry YAML file (it is a directory)")
@@ -353,8 +367,8 @@ class Settings:
             home=home,
             pg_dsn=e.postgres_url("FIDC_PG_DSN"),
             iceberg_catalog_uri=catalog_uri,
-            warehouse=(e.text("FIDC_WAREHOUSE") or (home / "warehouse").as_uri()).rstrip("/"),
-            inbox=e.text("FIDC_INBOX") or str(home / "inbox"),
+            warehouse=(e.location("FIDC_WAREHOUSE", where) or (home / "warehouse").as_uri()).rstrip("/"),
+            inbox=e.location("FIDC_INBOX", where) or str(home / "inbox"),
             hot_window_months=e.whole(
                 "FIDC_HOT_WINDOW_MONTHS", DEFAULT_HOT_WINDOW_MONTHS, "a whole number of months, at least 1"
             ),
