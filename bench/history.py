@@ -40,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shadow-days", type=int, default=10)
     args = parser.parse_args(argv)
 
-    from fidc_assets.lib.hot.dsn import resolve_dsn
     from fidc_assets.lib.lake.catalog import Lake
     from fidc_assets.lib.legacy.ledger import clear_log
     from fidc_assets.lib.legacy.migration import legacy_months, migrate_months
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     months_n = args.months if args.months is not None else 12 * args.years
     params = LegacyParams(args.seed, args.funds, months_n, args.shadow_days, args.receivables_per_fund)
     settings = Settings.from_env()
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
+    dsn = settings.resolve_pg_dsn()
     lake_dir = OUT_DIR / "history"
     shutil.rmtree(lake_dir, ignore_errors=True)
     lake_dir.mkdir(parents=True)
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     all_passed = True
     for i in range(0, len(months), 12):
         chunk = months[i : i + 12]
-        rows, result = recon_months(lake, report.dsn, dsn, chunk)
+        rows, result = recon_months(lake, report.dsn, dsn, chunk, gx_root=settings.gx_root)
         fund_days += result.fund_days
         all_passed &= result.success
         for k, v in result.by_status.items():

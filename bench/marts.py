@@ -133,6 +133,7 @@ def prepare(dsn: str, database: str, days: list[dt.date], per_fund_day: int) -> 
     from fidc_assets.lib.hot.bi_access import ensure_bi_access
     from fidc_assets.lib.hot.loader import replace_days
     from fidc_assets.lib.hot.reference import ReferenceData, load_fx_rates, sync_reference_data
+    from fidc_assets.settings import Settings
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"drop database if exists {database} with (force)")
@@ -142,8 +143,13 @@ def prepare(dsn: str, database: str, days: list[dt.date], per_fund_day: int) -> 
         managers=tuple(Manager(id=m, name=m.title()) for m in MANAGERS),
         funds=tuple(Fund(cnpj=f, name=f"FIDC {f[:4]}", manager=m) for m, fs in MANAGERS.items() for f in fs),
     )
+    config = Settings.from_env().config
     data = ReferenceData.build(
-        registry, {"custodia_alfa": "Alfa"}, load_asset_types(), anbima_holidays(), load_fx_rates()
+        registry,
+        {"custodia_alfa": "Alfa"},
+        load_asset_types(config.asset_types_file),
+        anbima_holidays(),
+        load_fx_rates(config.fx_rates_file),
     )
     with psycopg.connect(target) as conn:
         sync_reference_data(conn, data)
@@ -165,9 +171,9 @@ def prepare(dsn: str, database: str, days: list[dt.date], per_fund_day: int) -> 
 
 
 def dbt(dsn: str, args: list[str]) -> float:
-    from fidc_assets.lib.hot.dsn import dsn_parts
+    from fidc_assets.defs.dbt.project import dbt_profile_env
 
-    env = dict(os.environ, **{f"FIDC_DBT_{k.upper()}": v for k, v in dsn_parts(dsn).items()})
+    env = dict(os.environ, **dbt_profile_env(dsn))
     started = time.perf_counter()
     out = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".", "--target-path",

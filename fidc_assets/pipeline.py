@@ -26,19 +26,17 @@ from fidc_assets.settings import REPO_DIR, Settings
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Point DAGSTER_HOME at FIDC_HOME/dagster (unless the user set it) and give it the repo's dagster.yaml.
+    """Point DAGSTER_HOME at the settings' Dagster home (FIDC_HOME/dagster unless the user set DAGSTER_HOME)
+    and give it the repo's dagster.yaml; Dagster itself reads these variables, so they are exported here.
 
     With FIDC_DAGSTER_PG_URL set, the PostgreSQL-storage variant is used instead of SQLite.
     """
-    if os.environ.get("DAGSTER_HOME"):
-        home = Path(os.environ["DAGSTER_HOME"])
-    else:
-        home = settings.dagster_home
-        os.environ["DAGSTER_HOME"] = str(home)
+    home = settings.dagster.home
+    os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     # a backfill of years of business days writes its events in batches, not one by one
-    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    template = "dagster.postgres.yaml" if os.environ.get("FIDC_DAGSTER_PG_URL") else "dagster.yaml"
+    os.environ["DAGSTER_EVENT_BATCH_SIZE"] = str(settings.dagster.event_batch_size)
+    template = "dagster.postgres.yaml" if settings.dagster.pg_url else "dagster.yaml"
     target = home / "dagster.yaml"
     source = (REPO_DIR / template).read_text()
     if not target.exists() or target.read_text() != source:

@@ -47,8 +47,6 @@ class Lakehouse:
 @pytest.fixture(scope="session")
 def lakehouse() -> Iterator[Lakehouse]:
     """A private FIDC_HOME with a running embedded PostgreSQL; environment restored afterwards."""
-    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
-
     home = traversable_tmp_dir("fidc-test-home-")
     saved = {
         k: os.environ.get(k)
@@ -68,7 +66,7 @@ def lakehouse() -> Iterator[Lakehouse]:
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
     (home / "dagster").mkdir()
     settings = Settings.from_env()
-    pg = EmbeddedPostgres(settings.pg_root)
+    pg = settings.embedded_server()  # FIDC_PG_BIN / FIDC_PG_OS_USER of the machine running the tests
     dsn = pg.start()
     try:
         yield Lakehouse(settings, dsn, home)

@@ -228,8 +228,8 @@ class Inputs:
     """Builds (or reuses) the big input files; the sample is generated only when something must be built."""
 
     def __init__(self, seed: int, bad_row_rate: float, notes: list[str]):
+        from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
         from fidc_assets.lib.ingest.specs import load_specs
-        from fidc_assets.settings import CUSTODIANS_DIR
 
         self.seed, self.bad_row_rate, self.notes = seed, bad_row_rate, notes
         self.specs = load_specs(CUSTODIANS_DIR)

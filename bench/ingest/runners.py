@@ -34,8 +34,8 @@ def _rss_now_kib() -> int:
 
 
 def engine_setup(path: Path):
+    from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
     from fidc_assets.lib.ingest.specs import load_specs, match_file
-    from fidc_assets.settings import CUSTODIANS_DIR
 
     match = match_file(path.name, load_specs(CUSTODIANS_DIR))
     if match is None:

@@ -61,10 +61,8 @@ def load_settings() -> Settings:
 
 
 def custodians_dir() -> Path:
-    """Where every command reads the custodian specs from (one place to change when the config dir moves)."""
-    from fidc_assets import settings
-
-    return settings.CUSTODIANS_DIR
+    """Where every command reads the custodian specs from: `custodians/` of FIDC_CONFIG_DIR."""
+    return load_settings().config.custodians_dir
 
 
 def input_file(path: Path) -> Path:

@@ -16,9 +16,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             return 0
         print(f"FIDC_PG_DSN is set: using the external server, the embedded one is not managed ({args.action}).")
         return 0 if args.action == "status" else 1
-    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
-
-    pg = EmbeddedPostgres(settings.pg_root)
+    pg = settings.embedded_server()
     if args.action == "start":
         print(pg.start())
     elif args.action == "stop":

@@ -23,13 +23,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
     from fidc_assets.defs.dbt.project import prepare_manifest
     from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
-    from fidc_assets.lib.hot.dsn import redacted, resolve_dsn
+    from fidc_assets.lib.hot.dsn import redacted
     from fidc_assets.pipeline import adopt_fund_registry, deliver, ensure_dagster_home, mart_totals, run_days, summarize
     from fidc_assets.sample.truth import read_truth
 
     ensure_dagster_home(settings)
     print(f"FIDC_HOME={settings.home}", flush=True)
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
+    dsn = settings.resolve_pg_dsn()
     print("PostgreSQL:", redacted(dsn), flush=True)
     print(f"generating the sample (seed {args.seed}, {args.funds} funds, {args.days} business days) …", flush=True)
     manifest = generate(args, settings.home / "sample")

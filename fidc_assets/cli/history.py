@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -30,14 +29,14 @@ if TYPE_CHECKING:
 
 def _context() -> tuple[Lake, str, str, LegacySpec]:
     """The lake, the hot DSN, the legacy source DSN and the legacy mapping every history command works on."""
-    from fidc_assets.lib.hot.dsn import resolve_dsn, with_database
+    from fidc_assets.lib.hot.dsn import with_database
     from fidc_assets.lib.lake.catalog import Lake
-    from fidc_assets.lib.legacy.mapping import default_spec
+    from fidc_assets.lib.legacy.mapping import load_legacy_spec
 
     settings = load_settings()
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
-    spec = default_spec()
-    source = os.environ.get("FIDC_LEGACY_DSN") or with_database(dsn, spec.database)
+    dsn = settings.resolve_pg_dsn()
+    spec = load_legacy_spec(settings.config.legacy_mapping_file)
+    source = settings.legacy.dsn or with_database(dsn, spec.database)
     return Lake(settings.iceberg_catalog_uri, settings.warehouse), dsn, source, spec
 
 
@@ -81,7 +80,7 @@ def _cmd_recon(args: argparse.Namespace) -> int:
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
-    rows, result = recon_months(lake, source, dsn, months, spec, args.tolerance)
+    rows, result = recon_months(lake, source, dsn, months, spec, args.tolerance, gx_root=load_settings().gx_root)
     print(
         f"{result.fund_days} fund-days over {len(months)} months: {result.by_status}; GX "
         f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {redacted(dsn)}\n"
@@ -147,7 +146,7 @@ def _cmd_shadow(args: argparse.Namespace) -> int:
     from fidc_assets.lib.legacy.cutover import rule_from, shadow_compare
 
     lake, _, _, spec = _context()
-    rule = rule_from(spec.cutover_date, os.environ)
+    rule = rule_from(spec.cutover_date, load_settings().legacy.cutover)
     # pyiceberg's predicates are pydantic models with their own __init__(term, literal), which pyright's
     # pydantic support does not see
     since_cutover = GreaterThanOrEqual("reference_date", rule.cutover.isoformat())  # pyright: ignore[reportCallIssue]

@@ -54,7 +54,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_sample_legacy(args: argparse.Namespace) -> int:
-    from fidc_assets.lib.hot.dsn import redacted, resolve_dsn
+    from fidc_assets.lib.hot.dsn import redacted
     from fidc_assets.lib.legacy.ledger import clear_log
     from fidc_assets.sample.legacy import LegacyParams, generate_legacy
 
@@ -62,7 +62,7 @@ def cmd_sample_legacy(args: argparse.Namespace) -> int:
     params = LegacyParams(args.seed, args.funds, months, args.shadow_days, args.receivables_per_fund)
     started = time.perf_counter()
     settings = load_settings()
-    dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
+    dsn = settings.resolve_pg_dsn()
     report = generate_legacy(dsn, params)
     # a regenerated legacy is a new source: its migration starts over (the lake's legacy rows are rewritten)
     clear_log(dsn)

@@ -2,58 +2,62 @@
 
 Every field is optional; unset fields come from `Settings.from_env()` (FIDC_* variables with embedded
 defaults) when a run first asks, so the same definitions serve the embedded demo and a deployment whose
-environment points at an external PostgreSQL, a PostgreSQL catalog and S3.
+environment points at an external PostgreSQL, a PostgreSQL catalog, S3 and its own configuration directory.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
+from fidc_assets.lib.core.asset_types import AssetTypeRegistry, load_asset_types
 from fidc_assets.lib.core.funds import FundRegistry, load_fund_registry
-from fidc_assets.lib.hot.dsn import resolve_dsn
 from fidc_assets.lib.ingest.inbox import Inbox
 from fidc_assets.lib.ingest.specs import CustodianSpec, load_specs
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.legacy.cutover import CutoverRule, rule_from
-from fidc_assets.settings import CUSTODIANS_DIR, Settings
+from fidc_assets.settings import Settings
 
 
 class LakehouseResource(dg.ConfigurableResource):
-    """Where the lake, the inbox and the hot database are."""
+    """Where the lake, the inbox, the hot database and the configuration are."""
 
     home: str | None = None
     pg_dsn: str | None = None
     catalog_uri: str | None = None
     warehouse: str | None = None
     inbox: str | None = None
-    custodians_dir: str | None = None
+    config_dir: str | None = None
     funds_file: str | None = None
 
     def settings(self) -> Settings:
-        base = Settings.from_env()
-        env = {
-            "FIDC_HOME": self.home or str(base.home),
-            "FIDC_PG_DSN": self.pg_dsn or base.pg_dsn or "",
-            "FIDC_ICEBERG_CATALOG_URI": self.catalog_uri or base.iceberg_catalog_uri,
-            "FIDC_WAREHOUSE": self.warehouse or base.warehouse,
-            "FIDC_INBOX": self.inbox or base.inbox,
-            "FIDC_HOT_WINDOW_MONTHS": str(base.hot_window_months),
-            "FIDC_FUNDS": self.funds_file or str(base.funds_file),
-        }
-        return Settings.from_env(env)
+        """The environment's settings, with this resource's explicit fields in place of their variables."""
+        return Settings.from_env(
+            overrides={
+                "FIDC_HOME": self.home,
+                "FIDC_PG_DSN": self.pg_dsn,
+                "FIDC_ICEBERG_CATALOG_URI": self.catalog_uri,
+                "FIDC_WAREHOUSE": self.warehouse,
+                "FIDC_INBOX": self.inbox,
+                "FIDC_CONFIG_DIR": self.config_dir,
+                "FIDC_FUNDS": self.funds_file,
+            }
+        )
 
     def lake(self) -> Lake:
         s = self.settings()
         return Lake(s.iceberg_catalog_uri, s.warehouse)
 
     def dsn(self) -> str:
-        s = self.settings()
-        return resolve_dsn(s.pg_dsn, s.pg_root)
+        return self.settings().resolve_pg_dsn()
+
+    def asset_types(self) -> AssetTypeRegistry:
+        """The configuration's asset type registry (FIDC_CONFIG_DIR/reference/asset_types.yaml)."""
+        return load_asset_types(self.settings().config.asset_types_file)
 
     def specs(self) -> dict[str, CustodianSpec]:
-        return load_specs(Path(self.custodians_dir) if self.custodians_dir else CUSTODIANS_DIR)
+        """The configuration's custodian specs (FIDC_CONFIG_DIR/custodians), checked against its registry."""
+        config = self.settings().config
+        return load_specs(config.custodians_dir, asset_types=load_asset_types(config.asset_types_file))
 
     def fund_registry(self) -> FundRegistry:
         return load_fund_registry(self.settings().funds_file)
@@ -61,11 +65,10 @@ class LakehouseResource(dg.ConfigurableResource):
     def cutover_rule(self) -> CutoverRule:
         """Which source is authoritative for a fund-day held by both (the legacy mapping's cutover date, or
         FIDC_LEGACY_CUTOVER): passed to every cold read of the hot side."""
-        import os
+        from fidc_assets.lib.legacy.mapping import load_legacy_spec
 
-        from fidc_assets.lib.legacy.mapping import default_spec
-
-        return rule_from(default_spec().cutover_date, os.environ)
+        s = self.settings()
+        return rule_from(load_legacy_spec(s.config.legacy_mapping_file).cutover_date, s.legacy.cutover)
 
     def inbox_fs(self) -> Inbox:
         """FIDC_INBOX as a filesystem: a local directory or any fsspec URL (`s3://…`, `sftp://…`)."""

@@ -23,7 +23,7 @@ Records are in an arbitrary but deterministic order (shuffled by the file's gene
 Bad records (probability `bad_row_rate`, reason uniform; line number = 1-based index in the array):
 acquisitions: ``unparseable_date`` (dataVencimento or dataEmissao such as ``2024-02-30``),
 ``unparseable_number`` (valorCompra ``"1x699,03"``), ``missing_required`` (seuNumero null),
-``invalid_document`` (cpfCnpjCedente with a wrong check digit), ``unknown_code`` (tipoRecebivel ``NP``);
+``invalid_document`` (cpfCnpjCedente with a wrong check digit), ``unknown_code`` (tipoRecebivel ``XX``);
 settlements (no dates in the records): ``unparseable_number`` (valorPago), ``missing_required``,
 ``invalid_document`` (identificacaoCedente), ``unknown_code`` (tipoMovimento ``ESTORNO``).
 """
@@ -56,7 +56,7 @@ from fidc_assets.sample.render_common import (
 CUSTODIAN_ID = "custodia_zeta"
 CUSTODIAN_NAME = "Zeta Administradora de Recursos Ltda"
 ENCODING = "utf-8"
-UNKNOWN_ASSET = "NP"
+UNKNOWN_ASSET = "XX"  # no registry has it (NP did this job until the registry learned nota promissória)
 UNKNOWN_MOVEMENT = "ESTORNO"
 STATUS = {MovementKind.WRITE_OFF: "BAIXADO"}  # every other settlement kind: LIQUIDADO
 _SETTLEMENT_REASONS = tuple(r for r in ALL_REASONS if r is not Reason.UNPARSEABLE_DATE)

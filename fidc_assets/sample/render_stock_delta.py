@@ -18,7 +18,7 @@ Custodian "Delta Trust Serviços Financeiros S.A." delivers per fund and busines
 Bad rows (probability `bad_row_rate` per row, reason uniform; physical line numbers, header = 1):
 stock: ``unparseable_date`` (one of the four receivable dates, e.g. ``2024-02-30``), ``unparseable_number``
 (valor_presente or valor_aquisicao gets an ``x``), ``missing_required`` (empty seu_numero),
-``invalid_document`` (cedente_cpf_cnpj with a wrong check digit), ``unknown_code`` (tipo_ativo ``NP``);
+``invalid_document`` (cedente_cpf_cnpj with a wrong check digit), ``unknown_code`` (tipo_ativo ``XX``);
 quotas: ``unparseable_date`` (data), ``unparseable_number`` (valor_cota), ``missing_required`` (empty serie),
 ``invalid_document`` (fundo_cnpj), ``unknown_code`` (classe ``especial``).
 """
@@ -55,7 +55,7 @@ DELIMITER = ","
 LINE_TERMINATOR = "\n"
 TRAILER_TAG = "TRAILER"
 CURRENCY = "BRL"
-UNKNOWN_ASSET = "NP"
+UNKNOWN_ASSET = "XX"  # no registry has it (NP did this job until the registry learned nota promissória)
 UNKNOWN_CLASS = "especial"
 
 HEADER: tuple[str, ...] = (

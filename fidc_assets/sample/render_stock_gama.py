@@ -18,7 +18,7 @@ Custodian "Gama Administração Fiduciária Ltda" delivers one workbook per fund
 Bad rows (probability `bad_row_rate` per row, reason uniform), `line_number` = the sheet row:
 ``unparseable_date`` (a date column holds the text ``31/02/2024``), ``unparseable_number`` (VALOR_NOMINAL is
 the text ``1x34,50``), ``missing_required`` (SEU_NUMERO blank), ``invalid_document`` (DOC_CEDENTE with a
-wrong check digit), ``unknown_code`` (TIPO_RECEBIVEL ``NP``). For a zipped workbook the quarantine file name
+wrong check digit), ``unknown_code`` (TIPO_RECEBIVEL ``XX``). For a zipped workbook the quarantine file name
 is the ZIP's (the file delivered).
 """
 
@@ -58,7 +58,7 @@ HEADER_ROW = 3  # 1-based sheet row of the header; data from HEADER_ROW + 1
 ZIP_EVERY = 5  # business day index i is zipped when i % ZIP_EVERY == ZIP_EVERY - 1
 CREATED = dt.datetime(2024, 1, 1, 0, 0, 0)
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-UNKNOWN_ASSET = "NP"
+UNKNOWN_ASSET = "XX"  # no registry has it (NP did this job until the registry learned nota promissória)
 
 _COL = {name: i for i, name in enumerate(HEADER)}
 _CORRUPTIBLE_DATES = ("DATA_VENCIMENTO_ORIGINAL", "DATA_VENCIMENTO_AJUSTADA", "DATA_EMISSAO", "DATA_AQUISICAO")

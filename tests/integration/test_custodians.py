@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake.catalog import Lake
@@ -27,7 +28,6 @@ from fidc_assets.sample.truth import (
     read_quotas_truth,
     read_settlements_truth,
 )
-from fidc_assets.settings import CUSTODIANS_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -20,6 +20,7 @@ from fidc_assets.lib.legacy.migration import legacy_months, migrate_month, migra
 from fidc_assets.lib.legacy.recon import recon_months
 from fidc_assets.lib.legacy.rollback import rollback_month
 from fidc_assets.sample.legacy import LegacyParams, generate_legacy, read_defects
+from fidc_assets.settings import GX_ROOT_DIR
 from tests.conftest import traversable_tmp_dir
 
 PARAMS = LegacyParams(seed=5, funds=2, months=3, shadow_days=5, receivables_per_fund=60)
@@ -64,7 +65,7 @@ def test_recon_finds_exactly_the_documented_defects_and_nothing_else(lakehouse, 
     migrate_months(lake, legacy, lakehouse.dsn, months)
     _assert_lake_complete(lake, legacy)
 
-    rows, result = recon_months(lake, legacy, lakehouse.dsn, months)
+    rows, result = recon_months(lake, legacy, lakehouse.dsn, months, gx_root=GX_ROOT_DIR)
     defects = read_defects(legacy)
     assert {d.kind for d in defects} == {"duplicate_row", "no_cedente", "wrong_pl"}
     flagged = {(r["fund_cnpj"], r["reference_date"]) for r in rows if r["status"] != "match"}
@@ -115,7 +116,7 @@ def test_a_backfill_stopped_midway_resumes_with_no_duplicate_and_no_missing_row(
     assert [o.month for o in resumed] == months[1:]
     assert done_months(lakehouse.dsn) == set(months)
     _assert_lake_complete(lake, legacy)
-    rows, result = recon_months(lake, legacy, lakehouse.dsn, months, data_docs=False)
+    rows, result = recon_months(lake, legacy, lakehouse.dsn, months, data_docs=False, gx_root=GX_ROOT_DIR)
     assert result.success and result.by_status.get("unexplained", 0) == 0
     # resuming again has nothing left to do
     assert migrate_months(lake, legacy, lakehouse.dsn, months) == []
@@ -138,7 +139,7 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
     bad_path = tmp_path / "bad.yaml"
     bad_path.write_text(bad_text, encoding="utf-8")
     migrate_month(lake, legacy, feb, "bad", load_legacy_spec(bad_path), log_dsn=lakehouse.dsn)
-    _, result = recon_months(lake, legacy, lakehouse.dsn, [feb], data_docs=False)
+    _, result = recon_months(lake, legacy, lakehouse.dsn, [feb], data_docs=False, gx_root=GX_ROOT_DIR)
     assert not result.success and result.by_status["unexplained"] > 0
 
     # time travel: the lake as of before the bad run still had the good February
@@ -160,7 +161,7 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
         .select(["source_line", "present_value"])
         .equals(good_feb.sort_by("source_line").select(["source_line", "present_value"]))
     )
-    _, result = recon_months(lake, legacy, lakehouse.dsn, [feb], data_docs=False)
+    _, result = recon_months(lake, legacy, lakehouse.dsn, [feb], data_docs=False, gx_root=GX_ROOT_DIR)
     assert result.success
 
     # rolling back the only migration of a month empties it: the check fails, and the month is pending again
@@ -171,7 +172,7 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
         .num_rows
         == 0
     )
-    rows, result = recon_months(lake, legacy, lakehouse.dsn, [mar], data_docs=False)
+    rows, result = recon_months(lake, legacy, lakehouse.dsn, [mar], data_docs=False, gx_root=GX_ROOT_DIR)
     assert not result.success and {r["status"] for r in rows} == {"unexplained"}
     assert mar not in done_months(lakehouse.dsn)
     # every migration commit is tagged with its run
@@ -279,7 +280,9 @@ def test_the_hot_marts_in_the_window_reconcile_with_the_legacy(lakehouse, legacy
             result = defs().get_job_def("hot_and_marts").execute_in_process(instance=instance, tags=tags)
         assert result.success
 
-    rows, validation = recon_months(lake, legacy, dsn, months, window_start=months[0], data_docs=False)
+    rows, validation = recon_months(
+        lake, legacy, dsn, months, window_start=months[0], data_docs=False, gx_root=GX_ROOT_DIR
+    )
     assert {r["reference_date"] for r in rows} == set(days)
     assert all(r["mart_rows"] is not None for r in rows)  # every fund-day was compared with the marts too
     assert all(r["mart_residual_rows"] == 0 and r["mart_residual_present"] == 0 for r in rows)
@@ -294,7 +297,9 @@ def test_the_hot_marts_in_the_window_reconcile_with_the_legacy(lakehouse, legacy
             "where fund_cnpj = %s and reference_date = %s",
             [clean["fund_cnpj"], clean["reference_date"]],
         )
-    rows, validation = recon_months(lake, legacy, dsn, months, window_start=months[0], data_docs=False)
+    rows, validation = recon_months(
+        lake, legacy, dsn, months, window_start=months[0], data_docs=False, gx_root=GX_ROOT_DIR
+    )
     [tampered] = [r for r in rows if r["status"] == "unexplained"]
     assert (tampered["fund_cnpj"], tampered["reference_date"]) == (clean["fund_cnpj"], clean["reference_date"])
     assert tampered["mart_residual_present"] == Decimal("-0.05") and not validation.success

@@ -17,10 +17,10 @@ from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.settings import CUSTODIANS_DIR
 
 pytestmark = pytest.mark.integration
 

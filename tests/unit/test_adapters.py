@@ -16,9 +16,9 @@ import yaml
 
 from fidc_assets.lib.core.canonical import RECEIVABLE_POSITIONS, arrow_schema
 from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits, format_cnpj, format_cpf
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.adapters import ROW_REASONS, FileRejected, ParseResult, parse_bytes
 from fidc_assets.lib.ingest.specs import FileMatch, load_spec, match_file
-from fidc_assets.settings import CUSTODIANS_DIR
 
 SPEC_PATH = CUSTODIANS_DIR / "custodia_alfa.yaml"
 SPEC = load_spec(SPEC_PATH)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fidc_assets.cli import main
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR, SHIPPED_CONFIG_DIR
 from fidc_assets.sample.generator import generate_sample
-from fidc_assets.settings import CUSTODIANS_DIR
 
 
 def test_custodian_list_names_every_shipped_custodian(capsys):
@@ -100,11 +100,12 @@ def _one_line(err: str) -> str:
 
 @pytest.fixture
 def custodians(tmp_path: Path, monkeypatch) -> Path:
-    """A copy of the shipped custodians directory the commands read instead (add a broken spec to it)."""
-    directory = tmp_path / "custodians"
-    shutil.copytree(CUSTODIANS_DIR, directory)
-    monkeypatch.setattr("fidc_assets.settings.CUSTODIANS_DIR", directory)
-    return directory
+    """The custodians directory of a copy of the shipped configuration the commands read instead
+    (FIDC_CONFIG_DIR; add a broken spec to it)."""
+    config = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG_DIR, config)
+    monkeypatch.setenv("FIDC_CONFIG_DIR", str(config))
+    return config / "custodians"
 
 
 def test_ingest_with_a_spec_that_is_not_valid_yaml_is_one_line(sample_files: Path, custodians: Path, capsys):

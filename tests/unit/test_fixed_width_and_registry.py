@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.adapters import parse_bytes
 from fidc_assets.lib.ingest.specs import load_specs, match_file
-from fidc_assets.settings import CUSTODIANS_DIR
 
 FUND = "223344550001" + cnpj_check_digits("223344550001")
 CEDENTE = "667788990001" + cnpj_check_digits("667788990001")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.inbox import Inbox, InboxCursor, detect_changes
 from fidc_assets.lib.ingest.specs import load_specs
-from fidc_assets.settings import CUSTODIANS_DIR
 
 FUND = "17556821000101"
 SPECS = load_specs(CUSTODIANS_DIR)

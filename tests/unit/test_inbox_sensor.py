@@ -124,9 +124,9 @@ def test_unmatched_and_non_business_day_files_are_moved_aside(sensor, inbox: Pat
 
 def test_files_the_lake_already_holds_start_no_run(sensor, inbox: Path):
     """After `make demo`, a fresh sensor (empty cursor) must not re-run every file of the inbox."""
+    from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
     from fidc_assets.lib.ingest.landing import receive_files, scan_inbox
     from fidc_assets.lib.ingest.specs import load_specs
-    from fidc_assets.settings import CUSTODIANS_DIR
 
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"landed before", 1_000)
     specs = load_specs(CUSTODIANS_DIR)

@@ -14,6 +14,7 @@ from fidc_assets.lib.legacy.cutover import CUSTODIAN, LEGACY, CutoverRule, rule_
 from fidc_assets.lib.legacy.mapping import DEFAULT_SPEC, LegacyColumn, default_spec, load_legacy_spec
 from fidc_assets.lib.legacy.migration import convert, dedupe, map_batch
 from fidc_assets.sample.legacy import LegacyParams, cutover_for, plan_defects, punctuated_cnpj
+from fidc_assets.settings import Settings
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -161,10 +162,12 @@ def test_shadow_mode_reports_only_fund_days_with_both_sources():
 
 
 def test_the_cutover_date_comes_from_the_mapping_or_the_environment():
-    assert rule_from(dt.date(2026, 1, 1), {}).cutover == dt.date(2026, 1, 1)
-    assert rule_from(dt.date(2026, 1, 1), {"FIDC_LEGACY_CUTOVER": "2025-07-01"}).cutover == dt.date(2025, 7, 1)
+    """The settings read FIDC_LEGACY_CUTOVER (validated there); the rule takes the mapping's date or that one."""
+    assert rule_from(dt.date(2026, 1, 1), Settings.from_env({}).legacy.cutover).cutover == dt.date(2026, 1, 1)
+    override = Settings.from_env({"FIDC_LEGACY_CUTOVER": "2025-07-01"}).legacy.cutover
+    assert rule_from(dt.date(2026, 1, 1), override).cutover == dt.date(2025, 7, 1)
     with pytest.raises(ValueError, match="FIDC_LEGACY_CUTOVER must be an ISO date"):
-        rule_from(dt.date(2026, 1, 1), {"FIDC_LEGACY_CUTOVER": "01/07/2025"})
+        Settings.from_env({"FIDC_LEGACY_CUTOVER": "01/07/2025"})
 
 
 def test_resolve_keeps_one_source_per_fund_day_and_whatever_has_no_rival():

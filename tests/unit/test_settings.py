@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
-from fidc_assets.settings import Settings
+from fidc_assets.settings import (
+    BI_PASSWORD_PREFIX,
+    ENV_VARS,
+    GX_ROOT_DIR,
+    DagsterSettings,
+    EmbeddedPgSettings,
+    LegacySettings,
+    ScheduleSettings,
+    Settings,
+    SettingsError,
+)
 
 ALL_VARS = (
     "FIDC_HOME",
@@ -118,3 +132,170 @@ def test_settings_are_immutable(tmp_path):
     s = Settings.from_env({"FIDC_HOME": str(tmp_path)})
     with pytest.raises(AttributeError):
         s.hot_window_months = 1  # type: ignore[misc]
+
+
+# --- every variable of the table: read, defaulted, and a bad value named --------------------------------------
+
+
+def _env(tmp_path, **variables: str) -> dict[str, str]:
+    return {"FIDC_HOME": str(tmp_path / "home"), **variables}
+
+
+def test_the_sub_settings_defaults(tmp_path):
+    s = Settings.from_env(_env(tmp_path))
+    home = (tmp_path / "home").resolve()
+    assert s.embedded_pg == EmbeddedPgSettings(root=home / "pg", bin_dir=None, os_user=None)
+    assert s.schedules == ScheduleSettings(marts_cutoff=dt.time(20, 0), snapshot_retention_days=30)
+    assert s.legacy == LegacySettings(dsn=None, cutover=None)
+    assert dict(s.bi.passwords) == {}
+    assert s.dagster == DagsterSettings(home=home / "dagster", pg_url=None, event_batch_size=1000)
+    assert s.gx_root == GX_ROOT_DIR
+    assert s.funds_file == home / "funds.yaml"
+
+
+def test_the_sub_settings_read_their_variables(tmp_path):
+    pg_bin, gx, fx = tmp_path / "pg-bin", tmp_path / "gx", tmp_path / "rates.csv"
+    pg_bin.mkdir()
+    gx.mkdir()
+    fx.write_text("rate_date,currency,rate_to_brl\n", encoding="utf-8")
+    s = Settings.from_env(
+        _env(
+            tmp_path,
+            FIDC_PG_BIN=str(pg_bin),
+            FIDC_PG_OS_USER="postgres",
+            FIDC_MARTS_CUTOFF="21:30",
+            FIDC_SNAPSHOT_RETENTION_DAYS="7",
+            FIDC_LEGACY_DSN="postgresql://sifidc@legacy.example/sifidc",
+            FIDC_LEGACY_CUTOVER="2025-07-01",
+            FIDC_BI_PASSWORD_AURORA="s3cret",
+            FIDC_BI_PASSWORD_BOREAL_2="other",
+            FIDC_GX_ROOT=str(gx),
+            FIDC_FX_RATES=str(fx),
+            FIDC_DAGSTER_PG_URL="postgresql://dagster@db.example/dagster",
+            DAGSTER_HOME=str(tmp_path / "dagster-home"),
+            DAGSTER_EVENT_BATCH_SIZE="50",
+        )
+    )
+    assert (s.embedded_pg.bin_dir, s.embedded_pg.os_user) == (str(pg_bin.resolve()), "postgres")
+    assert s.schedules == ScheduleSettings(marts_cutoff=dt.time(21, 30), snapshot_retention_days=7)
+    assert s.legacy == LegacySettings(dsn="postgresql://sifidc@legacy.example/sifidc", cutover=dt.date(2025, 7, 1))
+    assert dict(s.bi.passwords) == {"aurora": "s3cret", "boreal_2": "other"}
+    assert s.gx_root == gx.resolve() and s.config.fx_rates_file == fx.resolve()
+    dagster_home = (tmp_path / "dagster-home").resolve()
+    dagster_url = "postgresql://dagster@db.example/dagster"
+    assert s.dagster == DagsterSettings(home=dagster_home, pg_url=dagster_url, event_batch_size=50)
+    assert s.dagster_home == s.dagster.home
+
+
+def test_overrides_win_over_the_environment_and_empty_ones_are_ignored(tmp_path):
+    env = _env(tmp_path, FIDC_INBOX="/from/env", FIDC_WAREHOUSE="s3://env/warehouse")
+    s = Settings.from_env(env, overrides={"FIDC_INBOX": "/from/resource", "FIDC_WAREHOUSE": None, "FIDC_FUNDS": ""})
+    assert s.inbox == "/from/resource"
+    assert s.warehouse == "s3://env/warehouse"
+    assert s.funds_file == (tmp_path / "home").resolve() / "funds.yaml"
+
+
+def test_secrets_stay_out_of_the_repr(tmp_path):
+    s = Settings.from_env(
+        _env(
+            tmp_path,
+            FIDC_PG_DSN="postgresql://fidc:pg-secret@db/lake",
+            FIDC_LEGACY_DSN="postgresql://l:legacy-secret@db/legacy",
+            FIDC_BI_PASSWORD_AURORA="bi-secret",
+            FIDC_DAGSTER_PG_URL="postgresql://d:dagster-secret@db/dagster",
+        )
+    )
+    text = repr(s)
+    assert not any(secret in text for secret in ("pg-secret", "legacy-secret", "bi-secret", "dagster-secret"))
+
+
+def _a_file(tmp_path) -> str:
+    path = tmp_path / "a-file"
+    path.write_text("x", encoding="utf-8")
+    return str(path)
+
+
+def _no_custodians(tmp_path) -> str:
+    (tmp_path / "config-without-custodians" / "reference").mkdir(parents=True)
+    return str(tmp_path / "config-without-custodians")
+
+
+def _a_dir(tmp_path) -> str:
+    (tmp_path / "a-dir").mkdir()
+    return str(tmp_path / "a-dir")
+
+
+#: variable → (bad value, or a function of tmp_path making one; what the message must say is expected)
+BAD_VALUES: dict[str, tuple[str | Callable[[Path], str], str]] = {
+    "FIDC_HOME": (_a_file, "must be a directory for the local state"),
+    "FIDC_CONFIG_DIR": (lambda tmp: str(tmp / "missing"), "must be a directory holding custodians/"),
+    "FIDC_PG_DSN": ("mysql://db/lake", "must be a postgresql:// URL"),
+    "FIDC_PG_BIN": (lambda tmp: str(tmp / "no-bin"), "must be a directory holding initdb, pg_ctl and postgres"),
+    "FIDC_PG_OS_USER": ("post gres", "must be the name or uid of an existing unprivileged OS user"),
+    "FIDC_ICEBERG_CATALOG_URI": ("/srv/catalog.db", "must be a catalog URL (sqlite:///path"),
+    "FIDC_WAREHOUSE": ("warehouse", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
+    "FIDC_INBOX": ("./inbox", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
+    "FIDC_FUNDS": (_a_dir, "must be the path of the fund registry YAML file"),
+    "FIDC_HOT_WINDOW_MONTHS": ("a year", "must be a whole number of months, at least 1"),
+    "FIDC_FX_RATES": (lambda tmp: str(tmp / "rates.csv"), "must be an existing CSV file (rate_date,currency,"),
+    "FIDC_BI_PASSWORD_aurora": ("pw", "the part after FIDC_BI_PASSWORD_ must be a fund manager id in upper case"),
+    "FIDC_MARTS_CUTOFF": ("8pm", "must be HH:MM (24 h, São Paulo time)"),
+    "FIDC_SNAPSHOT_RETENTION_DAYS": ("0", "must be a whole number of days, at least 1"),
+    "FIDC_LEGACY_DSN": ("sifidc.example:5432", "must be a postgresql:// URL"),
+    "FIDC_LEGACY_CUTOVER": ("01/07/2025", "must be an ISO date (YYYY-MM-DD)"),
+    "FIDC_GX_ROOT": (lambda tmp: str(tmp / "gx"), "must be an existing Great Expectations context directory"),
+    "FIDC_DAGSTER_PG_URL": ("sqlite:///dagster.db", "must be a postgresql:// URL"),
+    "DAGSTER_HOME": (_a_file, "must be a directory for Dagster's instance"),
+    "DAGSTER_EVENT_BATCH_SIZE": ("1e3", "must be a whole number of events, at least 1"),
+}
+
+
+@pytest.mark.parametrize("variable", list(BAD_VALUES))
+def test_a_bad_value_names_the_variable_the_value_and_the_expectation(tmp_path, variable):
+    bad, expected = BAD_VALUES[variable]
+    value = bad if isinstance(bad, str) else bad(tmp_path)
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(_env(tmp_path, **{variable: value}))
+    message = str(info.value)
+    assert message.startswith(variable), message
+    assert expected in message, message
+    shown = "aurora" if variable.startswith(BI_PASSWORD_PREFIX) else value
+    assert repr(shown) in message, message
+
+
+def test_every_variable_of_the_table_has_a_bad_value_test():
+    """The validated set, the documented set and this test's set are the same: a new variable needs all three."""
+    tested = {BI_PASSWORD_PREFIX if v.startswith(BI_PASSWORD_PREFIX) else v for v in BAD_VALUES}
+    assert tested == set(ENV_VARS)
+
+
+def test_the_docstring_table_lists_every_variable():
+    import fidc_assets.settings as module
+
+    documented = [line.split("|")[1].strip() for line in (module.__doc__ or "").splitlines() if line.startswith("| ")][
+        1:
+    ]  # the header row
+    assert [BI_PASSWORD_PREFIX if v.startswith(BI_PASSWORD_PREFIX) else v for v in documented] == list(ENV_VARS)
+
+
+def test_a_config_dir_without_custodians_is_named(tmp_path):
+    path = _no_custodians(tmp_path)
+    expected = r"FIDC_CONFIG_DIR must be a directory holding custodians/ .* \(it has no custodians/\)"
+    with pytest.raises(SettingsError, match=expected):
+        Settings.from_env(_env(tmp_path, FIDC_CONFIG_DIR=path))
+
+
+def test_a_dsn_password_never_reaches_the_message(tmp_path):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(_env(tmp_path, FIDC_PG_DSN="mysql://fidc:hunter2@db/lake"))
+    assert "hunter2" not in str(info.value) and "mysql://fidc:***@db/lake" in str(info.value)
+
+
+def test_a_bi_password_value_never_reaches_the_message(tmp_path):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(_env(tmp_path, **{"FIDC_BI_PASSWORD_bad-id": "hunter2"}))
+    assert "hunter2" not in str(info.value) and "'bad-id'" in str(info.value)
+
+
+def test_a_settings_error_is_a_value_error():
+    assert issubclass(SettingsError, ValueError)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from fidc_assets.lib.core.documents import cnpj_check_digits, format_cnpj
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.specs import (
     COLUMN_TOKENS,
     FILE_DATE_COLUMN,
@@ -19,7 +20,6 @@ from fidc_assets.lib.ingest.specs import (
     load_specs,
     match_file,
 )
-from fidc_assets.settings import CUSTODIANS_DIR
 
 SHIPPED = CUSTODIANS_DIR / "custodia_alfa.yaml"
 FUND = "112223330001" + cnpj_check_digits("112223330001")

@@ -1,8 +1,6 @@
 """The `reference` schema the marts read (fund registry, custodians, asset types, ANBIMA holidays, FX rates)
 and the BI roles. Thin: the work is in `fidc_assets.lib.hot.reference` and `fidc_assets.lib.hot.bi_access`."""
 
-import os
-
 import dagster as dg
 
 from fidc_assets.defs.hot.assets import LANDING_ASSETS
@@ -13,10 +11,11 @@ from fidc_assets.defs.resources import LakehouseResource
 REFERENCE_TABLES = {
     "fund_managers": "Fund managers of the registry (FIDC_FUNDS): the BI tenants, each with its login role.",
     "funds": "The funds of the registry with their manager and custodians (dim_fund; the tenants' row security).",
-    "custodians": "The custodians with a spec in fidc_assets/custodians/.",
-    "asset_types": "The asset type registry (fidc_assets/reference/asset_types.yaml).",
+    "custodians": "The custodians with a spec in the configuration directory (FIDC_CONFIG_DIR/custodians/).",
+    "asset_types": "The asset type registry (FIDC_CONFIG_DIR/reference/asset_types.yaml).",
     "anbima_holidays": "ANBIMA holidays from bizdays (dim_date's business calendar).",
-    "fx_rates": "Daily rates to BRL from fidc_assets/reference/fx_rates.csv (illustrative sample values).",
+    "fx_rates": "Daily rates to BRL from FIDC_CONFIG_DIR/reference/fx_rates.csv or FIDC_FX_RATES (the shipped "
+    "file holds illustrative sample values).",
 }
 REFERENCE_KEYS = {name: dg.AssetKey(["reference", name]) for name in REFERENCE_TABLES}
 RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -47,25 +46,25 @@ def definitions() -> dg.Definitions:
     def reference_registries(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         import psycopg
 
-        from fidc_assets.lib.core.asset_types import load_asset_types
         from fidc_assets.lib.core.calendar import anbima_holidays
         from fidc_assets.lib.hot.bi_access import ensure_bi_access
-        from fidc_assets.lib.hot.reference import FX_RATES_FILE, ReferenceData, load_fx_rates, sync_reference_data
+        from fidc_assets.lib.hot.reference import ReferenceData, load_fx_rates, sync_reference_data
 
+        settings = lakehouse.settings()
         registry = lakehouse.fund_registry()
         data = ReferenceData.build(
             registry,
             {spec.id: spec.name for spec in lakehouse.specs().values()},
-            load_asset_types(),
+            lakehouse.asset_types(),
             anbima_holidays(),
-            load_fx_rates(os.environ.get("FIDC_FX_RATES") or FX_RATES_FILE),
+            load_fx_rates(settings.config.fx_rates_file),
         )
         with psycopg.connect(lakehouse.dsn()) as conn:
             counts = sync_reference_data(conn, data)
-            access = ensure_bi_access(conn, registry, os.environ)
+            access = ensure_bi_access(conn, registry, settings.bi.passwords)
             conn.commit()
         if not registry.funds:
-            funds_file = lakehouse.settings().funds_file
+            funds_file = settings.funds_file
             context.log.warning(f"the fund registry {funds_file} has no funds: no tenant sees any data")
         tenants = ", ".join(access["tenants"]) or "(none)"
         for name, key in REFERENCE_KEYS.items():

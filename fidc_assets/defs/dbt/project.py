@@ -41,11 +41,16 @@ def prepare_manifest() -> Path:
     return project.manifest_path
 
 
+def dbt_profile_env(dsn: str) -> dict[str, str]:
+    """The FIDC_DBT_* variables dbt's profiles.yml reads (`env_var`), for the PostgreSQL DSN: set by the project
+    for each dbt invocation, never by hand (the DSN comes from the settings)."""
+    return {f"FIDC_DBT_{k.upper()}": v for k, v in dsn_parts(dsn).items()}
+
+
 @contextlib.contextmanager
 def dbt_connection_env(dsn: str) -> Iterator[None]:
     """Expose the PostgreSQL DSN to dbt's profiles.yml as FIDC_DBT_* variables for one invocation."""
-    parts = dsn_parts(dsn)
-    names = {f"FIDC_DBT_{k.upper()}": v for k, v in parts.items()}
+    names = dbt_profile_env(dsn)
     saved = {k: os.environ.get(k) for k in names}
     os.environ.update(names)
     try:

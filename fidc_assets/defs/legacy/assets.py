@@ -1,6 +1,5 @@
 """Legacy migration assets. Thin: the work is in `fidc_assets.lib.legacy` (migration, recon)."""
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,9 +8,10 @@ import dagster as dg
 from fidc_assets.defs.partitions import months
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.months import parse_month
-from fidc_assets.lib.legacy.mapping import DEFAULT_SPEC, LegacySpec, load_legacy_spec
+from fidc_assets.lib.legacy.mapping import LegacySpec, load_legacy_spec
 from fidc_assets.lib.legacy.migration import migrate_month
 from fidc_assets.lib.legacy.recon import RECON_TABLE, recon_months
+from fidc_assets.settings import Settings
 
 MIGRATION = dg.AssetKey(["legacy", "migration"])
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -22,19 +22,19 @@ MONTHS_PER_RUN = 12
 
 class LegacyResource(dg.ConfigurableResource):
     """The legacy database and its mapping. Unset: FIDC_LEGACY_DSN, else the lakehouse's PostgreSQL server
-    with the mapping's database (`legacy`); the shipped mapping `fidc_assets/legacy/sifidc.yaml`."""
+    with the mapping's database (`legacy`); the configuration's mapping (FIDC_CONFIG_DIR/legacy/sifidc.yaml)."""
 
     dsn: str | None = None
     mapping: str | None = None
     tolerance: str = "0.01"
 
     def spec(self) -> LegacySpec:
-        return load_legacy_spec(Path(self.mapping) if self.mapping else DEFAULT_SPEC)
+        return load_legacy_spec(Path(self.mapping) if self.mapping else Settings.from_env().config.legacy_mapping_file)
 
     def legacy_dsn(self, lakehouse_dsn: str) -> str:
         from fidc_assets.lib.hot.dsn import with_database
 
-        return self.dsn or os.environ.get("FIDC_LEGACY_DSN") or with_database(lakehouse_dsn, self.spec().database)
+        return self.dsn or Settings.from_env().legacy.dsn or with_database(lakehouse_dsn, self.spec().database)
 
 
 def definitions() -> dg.Definitions:
@@ -96,6 +96,7 @@ def definitions() -> dg.Definitions:
             spec,
             Decimal(legacy.tolerance),
             run_id=context.run.run_id,
+            gx_root=lakehouse.settings().gx_root,
         )
         return dg.AssetCheckResult(
             passed=result.success,

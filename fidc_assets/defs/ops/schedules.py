@@ -1,7 +1,6 @@
 """Schedules: the day's hot load and marts after the cutoff; Iceberg maintenance and hot retention every night."""
 
 import datetime as dt
-import os
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -11,25 +10,18 @@ from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import TIMEZONE, is_business_day
 from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
 from fidc_assets.lib.lake.maintenance import expire_snapshots
-
-DEFAULT_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's files by then
-DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
+from fidc_assets.settings import Settings
 
 
 def _cutoff() -> tuple[int, int]:
-    """FIDC_MARTS_CUTOFF (HH:MM, São Paulo time), read when the definitions load."""
-    raw = os.environ.get("FIDC_MARTS_CUTOFF") or DEFAULT_CUTOFF
-    try:
-        hour, minute = (int(x) for x in raw.split(":"))
-        dt.time(hour, minute)
-    except ValueError:
-        raise ValueError(f"FIDC_MARTS_CUTOFF must be HH:MM (24 h), got {raw!r}") from None
-    return hour, minute
+    """FIDC_MARTS_CUTOFF (HH:MM, São Paulo time), read when the definitions load (a cron schedule is fixed)."""
+    cutoff = Settings.from_env().schedules.marts_cutoff
+    return cutoff.hour, cutoff.minute
 
 
 @dg.op(description="Expire Iceberg snapshots older than the retention (FIDC_SNAPSHOT_RETENTION_DAYS, default 30).")
 def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
-    days = int(os.environ.get("FIDC_SNAPSHOT_RETENTION_DAYS") or DEFAULT_SNAPSHOT_RETENTION_DAYS)
+    days = lakehouse.settings().schedules.snapshot_retention_days
     for e in expire_snapshots(lakehouse.lake(), dt.timedelta(days=days)):
         context.log.info(f"{e.table}: {e.before} → {e.after} snapshots")
 

@@ -38,7 +38,7 @@ def definitions() -> dg.Definitions:
             }
         )
         rows = rows.join(wanted, ["reference_date", "fund_cnpj"], join_type="left semi").cast(rows.schema)
-        summary = validate_receivable_positions(rows)
+        summary = validate_receivable_positions(rows, lakehouse.settings().gx_root)
         failed = [f"{o.expectation}({o.column or ''}): {o.unexpected_count} unexpected" for o in summary.failed]
         return dg.AssetCheckResult(
             passed=summary.success,

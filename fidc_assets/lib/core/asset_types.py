@@ -9,9 +9,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fidc_assets.lib.core.errors import SpecError
-from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
-
-REGISTRY_PATH = SHIPPED_CONFIG_DIR / "reference" / "asset_types.yaml"
 
 
 class AssetType(BaseModel):
@@ -27,8 +24,16 @@ class AssetTypeRegistry(BaseModel):
 
 
 @cache
-def load_asset_types(path: Path = REGISTRY_PATH) -> AssetTypeRegistry:
+def load_asset_types(path: Path) -> AssetTypeRegistry:
+    """The registry at `path` (the configuration's `reference/asset_types.yaml`; the settings say which)."""
     try:
-        return AssetTypeRegistry.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            f"{path}: no asset type registry there (expected reference/asset_types.yaml in the configuration "
+            "directory; `fidc-lake config init DIR` writes one)"
+        ) from None
+    try:
+        return AssetTypeRegistry.model_validate(yaml.safe_load(text))
     except (ValidationError, yaml.YAMLError) as e:
         raise SpecError(f"{path}: invalid asset type registry: {e}") from None

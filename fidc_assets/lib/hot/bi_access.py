@@ -3,8 +3,9 @@
 * `fidc_bi_reader` (NOLOGIN): USAGE on schema `marts` and SELECT on its tables, nothing else: no `landing`,
   `staging`, `intermediate`, no write anywhere (read-only transactions by default, and no write grant).
 * one login role per fund manager of the registry (`fidc_tenant_<manager id>`), member of `fidc_bi_reader`;
-  password from `FIDC_BI_PASSWORD_<MANAGER ID>` (unset: no password, which only a server trusting local
-  connections accepts, e.g. the embedded one; a real server then refuses the login).
+  password from the `passwords` mapping (manager id → password; the settings read it from
+  `FIDC_BI_PASSWORD_<MANAGER ID>`). No password: only a server trusting local connections accepts the login,
+  e.g. the embedded one; a real server then refuses it.
 * row-level security on every mart table with a `fund_cnpj` column: a tenant sees the rows of the funds the
   registry (`reference.funds`, synced by `fidc_assets.lib.hot.reference`) gives its manager. The policy is
   installed by `reference.apply_bi_access(regclass)`, which the dbt models call as a post-hook inside their
@@ -28,7 +29,6 @@ from fidc_assets.lib.hot.reference import REFERENCE_SCHEMA, TENANT_ROLE_PREFIX, 
 READER_ROLE = "fidc_bi_reader"
 MARTS_SCHEMA = "marts"
 POLICY_NAME = "tenant_funds"
-PASSWORD_ENV_PREFIX = "FIDC_BI_PASSWORD_"
 
 #: Installed in `reference`: grants SELECT on a mart table to fidc_bi_reader and, when it has fund_cnpj,
 #: enables row security with the tenant policy. SECURITY INVOKER: only the table's owner (dbt) can run it.
@@ -56,8 +56,8 @@ $fn$
 """
 
 
-def tenant_password(manager_id: str, env: Mapping[str, str]) -> str | None:
-    return env.get(f"{PASSWORD_ENV_PREFIX}{manager_id.upper()}") or None
+def tenant_password(manager_id: str, passwords: Mapping[str, str]) -> str | None:
+    return passwords.get(manager_id) or None
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:
@@ -88,15 +88,18 @@ def mart_tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapping[str, str]) -> dict[str, object]:
-    """Roles, grants and row security for `registry`'s tenants (the caller commits). Expects the
-    `reference` tables (`fidc_assets.lib.hot.reference.sync_reference_data`) to exist."""
+def ensure_bi_access(
+    conn: psycopg.Connection, registry: FundRegistry, passwords: Mapping[str, str]
+) -> dict[str, object]:
+    """Roles, grants and row security for `registry`'s tenants (the caller commits); `passwords` maps a
+    manager id to its login role's password. Expects the `reference` tables
+    (`fidc_assets.lib.hot.reference.sync_reference_data`) to exist."""
     ref = sql.Identifier(REFERENCE_SCHEMA)
     reader = sql.Identifier(READER_ROLE)
     _ensure_role(conn, READER_ROLE, login=False)
     wanted = {tenant_role(m.id): m.id for m in registry.managers}
     for role, manager_id in wanted.items():
-        _ensure_role(conn, role, login=True, password=tenant_password(manager_id, env))
+        _ensure_role(conn, role, login=True, password=tenant_password(manager_id, passwords))
         conn.execute(sql.SQL("grant {} to {}").format(reader, sql.Identifier(role)))
     stale = [
         r[0]

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 
+if TYPE_CHECKING:
+    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
 
-def resolve_dsn(pg_dsn: str | None, pg_root: Path) -> str:
+
+def embedded_server(pg_root: Path, bin_dir: str | None = None, os_user: str | None = None) -> EmbeddedPostgres:
+    """The embedded server living in `pg_root`; `bin_dir` and `os_user` (FIDC_PG_BIN, FIDC_PG_OS_USER, read by
+    the settings) choose its binaries and, under root, the OS user it runs as; None keeps the defaults."""
+    from fidc_assets.lib.hot.embedded.server import EmbeddedPostgres
+
+    # only the options given: the server's own defaults stay in one place (embedded/server.py)
+    options: dict[str, Any] = {k: v for k, v in (("bin_dir", bin_dir), ("os_user", os_user)) if v is not None}
+    return EmbeddedPostgres(pg_root, **options)
+
+
+def resolve_dsn(pg_dsn: str | None, pg_root: Path, bin_dir: str | None = None, os_user: str | None = None) -> str:
     """The DSN to use: FIDC_PG_DSN as given, else the embedded server (started if it is not running)."""
     if pg_dsn:
         return pg_dsn
-    from fidc_assets.lib.hot.embedded import EmbeddedPostgres
-
-    return EmbeddedPostgres(pg_root).start()
+    return embedded_server(pg_root, bin_dir, os_user).start()
 
 
 def with_database(dsn: str, database: str) -> str:

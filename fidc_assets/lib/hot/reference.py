@@ -20,7 +20,6 @@ from psycopg import sql
 
 from fidc_assets.lib.core.asset_types import AssetTypeRegistry
 from fidc_assets.lib.core.funds import FundRegistry
-from fidc_assets.lib.core.shipped import SHIPPED_CONFIG_DIR
 
 REFERENCE_SCHEMA = "reference"
 TENANT_ROLE_PREFIX = "fidc_tenant_"
@@ -47,13 +46,14 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("rate_date", "currency", "rate_to_brl"),
     ),
 }
-#: Daily rates to BRL (PTAX-like). The shipped file holds ILLUSTRATIVE values for the sample period, not the
-#: official Banco Central series; a deployment points FIDC_FX_RATES at the real one (same columns).
-FX_RATES_FILE = SHIPPED_CONFIG_DIR / "reference" / "fx_rates.csv"
 
 
-def load_fx_rates(path: Path = FX_RATES_FILE) -> list[tuple[dt.date, str, Decimal]]:
-    """(rate_date, currency, rate_to_brl) rows of a CSV with those columns."""
+def load_fx_rates(path: Path) -> list[tuple[dt.date, str, Decimal]]:
+    """(rate_date, currency, rate_to_brl) rows of a CSV with those columns: daily rates to BRL (PTAX-like).
+
+    The shipped `reference/fx_rates.csv` holds ILLUSTRATIVE values for the sample period, not the official
+    Banco Central series; a deployment puts the real one in its configuration directory or points
+    FIDC_FX_RATES at it (same columns)."""
     with Path(path).open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames != ["rate_date", "currency", "rate_to_brl"]:

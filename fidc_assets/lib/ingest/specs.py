@@ -6,6 +6,11 @@ files inside a ZIP) and how their fields map to the canonical model (value maps,
 defaults). The engine in `fidc_assets.lib.ingest.adapters` reads every spec the same way: onboarding a custodian is
 configuration. Shared fixed-width layouts (CNAB 444/400) live once in `custodians/layouts/`. Validation errors
 name the file, the key, what was expected and what was found.
+
+A loaded spec carries the asset type registry of the configuration it came from (`asset_type_registry`):
+the codes a row's asset_type may take belong to the same configuration directory as the specs that map onto
+them, so a deployment's `custodians/` is always checked against its own `reference/asset_types.yaml`, and
+the engine never looks a registry up by itself.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pyiceberg.types import DateType
 
+from fidc_assets.lib.core.asset_types import AssetTypeRegistry, load_asset_types
 from fidc_assets.lib.core.canonical import ENTITIES, INGESTIBLE
 from fidc_assets.lib.core.canonical import Field as CanonicalField
 from fidc_assets.lib.core.errors import SpecError, StrictModel
+from fidc_assets.lib.core.shipped import SHIPPED, ConfigLayout
 
 Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"]
 LINEAGE = {"custodian_id", "file_date", "source", "source_file_sha256", "source_line", "ingested_at"}
@@ -319,6 +326,15 @@ class CustodianSpec(_Strict):
     name: str
     default_currency: str = Field("BRL", pattern=r"^[A-Z]{3}$")
     files: tuple[FileSpec, ...] = Field(min_length=1)
+    # not a YAML key: set by load_spec from the configuration the spec was read from
+    _asset_types: AssetTypeRegistry | None = PrivateAttr(None)
+
+    @property
+    def asset_type_registry(self) -> AssetTypeRegistry:
+        """The asset type registry of this spec's configuration (the codes its rows' asset_type may take)."""
+        if self._asset_types is None:
+            raise SpecError(f"custodian spec {self.id!r} has no asset type registry: load it with load_spec/load_specs")
+        return self._asset_types
 
 
 class FileMatch(BaseModel):
@@ -397,7 +413,19 @@ def _resolve_layouts(spec: CustodianSpec, path: Path, layouts_dir: Path) -> Cust
     return spec.model_copy(update={"files": tuple(files)})
 
 
-def load_spec(path: Path, layouts_dir: Path | None = None) -> CustodianSpec:
+def registry_beside(custodians_dir: Path) -> AssetTypeRegistry:
+    """The asset type registry of the configuration directory holding `custodians_dir`
+    (`<config>/reference/asset_types.yaml`). A directory of specs with no `reference/` beside it (a scratch
+    directory: a test's, a spec being drafted) is checked against the shipped registry."""
+    beside = ConfigLayout(custodians_dir.parent).asset_types
+    return load_asset_types(beside if beside.is_file() else SHIPPED.asset_types)
+
+
+def load_spec(
+    path: Path, layouts_dir: Path | None = None, asset_types: AssetTypeRegistry | None = None
+) -> CustodianSpec:
+    """One spec, its shared layouts resolved and its asset type registry attached (`asset_types`, else the
+    registry beside the spec's directory: see `registry_beside`)."""
     raw = _read_yaml(path)
     try:
         spec = CustodianSpec.model_validate(raw)
@@ -405,13 +433,18 @@ def load_spec(path: Path, layouts_dir: Path | None = None) -> CustodianSpec:
         raise _format_errors(path, e, "custodian spec") from None
     if spec.id != path.stem:
         raise SpecError(f"{path}: id: must equal the file name {path.stem!r}; found {spec.id!r}")
-    return _resolve_layouts(spec, path, layouts_dir or path.parent / "layouts")
+    spec = _resolve_layouts(spec, path, layouts_dir or path.parent / "layouts")
+    spec._asset_types = asset_types if asset_types is not None else registry_beside(path.parent)
+    return spec
 
 
-def load_specs(directory: Path) -> dict[str, CustodianSpec]:
+def load_specs(directory: Path, asset_types: AssetTypeRegistry | None = None) -> dict[str, CustodianSpec]:
+    """Every `*.yaml` spec of a custodians directory, all with the same registry (`asset_types`, else the
+    one beside the directory)."""
+    registry = asset_types if asset_types is not None else registry_beside(directory)
     specs = {}
     for path in sorted(directory.glob("*.yaml")):
-        spec = load_spec(path)
+        spec = load_spec(path, asset_types=registry)
         specs[spec.id] = spec
     return specs
 

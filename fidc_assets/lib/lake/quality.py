@@ -1,7 +1,8 @@
 """Great Expectations 1.x on the canonical rows, called directly (dagster-ge only supports GX < 1.0).
 
-The context root is the repository's `great_expectations/` folder: the suite and the pandas data source are
-committed there, so a validation reads configuration and writes nothing to the repository.
+The context root is a parameter (the settings' FIDC_GX_ROOT, by default the repository's `great_expectations/`
+folder): the suite and the pandas data source are committed there, so a validation reads configuration and
+writes nothing to the repository.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-
-from fidc_assets.settings import GX_ROOT_DIR
 
 DATASOURCE = "fidc_lake"
 SUITE_RECEIVABLE_POSITIONS = "receivable_positions_canonical"
@@ -60,7 +59,8 @@ def _to_pandas(rows: pa.Table):
     return cast.to_pandas()
 
 
-def validate_receivable_positions(rows: pa.Table, root: Path = GX_ROOT_DIR) -> ValidationSummary:
+def validate_receivable_positions(rows: pa.Table, root: Path) -> ValidationSummary:
+    """Run suite `receivable_positions_canonical` of the GX context at `root` on the rows."""
     context = _context(root)
     suite = context.suites.get(SUITE_RECEIVABLE_POSITIONS)
     batch = _batch_definition(context, "receivable_positions").get_batch(
@@ -79,7 +79,7 @@ def validate_receivable_positions(rows: pa.Table, root: Path = GX_ROOT_DIR) -> V
     return ValidationSummary(SUITE_RECEIVABLE_POSITIONS, bool(result.success), rows.num_rows, outcomes)
 
 
-def build_context_config(root: Path = GX_ROOT_DIR) -> None:
+def build_context_config(root: Path) -> None:
     """(Re)create the committed data source and suite. Run by a developer when the suite changes."""
     import great_expectations as gx
     import great_expectations.expectations as gxe

@@ -5,8 +5,8 @@ overlap (the legacy still ran in parallel: shadow mode) both are in the lake, si
 `source`; readers keep only the authoritative rows (`authoritative`), so nothing is counted twice, and
 `shadow_compare` reports, per fund-day where both exist, how the non-authoritative source differs.
 
-The date is configuration: the mapping's `cutover_date`, overridden by FIDC_LEGACY_CUTOVER (ISO date) where
-a command reads it; a fund may have its own (`per_fund`), e.g. when funds move in waves.
+The date is configuration: the mapping's `cutover_date`, or an override (the settings read FIDC_LEGACY_CUTOVER,
+an ISO date, and pass it here); a fund may have its own (`per_fund`), e.g. when funds move in waves.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pyarrow.compute as pc
 
 LEGACY = "legacy"
 CUSTODIAN = "custodian_file"
-ENV_VAR = "FIDC_LEGACY_CUTOVER"
 
 
 @dataclass(frozen=True)
@@ -70,15 +69,9 @@ class CutoverRule:
         return rows.filter(keep)
 
 
-def rule_from(spec_cutover: dt.date, env: Mapping[str, str] | None = None) -> CutoverRule:
-    """The mapping's date, or FIDC_LEGACY_CUTOVER when set."""
-    raw = (env or {}).get(ENV_VAR)
-    if raw:
-        try:
-            return CutoverRule(dt.date.fromisoformat(raw))
-        except ValueError:
-            raise ValueError(f"{ENV_VAR} must be an ISO date (YYYY-MM-DD), got {raw!r}") from None
-    return CutoverRule(spec_cutover)
+def rule_from(spec_cutover: dt.date, override: dt.date | None = None) -> CutoverRule:
+    """The mapping's date, or the override when there is one (FIDC_LEGACY_CUTOVER, read by the settings)."""
+    return CutoverRule(override or spec_cutover)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.legacy.ledger import RECON_SCHEMA
 from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec, month_params
 from fidc_assets.lib.legacy.migration import month_filter
-from fidc_assets.settings import GX_ROOT_DIR
 
 RECON_TABLE = "recon_legacy_vs_lake"
 DEFAULT_TOLERANCE = Decimal("0.01")
@@ -311,9 +310,10 @@ def _dataframe(rows: list[dict]):
 
 
 def validate_recon(
-    rows: list[dict], tolerance: Decimal = DEFAULT_TOLERANCE, root: Path = GX_ROOT_DIR, data_docs: bool = True
+    rows: list[dict], root: Path, tolerance: Decimal = DEFAULT_TOLERANCE, data_docs: bool = True
 ) -> ReconValidation:
-    """Run the `legacy_recon` checkpoint (suite `recon_legacy_vs_lake`) on the rows; updates Data Docs."""
+    """Run the `legacy_recon` checkpoint (suite `recon_legacy_vs_lake`) of the GX context at `root` on the rows;
+    updates Data Docs."""
     context = _context(root)
     # floats carry the money here: the tolerance gets half a centavo of slack for their rounding
     slack = float(tolerance) + 0.005
@@ -342,7 +342,7 @@ def validate_recon(
     return ReconValidation(bool(result.success), len(rows), dict(by_status), tuple(failed), docs)
 
 
-def build_recon_gx_config(root: Path = GX_ROOT_DIR) -> None:
+def build_recon_gx_config(root: Path) -> None:
     """(Re)create the committed data source, suite, validation definition and checkpoint of the recon."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -405,13 +405,16 @@ def recon_months(
     window_start: dt.date | None = None,
     run_id: str | None = None,
     data_docs: bool = True,
+    *,
+    gx_root: Path,
 ) -> tuple[list[dict], ReconValidation]:
-    """Reconcile, store in PostgreSQL and validate with GX a set of months (one validation for all)."""
+    """Reconcile, store in PostgreSQL and validate with GX (the context at `gx_root`) a set of months (one
+    validation for all)."""
     rows: list[dict] = []
     for m in months:
         rows.extend(reconcile_month(lake, legacy_dsn, m, spec, tolerance, dsn, window_start))
     write_recon(dsn, rows, months, run_id)
-    return rows, validate_recon(rows, tolerance, data_docs=data_docs)
+    return rows, validate_recon(rows, gx_root, tolerance, data_docs=data_docs)
 
 
 def recon_table(rows: list[dict]) -> pa.Table:

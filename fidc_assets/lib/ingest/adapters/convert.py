@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as _compute
 from pyiceberg.types import BooleanType, DateType, DecimalType, IntegerType, LongType, StringType
 
-from fidc_assets.lib.core.asset_types import load_asset_types
 from fidc_assets.lib.core.canonical import Entity, arrow_schema
 from fidc_assets.lib.ingest.specs import FILE_DATE_COLUMN, ColumnMap, FileMatch, ValueFormats, XlsxFormat
 from fidc_assets.lib.ingest.typed import (
@@ -234,7 +233,7 @@ def convert_batch(
 
 def _registry_checks(columns, problems: Problems, cmaps, match: FileMatch) -> None:
     """Asset types must be registered; currency defaults to the asset type's, then the custodian's."""
-    registry = load_asset_types().asset_types
+    registry = match.custodian.asset_type_registry.asset_types
     if "asset_type" in columns:
         known = pc.fill_null(pc.is_in(columns["asset_type"], value_set=pa.array(list(registry), pa.string())), False)
         unknown = pc.and_(pc.is_valid(columns["asset_type"]), pc.invert(known))
