@@ -31,7 +31,7 @@ def _context():
     dsn = resolve_dsn(settings.pg_dsn, settings.pg_root)
     spec = default_spec()
     source = os.environ.get("FIDC_LEGACY_DSN") or with_database(dsn, spec.database)
-    return Lake(settings.iceberg_catalog_uri, settings.warehouse), dsn, source, spec
+    return Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive), dsn, source, spec
 
 
 def cmd_sample_legacy(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ a CLI command), so that importing the Dagster definitions never reads the enviro
 | FIDC_PG_DSN | unset → embedded server under FIDC_HOME/pg | external PostgreSQL (`postgresql://user:pw@host:port/db`) |
 | FIDC_ICEBERG_CATALOG_URI | `sqlite:///FIDC_HOME/iceberg/catalog.db` | SQL catalog (SQLite, `postgresql+psycopg://`) |
 | FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse and raw archive root (`file://` or `s3://`) |
+| FIDC_ARCHIVE | FIDC_WAREHOUSE | raw archive root; its own bucket when the warehouse is an S3 table bucket |
 | FIDC_INBOX | `FIDC_HOME/inbox` | where custodians drop files |
 | FIDC_FUNDS | `FIDC_HOME/funds.yaml` | the fund registry: funds, their managers (BI tenants) and custodians |
 | FIDC_HOT_WINDOW_MONTHS | 13 | months of history kept in the PostgreSQL marts |
@@ -46,6 +47,8 @@ class Settings:
     inbox: str
     hot_window_months: int
     funds_file: Path
+    #: Raw archive root; FIDC_ARCHIVE, default the warehouse (an S3 table bucket holds only tables).
+    archive: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,14 +61,16 @@ class Settings:
             raise ValueError(f"FIDC_HOT_WINDOW_MONTHS must be a whole number of months, got {months_raw!r}") from None
         if months < 1:
             raise ValueError(f"FIDC_HOT_WINDOW_MONTHS must be at least 1, got {months}")
+        warehouse = (env.get("FIDC_WAREHOUSE") or (home / "warehouse").as_uri()).rstrip("/")
         return cls(
             home=home,
             pg_dsn=env.get("FIDC_PG_DSN") or None,
             iceberg_catalog_uri=env.get("FIDC_ICEBERG_CATALOG_URI") or f"sqlite:///{home / 'iceberg' / 'catalog.db'}",
-            warehouse=(env.get("FIDC_WAREHOUSE") or (home / "warehouse").as_uri()).rstrip("/"),
+            warehouse=warehouse,
             inbox=env.get("FIDC_INBOX") or str(home / "inbox"),
             hot_window_months=months,
             funds_file=Path(env.get("FIDC_FUNDS") or home / "funds.yaml").expanduser().resolve(),
+            archive=(env.get("FIDC_ARCHIVE") or warehouse).rstrip("/"),
         )
 
     @property

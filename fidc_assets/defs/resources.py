@@ -41,12 +41,14 @@ class LakehouseResource(dg.ConfigurableResource):
             "FIDC_INBOX": self.inbox or base.inbox,
             "FIDC_HOT_WINDOW_MONTHS": str(base.hot_window_months),
             "FIDC_FUNDS": self.funds_file or str(base.funds_file),
+            # an explicit FIDC_ARCHIVE stays; else the archive follows the (possibly overridden) warehouse
+            **({"FIDC_ARCHIVE": base.archive} if base.archive != base.warehouse else {}),
         }
         return Settings.from_env(env)
 
     def lake(self) -> Lake:
         s = self.settings()
-        return Lake(s.iceberg_catalog_uri, s.warehouse)
+        return Lake(s.iceberg_catalog_uri, s.warehouse, archive=s.archive)
 
     def dsn(self) -> str:
         s = self.settings()
