@@ -94,6 +94,7 @@ def patched_environ(env: dict[str, str]) -> Iterator[dict[str, str]]:
     """os.environ with `env` set, restored afterwards."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    _reload_pyiceberg_env()
     try:
         yield env
     finally:
@@ -102,6 +103,17 @@ def patched_environ(env: dict[str, str]) -> Iterator[dict[str, str]]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _reload_pyiceberg_env()
+
+
+def _reload_pyiceberg_env() -> None:
+    """pyiceberg reads PYICEBERG_CATALOG__* once, when pyiceberg.catalog is imported (a module-level Config()),
+    not at load_catalog. A deployment sets them before the process starts; a test that sets them later must
+    make pyiceberg read them again."""
+    import pyiceberg.catalog
+    from pyiceberg.utils.config import Config
+
+    pyiceberg.catalog._ENV_CONFIG = Config()  # pyright: ignore[reportPrivateUsage]
 
 
 @pytest.fixture
