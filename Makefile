@@ -64,3 +64,11 @@ YEARS ?= 7
 FUNDS ?= 20
 bench-history: $(STAMP)
 	$(BIN)/python -m bench.history --years $(YEARS) --funds $(FUNDS)
+
+# --- issue 12: deployment artifacts (deploy/). Renders every Kustomize overlay without kubectl and validates
+# it, and the Secret template, with kubernetes-validate --strict (the unit tests do the same, and more).
+.PHONY: deploy-check
+deploy-check: $(STAMP)
+	@rm -rf .fidc/deploy-rendered
+	$(BIN)/python -m deploy.render --all .fidc/deploy-rendered
+	$(BIN)/kubernetes-validate --strict --quiet -k 1.37.0 .fidc/deploy-rendered/*.yaml deploy/k8s/secrets/*.yaml

@@ -165,7 +165,7 @@ class Summary:
 
 
 def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summary:
-    lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
+    lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
     registry = lake.read(canonical.FILE_REGISTRY, In("reference_date", days)).to_pylist()
     status = [r["status"] for r in registry]
     current = [r["sha256"] for r in registry if r["status"] == "accepted"]

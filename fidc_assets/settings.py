@@ -14,7 +14,8 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_PG_BIN | pgserver wheel, `pg_config`, PATH, `/usr/lib/postgresql/*/bin` | the embedded server's binaries |
 | FIDC_PG_OS_USER | `nobody` | OS user (name or uid) the embedded server runs as when the process is root |
 | FIDC_ICEBERG_CATALOG_URI | `sqlite:///FIDC_HOME/iceberg/catalog.db` | SQL catalog (`postgresql+psycopg://`) or REST |
-| FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse and raw archive root (`file://`, `s3://`) |
+| FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse (`file://`, `s3://`); raw archive root too by default |
+| FIDC_ARCHIVE | FIDC_WAREHOUSE | raw archive root; its own bucket when the warehouse is an S3 table bucket |
 | FIDC_INBOX | `FIDC_HOME/inbox` | where custodians drop files: a directory or an fsspec URL |
 | FIDC_FUNDS | `FIDC_HOME/funds.yaml` | the fund registry: funds, managers (BI tenants), custodians |
 | FIDC_HOT_WINDOW_MONTHS | 13 | months of history kept in the PostgreSQL marts (at least 1) |
@@ -88,6 +89,7 @@ ENV_VARS = (
     "FIDC_PG_OS_USER",
     "FIDC_ICEBERG_CATALOG_URI",
     "FIDC_WAREHOUSE",
+    "FIDC_ARCHIVE",
     "FIDC_INBOX",
     "FIDC_FUNDS",
     "FIDC_HOT_WINDOW_MONTHS",
@@ -339,6 +341,8 @@ class Settings:
     bi: BiSettings
     dagster: DagsterSettings
     gx_root: Path
+    #: Raw archive root; FIDC_ARCHIVE, default the warehouse (an S3 table bucket holds only tables).
+    archive: str = ""
 
     @classmethod
     def from_env(
@@ -363,11 +367,13 @@ class Settings:
         funds_file = e.path("FIDC_FUNDS") or (home / "funds.yaml").resolve()
         if funds_file.is_dir():
             raise e.fail("FIDC_FUNDS", str(funds_file), "the path of the fund registry YAML file (it is a directory)")
+        warehouse = (e.location("FIDC_WAREHOUSE", where) or (home / "warehouse").as_uri()).rstrip("/")
         return cls(
             home=home,
             pg_dsn=e.postgres_url("FIDC_PG_DSN"),
             iceberg_catalog_uri=catalog_uri,
-            warehouse=(e.location("FIDC_WAREHOUSE", where) or (home / "warehouse").as_uri()).rstrip("/"),
+            warehouse=warehouse,
+            archive=(e.location("FIDC_ARCHIVE", where) or warehouse).rstrip("/"),
             inbox=e.location("FIDC_INBOX", where) or str(home / "inbox"),
             hot_window_months=e.whole(
                 "FIDC_HOT_WINDOW_MONTHS", DEFAULT_HOT_WINDOW_MONTHS, "a whole number of months, at least 1"

@@ -37,7 +37,7 @@ def _context() -> tuple[Lake, str, str, LegacySpec]:
     dsn = settings.resolve_pg_dsn()
     spec = load_legacy_spec(settings.config.legacy_mapping_file)
     source = settings.legacy.dsn or with_database(dsn, spec.database)
-    return Lake(settings.iceberg_catalog_uri, settings.warehouse), dsn, source, spec
+    return Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive), dsn, source, spec
 
 
 def _months(args: argparse.Namespace, source: str, spec: LegacySpec) -> list[dt.date]:

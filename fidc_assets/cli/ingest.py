@@ -55,7 +55,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from fidc_assets.lib.lake.catalog import Lake
 
     settings = load_settings()
-    lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
+    lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
     mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
     receive_files(lake, [(InboxFile(path, mtime), match)])
     report = land_slices(lake, specs, [match.reference_date], entities=[match.file_spec.entity])

@@ -45,7 +45,7 @@ class LakehouseResource(dg.ConfigurableResource):
 
     def lake(self) -> Lake:
         s = self.settings()
-        return Lake(s.iceberg_catalog_uri, s.warehouse)
+        return Lake(s.iceberg_catalog_uri, s.warehouse, archive=s.archive)
 
     def dsn(self) -> str:
         return self.settings().resolve_pg_dsn()

@@ -234,6 +234,7 @@ BAD_VALUES: dict[str, tuple[str | Callable[[Path], str], str]] = {
     "FIDC_PG_OS_USER": ("post gres", "must be the name or uid of an existing unprivileged OS user"),
     "FIDC_ICEBERG_CATALOG_URI": ("/srv/catalog.db", "must be a catalog URL (sqlite:///path"),
     "FIDC_WAREHOUSE": ("warehouse", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
+    "FIDC_ARCHIVE": ("archive", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
     "FIDC_INBOX": ("./inbox", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
     "FIDC_FUNDS": (_a_dir, "must be the path of the fund registry YAML file"),
     "FIDC_HOT_WINDOW_MONTHS": ("a year", "must be a whole number of months, at least 1"),

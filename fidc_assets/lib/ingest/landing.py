@@ -98,7 +98,7 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
             continue
         key = archive_key(m.custodian.id, m.reference_date, sha, item.name)
         with item.local_path() as local:
-            uri = archive_file(local, lake.warehouse, key)
+            uri = archive_file(local, lake.archive_root, key)
             size = local.stat().st_size
         known.add(sha)
         rows.append(

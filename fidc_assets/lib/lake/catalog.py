@@ -32,6 +32,13 @@ class Lake:
     catalog_uri: str
     warehouse: str
     extra_properties: dict[str, str] = field(default_factory=dict)
+    #: Root of the raw archive; None = the warehouse. Separate where the warehouse is an S3 table bucket
+    #: (an Iceberg REST catalog such as S3 Tables or SeaweedFS), which refuses plain objects.
+    archive: str | None = None
+
+    @property
+    def archive_root(self) -> str:
+        return self.archive or self.warehouse
 
     @classmethod
     def local(cls, directory: Path) -> Lake:

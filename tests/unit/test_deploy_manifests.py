@@ -1,0 +1,251 @@
+"""deploy/: every Kustomize overlay renders (deploy/render.py, no kubectl), every manifest passes
+`kubernetes-validate --strict` against a current Kubernetes, a broken manifest fails it, and what the
+manifests promise holds (dagster.yaml is a valid Dagster instance with K8sRunLauncher, every referenced
+ConfigMap and Secret key exists, every container has requests, limits and probes, no real secret)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from deploy.render import K8S_DIR, OVERLAYS_DIR, Manifest, RenderError, overlay_names, render
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET_EXAMPLE = K8S_DIR / "secrets" / "fidc-secrets.example.yaml"
+HELM_VALUES = REPO / "deploy" / "helm" / "values-dagster-official.yaml"
+#: The newest Kubernetes the pinned kubernetes-validate ships schemas for (1.25 … 1.37); also the oldest
+#: minor a managed cluster commonly still runs.
+K8S_VERSIONS = ("1.37.0", "1.33.0")
+LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[Manifest]]:
+    return {name: render(OVERLAYS_DIR / name) for name in overlay_names()}
+
+
+def _by_kind(manifests: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def _pod_spec(m: Manifest) -> dict[str, Any]:
+    if m["kind"] == "CronJob":
+        return m["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return m["spec"]["template"]["spec"]
+
+
+def _workloads(manifests: list[Manifest]) -> list[Manifest]:
+    return [m for m in manifests if m["kind"] in LONG_RUNNING | {"CronJob", "Job"}]
+
+
+def test_the_overlays_are_prod_and_staging_and_each_holds_every_component(rendered):
+    assert sorted(rendered) == ["prod", "staging"]
+    for name, manifests in rendered.items():
+        assert set(_by_kind(manifests, "Deployment")) == {"fidc-user-code", "fidc-webserver", "fidc-daemon"}, name
+        assert set(_by_kind(manifests, "CronJob")) == {"fidc-maintenance"}
+        assert {"fidc-dagster-instance", "fidc-env", "fidc-funds", "fidc-dagster-workspace"} <= set(
+            _by_kind(manifests, "ConfigMap")
+        )
+        assert {m["metadata"].get("namespace") for m in manifests if m["kind"] != "Namespace"} == {f"fidc-{name}"}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_manifest_passes_strict_validation(rendered, version):
+    manifests = [m for ms in rendered.values() for m in ms] + list(yaml.safe_load_all(SECRET_EXAMPLE.read_text()))
+    for m in manifests:
+        kubernetes_validate.validate(m, version, strict=True)  # raises on the first error
+
+
+def test_the_pinned_version_is_the_newest_the_validator_ships():
+    assert kubernetes_validate.utils.latest_version() == K8S_VERSIONS[0]
+
+
+def _cli_validate(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "kubernetes-validate"
+    cmd = [str(exe), "--strict", "--quiet", "-k", K8S_VERSIONS[0], *map(str, paths)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_line_validator_passes_the_rendered_files_and_fails_a_broken_one(rendered, tmp_path):
+    from deploy.render import to_yaml
+
+    files = []
+    for name, manifests in rendered.items():
+        files.append(tmp_path / f"{name}.yaml")
+        files[-1].write_text(to_yaml(manifests))
+    good = _cli_validate([*files, SECRET_EXAMPLE])
+    assert good.returncode == 0, good.stdout + good.stderr
+
+    broken = copy.deepcopy(_by_kind(rendered["prod"], "Deployment")["fidc-webserver"])
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["livenesProbe"] = container.pop("livenessProbe")  # a typo strict validation must catch
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
+    bad = _cli_validate([tmp_path / "broken.yaml"])
+    assert bad.returncode != 0
+    assert "livenesProbe" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        pytest.param(lambda d: d["spec"].__setitem__("replicas", "two"), id="wrong-type"),
+        pytest.param(lambda d: d["spec"]["template"]["spec"]["containers"][0].pop("name"), id="missing-required"),
+        pytest.param(lambda d: d["spec"]["template"]["spec"].__setitem__("restartPolicy", 3), id="wrong-enum-type"),
+        pytest.param(lambda d: d["spec"].__setitem__("replica", 2), id="unknown-field"),
+    ],
+)
+def test_a_broken_manifest_fails_validation(rendered, breakage):
+    broken = copy.deepcopy(_by_kind(rendered["prod"], "Deployment")["fidc-user-code"])
+    breakage(broken)
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSIONS[0], strict=True)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed (CI renders with deploy/render.py)")
+@pytest.mark.parametrize("overlay", ["prod", "staging"])
+def test_the_renderer_equals_kubectl_kustomize(overlay):
+    try:
+        out = subprocess.run(
+            ["kubectl", "kustomize", str(OVERLAYS_DIR / overlay)], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"kubectl kustomize could not run: {exc}")
+    if out.returncode != 0:
+        pytest.skip(f"kubectl kustomize failed here: {out.stderr.strip()[:200]}")
+
+    def key(m: Manifest) -> tuple[str, str, str]:
+        return (m["kind"], m["metadata"].get("namespace", ""), m["metadata"]["name"])
+
+    theirs = {key(m): m for m in yaml.safe_load_all(out.stdout) if m}
+    ours = {key(m): m for m in render(OVERLAYS_DIR / overlay)}
+    assert ours.keys() == theirs.keys()
+    for k in ours:
+        assert ours[k] == theirs[k], k
+
+
+def test_the_renderer_refuses_a_feature_it_does_not_implement(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
+    with pytest.raises(RenderError, match="commonLabels"):
+        render(tmp_path)
+    (tmp_path / "kustomization.yaml").write_text("patches:\n  - path: p.yaml\n")
+    (tmp_path / "p.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nowhere}\n")
+    with pytest.raises(RenderError, match="not among the resources"):
+        render(tmp_path)
+
+
+def test_the_instance_config_is_a_valid_dagster_instance_with_k8s_run_launcher(rendered, tmp_path, monkeypatch):
+    from dagster._config import process_config
+    from dagster._core.instance.config import dagster_instance_config
+    from dagster_k8s import K8sRunLauncher
+    from dagster_postgres import DagsterPostgresStorage
+
+    text = _by_kind(rendered["prod"], "ConfigMap")["fidc-dagster-instance"]["data"]["dagster.yaml"]
+    (tmp_path / "dagster.yaml").write_text(text)
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["run_launcher"]["class"] == "K8sRunLauncher"
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": "FIDC_DAGSTER_PG_URL"}
+
+    monkeypatch.setenv("DAGSTER_K8S_JOB_NAMESPACE", "fidc-prod")
+    monkeypatch.setenv("FIDC_DAGSTER_PG_URL", "postgresql+psycopg2://u:p@h:5432/d")
+    launcher = process_config(K8sRunLauncher.config_type(), config["run_launcher"]["config"])
+    assert launcher.success, launcher.errors
+    assert launcher.value is not None and launcher.value["job_namespace"] == "fidc-prod"
+    storage = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
+    assert storage.success, storage.errors
+    # The names the launcher hands to run pods exist in the same overlay.
+    names = set(_by_kind(rendered["prod"], "ConfigMap"))
+    assert set(launcher.value["env_config_maps"]) <= names
+    assert launcher.value["instance_config_map"] in names
+    assert launcher.value["service_account_name"] in _by_kind(rendered["prod"], "ServiceAccount")
+
+
+def test_every_workload_has_requests_limits_and_long_running_ones_have_probes(rendered):
+    for manifests in rendered.values():
+        for m in _workloads(manifests):
+            for c in _pod_spec(m)["containers"]:
+                where = f"{m['kind']}/{m['metadata']['name']}/{c['name']}"
+                assert {"cpu", "memory"} <= set(c["resources"]["requests"]), where
+                assert {"cpu", "memory"} <= set(c["resources"]["limits"]), where
+                if m["kind"] in LONG_RUNNING:
+                    assert "livenessProbe" in c and "readinessProbe" in c, where
+
+
+def test_every_referenced_configmap_and_secret_exists(rendered):
+    secret = yaml.safe_load(SECRET_EXAMPLE.read_text())
+    for manifests in rendered.values():
+        configmaps = _by_kind(manifests, "ConfigMap")
+        for m in _workloads(manifests):
+            pod = _pod_spec(m)
+            for v in pod.get("volumes", []):
+                if "configMap" in v:
+                    assert v["configMap"]["name"] in configmaps
+            for c in pod["containers"]:
+                for ref in c.get("envFrom", []):
+                    if "configMapRef" in ref:
+                        assert ref["configMapRef"]["name"] in configmaps
+                    if "secretRef" in ref:
+                        assert ref["secretRef"]["name"] == secret["metadata"]["name"]
+                mounts = {vm["name"] for vm in c.get("volumeMounts", [])}
+                assert mounts <= {v["name"] for v in pod.get("volumes", [])}
+
+
+def test_the_secret_template_holds_only_placeholders_and_nothing_else_holds_a_credential(rendered):
+    secret = yaml.safe_load(SECRET_EXAMPLE.read_text())
+    assert all("CHANGE-ME" in v for v in secret["stringData"].values()), secret["stringData"]
+    assert not any(m["kind"] == "Secret" for ms in rendered.values() for m in ms), "secrets are applied out of band"
+    for manifests in rendered.values():
+        env = _by_kind(manifests, "ConfigMap")["fidc-env"]["data"]
+        leaked = [k for k in env if re.search(r"SECRET|PASSWORD|CREDENTIAL|ACCESS_KEY|_DSN|PG_URL", k)]
+        assert leaked == []
+
+
+def test_the_variables_in_the_manifests_are_ones_the_product_reads(rendered):
+    source = "\n".join(p.read_text() for p in (REPO / "fidc_assets").rglob("*.py"))
+    secret = yaml.safe_load(SECRET_EXAMPLE.read_text())
+    names = set(secret["stringData"])
+    for manifests in rendered.values():
+        names |= set(_by_kind(manifests, "ConfigMap")["fidc-env"]["data"])
+    for name in sorted(n for n in names if n.startswith("FIDC_")):
+        prefix = "FIDC_BI_PASSWORD_" if name.startswith("FIDC_BI_PASSWORD_") else name
+        assert prefix in source, f"{name} is in the manifests but fidc_assets never reads it"
+
+
+def test_run_pods_get_the_image_of_the_code_server(rendered):
+    for name, manifests in rendered.items():
+        pod = _pod_spec(_by_kind(manifests, "Deployment")["fidc-user-code"])
+        (container,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["DAGSTER_CURRENT_IMAGE"] == container["image"], name
+        assert container["image"].startswith("registry.example.com/fidc/fidc-lakehouse:")
+        images = {c["image"] for m in _workloads(manifests) for c in _pod_spec(m)["containers"]}
+        assert images == {container["image"]}, f"{name}: every component runs the one image"
+
+
+def test_the_official_chart_values_agree_with_the_manifests():
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert deployment["port"] == 4000
+    assert deployment["dagsterApiGrpcArgs"][:2] == ["--module-name", "fidc_assets.definitions"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert {"name": "fidc-secrets"} in deployment["envSecrets"]
+    assert values["postgresql"]["enabled"] is False
+
+
+def test_the_dockerfile_builds_from_the_lock_and_makes_the_manifest():
+    text = (REPO / "deploy" / "Dockerfile").read_text()
+    assert "uv sync --frozen" in text and "fidc-lake dbt-prepare" in text
+    for src in re.findall(r"^COPY (.+) \S+$", text, flags=re.MULTILINE):
+        for name in src.split():
+            assert (REPO / name).exists(), f"Dockerfile copies {name}, which does not exist"
+    assert "--extra deploy" in text
+    assert os.path.exists(REPO / "deploy" / "Dockerfile.dockerignore")
