@@ -10,13 +10,15 @@ from decimal import Decimal
 import pytest
 
 from fidc_assets.lib.core import canonical
+from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake import engines
 from fidc_assets.lib.lake.archive import read_archived
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.sample.generator import generate_sample, read_positions_truth
-from fidc_assets.settings import CUSTODIANS_DIR, Settings
+from fidc_assets.sample.generator import generate_sample
+from fidc_assets.sample.truth import read_positions_truth
+from fidc_assets.settings import Settings
 from tests.prod.conftest import ARCHIVE_BUCKET, INBOX_BUCKET, TABLE_BUCKET, patched_environ
 
 pytestmark = pytest.mark.prod
