@@ -9,8 +9,6 @@ evaluation only when a fund-day's result changes, so the flag is raised when a f
 when it arrives, with no run), and the check itself, executable for any fund-day partition from the UI.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
