@@ -5,11 +5,12 @@ simulated administrator (`sample_fund_registry`, the ``funds.yaml`` of a sample)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from fidc_assets.lib.core.funds import Expectation, FundRegistry, Manager
 from fidc_assets.lib.core.funds import Fund as RegistryFund
-from fidc_assets.lib.core.funds import FundRegistry, Manager
 from fidc_assets.sample import (
     render_cnab444,
     render_events_json,
@@ -87,14 +88,48 @@ SAMPLE_MANAGERS = (
 )
 
 
-def sample_fund_registry(funds: Sequence, fund_custodians: dict[str, FundCustodians]) -> FundRegistry:
-    """The fund registry (funds.yaml) of a sample: every simulated fund, its manager and custodians."""
+#: When the sample's files are due (São Paulo time): the day's stock and quotas by 19:00 on the day, the
+#: day's events (remittances, settlements) by 10:00 on the next business day.
+SAMPLE_DUE: dict[str, tuple[str, int]] = {
+    "receivable_positions": ("19:00", 0),
+    "fund_quotas": ("19:00", 0),
+    "acquisitions": ("10:00", 1),
+    "settlements": ("10:00", 1),
+}
+#: (fund CNPJ, custodian id, entity, day) of one rendered file.
+Delivered = tuple[str, str, str, dt.date]
+
+
+def sample_expectations(
+    cnpj: str, custodians: Sequence[str], days: Sequence[dt.date], delivered: Collection[Delivered]
+) -> tuple[Expectation, ...]:
+    """What the sample really delivers for a fund every day: a (custodian, entity) that has a file on each of
+    `days` (event files exist only on days with events, so a fund with a quiet day owes no event file)."""
+    out = []
+    for custodian in custodians:
+        for entity, (due, after) in SAMPLE_DUE.items():
+            if days and all((cnpj, custodian, entity, d) in delivered for d in days):
+                out.append(Expectation(custodian=custodian, entity=entity, due=due, business_days_after=after))
+    return tuple(out)
+
+
+def sample_fund_registry(
+    funds: Sequence,
+    fund_custodians: dict[str, FundCustodians],
+    days: Sequence[dt.date] = (),
+    delivered: Collection[Delivered] = (),
+) -> FundRegistry:
+    """The fund registry (funds.yaml) of a sample: every simulated fund, its manager and custodians, and the
+    files it delivers every one of `days` (`delivered`: every rendered file) as its expectations."""
     entries = []
     for i, f in enumerate(funds):
         fc = fund_custodians[f.cnpj]
         custodians = tuple(dict.fromkeys(c for c in (fc.positions, fc.events, fc.quotas) if c is not None))
         manager = SAMPLE_MANAGERS[i % len(SAMPLE_MANAGERS)].id
-        entries.append(RegistryFund(cnpj=f.cnpj, name=f.name, manager=manager, custodians=custodians))
+        expected = sample_expectations(f.cnpj, custodians, days, delivered)
+        entries.append(
+            RegistryFund(cnpj=f.cnpj, name=f.name, manager=manager, custodians=custodians, expected=expected)
+        )
     used = {e.manager for e in entries}
     return FundRegistry(managers=tuple(m for m in SAMPLE_MANAGERS if m.id in used), funds=tuple(entries))
 

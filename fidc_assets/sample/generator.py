@@ -27,7 +27,8 @@ into the files of up to six custodians and writes
   (``bad_row_rate``, per record, deterministic).
 
 * ``out_dir/funds.yaml``: the fund registry of the simulated administrator (every fund, its manager, its
-  custodians; see `fidc_assets.lib.core.funds`), which `fidc-lake demo` installs as FIDC_FUNDS.
+  custodians, and as ``expected`` the files it delivers on every sample day with their due times,
+  `custodians.SAMPLE_DUE`; see `fidc_assets.lib.core.funds`), which `fidc-lake demo` installs as FIDC_FUNDS.
 
 * ``out_dir/truth/`` (UTF-8, ``,``-separated, dot decimals, LF):
 
@@ -102,6 +103,13 @@ from fidc_assets.sample.truth import MANIFEST_FILE, TRUTH_DIR, Collector, write_
 
 INBOX_DIR = "inbox"
 MANIFEST_VERSION = 1
+#: The canonical entity a rendered file's rows land in (the fund registry's expectations name entities).
+_ENTITY_OF_KIND = {
+    FileKind.POSITIONS: "receivable_positions",
+    FileKind.ACQUISITIONS: "acquisitions",
+    FileKind.SETTLEMENTS: "settlements",
+    FileKind.QUOTAS: "fund_quotas",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +210,14 @@ def generate_sample(
     sim = simulate(seed, funds, days, start, receivables_per_fund)
     assignment = assign_custodians(len(sim.funds), requested)
     out = Collector(inbox)
+    delivered: set[tuple[str, str, str, dt.date]] = set()
     for rendered in render_files(sim, assignment, seed, bad_row_rate):
         if isinstance(rendered, render_stock_csv.RenderedStockFile):
             out.add_alfa(rendered)
+            delivered.add((rendered.fund_cnpj, ALFA, "receivable_positions", rendered.reference_date))
         else:
             out.add(rendered)
+            delivered.add((rendered.fund_cnpj, rendered.custodian_id, _ENTITY_OF_KIND[rendered.kind], rendered.day))
 
     quarantine = write_truth_files(truth_dir, out)
 
@@ -273,7 +284,8 @@ def generate_sample(
         "files_by_custodian": {c: list(names) for c, names in files_by_custodian.items()},
         "row_counts": row_counts,
     }
-    write_fund_registry(out_dir / REGISTRY_FILE_NAME, sample_fund_registry(sim.funds, fund_custodians))
+    registry = sample_fund_registry(sim.funds, fund_custodians, sim.business_days, delivered)
+    write_fund_registry(out_dir / REGISTRY_FILE_NAME, registry)
     (truth_dir / MANIFEST_FILE).write_bytes(
         (json.dumps(manifest_doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     )

@@ -1,5 +1,12 @@
-"""Operations: the daily marts schedule and nightly maintenance."""
+"""Operations: the daily marts schedule, nightly maintenance and the expected-deliveries monitoring."""
 
-from fidc_assets.defs.ops.schedules import definitions
+import dagster as dg
+
+from fidc_assets.defs.ops import deliveries, schedules
+
+
+def definitions() -> dg.Definitions:
+    return dg.Definitions.merge(schedules.definitions(), deliveries.definitions())
+
 
 __all__ = ["definitions"]
