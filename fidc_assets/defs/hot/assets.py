@@ -7,7 +7,6 @@ from fidc_assets.defs.legacy.assets import MIGRATION
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import days_from_keys
-from fidc_assets.lib.hot.loader import load_days_from_cold
 from fidc_assets.lib.hot.partitions import HOT_ENTITIES
 
 LANDING_ASSETS = {e.name: dg.AssetKey(["hot", f"landing_{e.name}"]) for e in HOT_ENTITIES}
@@ -31,6 +30,8 @@ def _landing_asset(entity) -> dg.AssetsDefinition:
         retry_policy=RETRY,
     )
     def landing(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        from fidc_assets.lib.hot.loader import load_days_from_cold  # run-time import: not load-time work
+
         days = days_from_keys(context.partition_keys)
         report = load_days_from_cold(lakehouse.lake(), lakehouse.dsn(), entity, days, lakehouse.cutover_rule())
         per_day = "\n".join(
