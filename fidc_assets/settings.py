@@ -23,6 +23,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_BI_PASSWORD_<ID> | unset: no password | password of fund manager `<id>`'s BI role (`FIDC_BI_PASSWORD_AURORA`) |
 | FIDC_MARTS_CUTOFF | `20:00` | HH:MM, São Paulo time, of the business-day hot load and marts |
 | FIDC_SNAPSHOT_RETENTION_DAYS | 30 | Iceberg snapshots older than this (days, at least 1) expire nightly |
+| FIDC_SENSOR_REREQUEST_MINUTES | 10 | an inbox file requested this long ago and not in the registry is requested again |
 | FIDC_LEGACY_DSN | lakehouse server, mapping's database | the legacy database to migrate (`postgresql://`) |
 | FIDC_LEGACY_CUTOVER | the mapping's `cutover_date` | ISO date from which custodian files, not the legacy, count |
 | FIDC_GX_ROOT | `<repo>/great_expectations` | Great Expectations context (suites, checkpoints, Data Docs) |
@@ -78,6 +79,7 @@ BI_PASSWORD_PREFIX = "FIDC_BI_PASSWORD_"
 DEFAULT_HOT_WINDOW_MONTHS = 13
 DEFAULT_MARTS_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's files by then
 DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
+DEFAULT_SENSOR_REREQUEST_MINUTES = 10
 DEFAULT_EVENT_BATCH_SIZE = 1000
 
 #: Every variable of the table above (FIDC_BI_PASSWORD_ stands for the family); tests check the two agree.
@@ -97,6 +99,7 @@ ENV_VARS = (
     BI_PASSWORD_PREFIX,
     "FIDC_MARTS_CUTOFF",
     "FIDC_SNAPSHOT_RETENTION_DAYS",
+    "FIDC_SENSOR_REREQUEST_MINUTES",
     "FIDC_LEGACY_DSN",
     "FIDC_LEGACY_CUTOVER",
     "FIDC_GX_ROOT",
@@ -254,6 +257,7 @@ class EmbeddedPgSettings:
 class ScheduleSettings:
     marts_cutoff: dt.time  # FIDC_MARTS_CUTOFF, São Paulo time
     snapshot_retention_days: int  # FIDC_SNAPSHOT_RETENTION_DAYS
+    sensor_rerequest_minutes: int = DEFAULT_SENSOR_REREQUEST_MINUTES  # FIDC_SENSOR_REREQUEST_MINUTES
 
     @classmethod
     def _read(cls, env: _Env) -> ScheduleSettings:
@@ -266,7 +270,10 @@ class ScheduleSettings:
         days = env.whole(
             "FIDC_SNAPSHOT_RETENTION_DAYS", DEFAULT_SNAPSHOT_RETENTION_DAYS, "a whole number of days, at least 1"
         )
-        return cls(marts_cutoff=cutoff, snapshot_retention_days=days)
+        rerequest = env.whole(
+            "FIDC_SENSOR_REREQUEST_MINUTES", DEFAULT_SENSOR_REREQUEST_MINUTES, "a whole number of minutes, at least 1"
+        )
+        return cls(marts_cutoff=cutoff, snapshot_retention_days=days, sensor_rerequest_minutes=rerequest)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.funds import Fund as RegistryFund
 from fidc_assets.lib.core.funds import FundRegistry, Manager, write_fund_registry
+from fidc_assets.lib.ingest.inbox import run_key
 
 FUND = "17556821000101"
 
@@ -66,7 +67,8 @@ def _tick(sensor, inbox: Path, cursor: str | None = None, instance=None) -> dg.S
 
 
 def _requests(result) -> list[tuple[str, str | None, str]]:
-    return [(r.tags["fidc/file"], r.partition_key, r.run_key) for r in result.run_requests or []]
+    """(file names, partition, run key) per run request; names comma-separated, in name order."""
+    return [(r.tags["fidc/files"], r.partition_key, r.run_key) for r in result.run_requests or []]
 
 
 def test_first_delivery(sensor, inbox: Path):
@@ -145,7 +147,8 @@ def test_a_thousand_files_in_one_tick(sensor, inbox: Path):
     started = time.perf_counter()
     result = _tick(sensor, inbox)
     elapsed = time.perf_counter() - started
-    assert len(_requests(result)) == 1000
+    assert len(_requests(result)) == 5  # one run per fund-day, each with its 200 files
+    assert sum(int(r.tags["fidc/file_count"]) for r in result.run_requests) == 1000
     assert {p for _, p, _ in _requests(result)} == {
         f"2024-07-01|{FUND}",
         f"2024-07-02|{FUND}",
@@ -177,3 +180,68 @@ def test_registry_funds_become_partitions(sensor, inbox: Path):
         instance.add_dynamic_partitions("funds", [FUND])  # what the daemon does with the request
         second = _tick(sensor, inbox, first.cursor, instance=instance)
         assert not second.dynamic_partitions_requests
+
+
+def test_one_run_per_fund_day_keyed_by_its_files(sensor, inbox: Path):
+    """Four files of one fund-day and one of another: two runs; the key is the fund-day's set of bytes."""
+    for i, name in enumerate(
+        [f"ESTOQUE_{FUND}_20240701.csv", f"ESTOQUE_{FUND}_20240701_b.csv", f"ESTOQUE_{FUND}_20240701_c.csv"]
+    ):
+        _write(inbox, name, f"{i}".encode(), 1_000 + i)
+    _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"next day", 1_100)
+    result = _tick(sensor, inbox)
+    reqs = sorted(result.run_requests, key=lambda r: r.partition_key)
+    assert [(r.partition_key, r.tags["fidc/file_count"]) for r in reqs] == [
+        (f"2024-07-01|{FUND}", "3"),
+        (f"2024-07-02|{FUND}", "1"),
+    ]
+    assert reqs[0].tags["fidc/files"] == (
+        f"ESTOQUE_{FUND}_20240701.csv, ESTOQUE_{FUND}_20240701_b.csv, ESTOQUE_{FUND}_20240701_c.csv"
+    )
+    assert reqs[0].run_key == run_key(reqs[0].tags["fidc/sha256s"].split(","))
+    assert set(json.loads(result.cursor)["pending"]) == {s for r in reqs for s in r.tags["fidc/sha256s"].split(",")}
+
+
+def _pending_ago(cursor: str, seconds: float) -> str:
+    """The cursor as if its requests had been made `seconds` earlier."""
+    raw = json.loads(cursor)
+    for v in raw["pending"].values():
+        v[2] -= seconds
+    return json.dumps(raw)
+
+
+def test_a_file_not_landed_is_requested_again_after_the_delay(sensor, inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    first = _tick(sensor, inbox)
+    [(_, partition, key)] = _requests(first)
+    # next tick, within the delay: nothing
+    assert _requests(_tick(sensor, inbox, first.cursor)) == []
+    # the run never landed it (killed, never started) and the delay (10 min by default) is past: asked again
+    late = _tick(sensor, inbox, _pending_ago(first.cursor, 11 * 60))
+    [(_, again_partition, again_key)] = _requests(late)
+    assert again_partition == partition and again_key != key and again_key.startswith(key)
+    assert late.run_requests[0].tags["fidc/attempt"] == "2"
+    [entry] = json.loads(late.cursor)["pending"].values()
+    assert entry[3] == 2  # attempt
+
+
+def test_a_landed_file_is_no_longer_pending(sensor, inbox: Path):
+    from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
+    from fidc_assets.lib.ingest.landing import receive_files, scan_inbox
+    from fidc_assets.lib.ingest.specs import load_specs
+
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    first = _tick(sensor, inbox)
+    assert len(json.loads(first.cursor)["pending"]) == 1
+    matched, _ = scan_inbox(inbox, load_specs(CUSTODIANS_DIR))
+    receive_files(_lakehouse(inbox).lake(), matched)  # what the run does first
+    later = _tick(sensor, inbox, _pending_ago(first.cursor, 11 * 60))
+    assert _requests(later) == [] and json.loads(later.cursor)["pending"] == {}
+
+
+def test_a_v1_cursor_still_loads(sensor, inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
+    raw = json.loads(_tick(sensor, inbox).cursor)
+    v1 = json.dumps({"v": 1, "newest": raw["newest"], "files": raw["files"]})
+    result = _tick(sensor, inbox, v1)
+    assert _requests(result) == [] and json.loads(result.cursor)["pending"] == {}

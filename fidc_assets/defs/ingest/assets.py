@@ -6,7 +6,6 @@ from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import date_fund_pairs
-from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 
 CUSTODIAN_FILES = dg.AssetKey(["lake", "custodian_files"])
 RECEIVABLE_POSITIONS = dg.AssetKey(["lake", "receivable_positions"])
@@ -39,6 +38,8 @@ def _lake_entity_asset(entity: str, doc: str, partitions: dg.PartitionsDefinitio
         retry_policy=RETRY,
     )
     def lake_entity(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        from fidc_assets.lib.ingest.landing import land_slices  # run-time import: pandas is not load-time work
+
         pairs = date_fund_pairs(context.partition_keys)
         days = sorted({d for d, _ in pairs})
         report = land_slices(lakehouse.lake(), lakehouse.specs(), days, entities=[entity], day_funds=pairs)
@@ -85,6 +86,8 @@ def definitions() -> dg.Definitions:
         retry_policy=RETRY,
     )
     def custodian_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        from fidc_assets.lib.ingest.landing import receive_files, scan_inbox  # run-time import (pandas)
+
         pairs = set(date_fund_pairs(context.partition_keys))
         matched, unmatched = scan_inbox(lakehouse.inbox_fs(), lakehouse.specs())
         todays = [(f, m) for f, m in matched if (m.reference_date, m.fund_cnpj) in pairs]

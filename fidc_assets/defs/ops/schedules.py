@@ -80,6 +80,17 @@ def definitions() -> dg.Definitions:
             return dg.SkipReason(f"{day} is not an ANBIMA business day")
         return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
 
+    # declarative automation for the hot load and the marts (FOLLOWS_UPSTREAM on each asset); the 20:00 schedule
+    # above stays as the safety net. Tagged like the schedule's runs, so the dbt window limit (1) serializes them.
+    automation = dg.AutomationConditionSensorDefinition(
+        "marts_automation",
+        target=dg.AssetSelection.assets(*LANDING_ASSETS.values()).downstream(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        run_tags={"fidc/dbt_window": "auto"},
+        description="Rebuilds a date's hot load and marts once its ingestion changed and is idle.",
+    )
+
     nightly = dg.ScheduleDefinition(
         name="nightly_maintenance",
         job=iceberg_maintenance,
@@ -88,4 +99,4 @@ def definitions() -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Every night at 02:00: expire old Iceberg snapshots, drop hot partitions outside the window.",
     )
-    return dg.Definitions(jobs=[marts_job, iceberg_maintenance], schedules=[daily, nightly])
+    return dg.Definitions(jobs=[marts_job, iceberg_maintenance], schedules=[daily, nightly], sensors=[automation])

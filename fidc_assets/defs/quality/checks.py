@@ -9,7 +9,6 @@ from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.partition_math import date_fund_pairs
-from fidc_assets.lib.lake.quality import validate_receivable_positions
 
 
 def definitions() -> dg.Definitions:
@@ -24,6 +23,8 @@ def definitions() -> dg.Definitions:
     def gx_receivable_positions(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> dg.AssetCheckResult:
+        from fidc_assets.lib.lake.quality import validate_receivable_positions  # run-time import (GX)
+
         pairs = date_fund_pairs(context.partition_keys)
         days = sorted({d for d, _ in pairs})
         rows = lakehouse.lake().read(

@@ -8,20 +8,25 @@ ANBIMA calendar (2000-2099); `holidays.Brazil()` and workalendar are not ANBIMA 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 
 #: First business day of the lakehouse's history (the legacy system's first year).
 HISTORY_START = dt.date(2019, 1, 2)
 TIMEZONE = "America/Sao_Paulo"
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @lru_cache(maxsize=1)
 def anbima_holidays() -> frozenset[dt.date]:
     """All ANBIMA holidays (weekend ones included) from the bizdays calendar file."""
-    import bizdays  # local import: keeps module import cheap
+    # the calendar file's dates, read directly: `bizdays.Calendar.load` also builds a day index over 1970-2099
+    # (~2 s, paid by every Dagster definitions load); the file is the same source
+    from importlib.resources import files
 
-    return frozenset(bizdays.Calendar.load("ANBIMA").holidays)
+    text = files("bizdays").joinpath("ANBIMA.cal").read_text()
+    return frozenset(dt.date.fromisoformat(line) for line in map(str.strip, text.splitlines()) if _ISO.match(line))
 
 
 def is_business_day(day: dt.date) -> bool:

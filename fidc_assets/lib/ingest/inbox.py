@@ -29,7 +29,7 @@ import fsspec
 from fidc_assets.lib.core.partition_math import date_fund_key
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2  # 2: + `pending` (files requested, not yet seen in the registry); a v1 cursor still loads
 
 
 @dataclass(frozen=True)
@@ -125,14 +125,31 @@ class Inbox:
         return target[len(self.root) + 1 :]
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A file the sensor asked a run for and has not yet seen in the registry."""
+
+    path: str
+    partition_key: str
+    requested_at: float  # epoch seconds of the last request
+    attempt: int  # 1 for the first request, +1 per re-request
+
+
 @dataclass
 class InboxCursor:
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # name → (size, mtime_ns, sha256)
     newest: tuple[int, str] | None = None  # (mtime_ns, name) of the newest file seen
+    pending: dict[str, Pending] = field(default_factory=dict)  # sha256 → the request awaiting the registry
 
     def to_json(self) -> str:
+        pending = {k: [p.path, p.partition_key, p.requested_at, p.attempt] for k, p in sorted(self.pending.items())}
         return json.dumps(
-            {"v": CURSOR_VERSION, "newest": self.newest, "files": {k: list(v) for k, v in sorted(self.files.items())}},
+            {
+                "v": CURSOR_VERSION,
+                "newest": self.newest,
+                "files": {k: list(v) for k, v in sorted(self.files.items())},
+                "pending": pending,
+            },
             separators=(",", ":"),
         )
 
@@ -141,10 +158,11 @@ class InboxCursor:
         if not text:
             return cls()
         raw = json.loads(text)
-        if raw.get("v") != CURSOR_VERSION:
+        if raw.get("v") not in (1, CURSOR_VERSION):
             return cls()  # an unknown cursor: start over (run keys still prevent duplicate runs)
         newest = tuple(raw["newest"]) if raw.get("newest") else None
-        return cls({k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw["files"].items()}, newest)
+        pending = {k: Pending(str(v[0]), str(v[1]), float(v[2]), int(v[3])) for k, v in raw.get("pending", {}).items()}
+        return cls({k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw["files"].items()}, newest, pending)
 
 
 @dataclass(frozen=True)
@@ -188,3 +206,75 @@ def detect_changes(
         if newest is None or (item.mtime_ns, item.name) > tuple(newest):
             newest = (item.mtime_ns, item.name)
     return InboxChanges(new, unmatched, InboxCursor(files, newest))
+
+
+def run_key(shas: Iterable[str], attempt: int = 1) -> str:
+    """The run key of one fund-day's request: sha256 over its files' sorted sha256s (the same set of bytes never
+    runs twice); a re-request (`attempt` > 1) gets a new key, so Dagster launches it."""
+    digest = hashlib.sha256("\n".join(sorted(set(shas))).encode()).hexdigest()
+    return digest if attempt == 1 else f"{digest}-{attempt}"
+
+
+@dataclass(frozen=True)
+class FundDayRequest:
+    """One run for a fund-day: every file of that (business day, fund) to land."""
+
+    partition_key: str
+    files: tuple[Pending, ...]
+    shas: tuple[str, ...]
+    attempt: int
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.shas, self.attempt)
+
+
+def group_by_fund_day(items: Iterable[tuple[str, Pending]]) -> list[FundDayRequest]:
+    """(sha256, pending) pairs → one request per partition, files in name order; the attempt is the highest."""
+    by_partition: dict[str, list[tuple[str, Pending]]] = {}
+    for sha, p in items:
+        by_partition.setdefault(p.partition_key, []).append((sha, p))
+    out = []
+    for key, group in sorted(by_partition.items()):
+        group.sort(key=lambda sp: (posixpath.basename(sp[1].path), sp[0]))
+        out.append(
+            FundDayRequest(
+                key, tuple(p for _, p in group), tuple(s for s, _ in group), max(p.attempt for _, p in group)
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What became of the files awaiting the registry, at one tick."""
+
+    landed: list[str]  # sha256s the registry now holds: no longer pending
+    vanished: list[tuple[str, Pending]]  # files gone from the inbox before landing: reported, no longer pending
+    waiting: list[tuple[str, Pending]]  # still within the delay, or their partition has a run in progress
+    overdue: list[tuple[str, Pending]]  # to request again (attempt + 1, requested now)
+
+
+def reconcile(
+    pending: dict[str, Pending],
+    received: set[str],
+    present: set[str],
+    in_progress: set[str],
+    now: float,
+    after_seconds: float,
+) -> Reconciliation:
+    """Decide, for every pending file, from the registry (`received` sha256s), the inbox (`present` paths), the
+    partitions with a queued or running run (`in_progress`) and the clock: landed, vanished, waiting or overdue.
+    Overdue: requested at least `after_seconds` ago, not in the registry, still in the inbox, and no run of its
+    fund-day in progress (a retry the daemon launched, or a slow queue, is waited for)."""
+    landed, vanished, waiting, overdue = [], [], [], []
+    for sha, p in sorted(pending.items()):
+        if sha in received:
+            landed.append(sha)
+        elif p.path not in present:
+            vanished.append((sha, p))
+        elif now - p.requested_at < after_seconds or p.partition_key in in_progress:
+            waiting.append((sha, p))
+        else:
+            overdue.append((sha, Pending(p.path, p.partition_key, now, p.attempt + 1)))
+    return Reconciliation(landed, vanished, waiting, overdue)
