@@ -13,11 +13,11 @@ import pytest
 from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
-from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest import landing as ingest
+from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
-from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake import catalog as lake_module
+from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.sample.generator import generate_sample, read_positions_truth
 from fidc_assets.settings import CUSTODIANS_DIR
 

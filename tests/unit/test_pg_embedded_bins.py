@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fidc_assets.lib.hot.embedded import server as pg_embedded
 
+from fidc_assets.lib.hot.embedded import server as pg_embedded
 from fidc_assets.lib.hot.embedded.server import REQUIRED_BINARIES, PgBinariesNotFoundError, find_pg_bin_dir
 
 
