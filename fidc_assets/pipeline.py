@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pyiceberg.expressions import In
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.funds import FundRegistry, load_fund_registry, write_fund_registry
 from fidc_assets.lib.core.partition_math import date_fund_key
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import is_in
 from fidc_assets.settings import REPO_DIR, Settings
 
 
@@ -156,13 +156,13 @@ class Summary:
 
 def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summary:
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse)
-    registry = lake.read(canonical.FILE_REGISTRY, In("reference_date", days)).to_pylist()
+    registry = lake.read(canonical.FILE_REGISTRY, is_in("reference_date", days)).to_pylist()
     status = [r["status"] for r in registry]
     current = [r["sha256"] for r in registry if r["status"] == "accepted"]
-    quarantined_rows = lake.read(canonical.QUARANTINE, In("source_file_sha256", current or [""]), ("line_number",))
-    landed = lake.read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days), ("reference_date",)).num_rows
+    quarantined_rows = lake.read(canonical.QUARANTINE, is_in("source_file_sha256", current or [""]), ("line_number",))
+    landed = lake.read(canonical.RECEIVABLE_POSITIONS, is_in("reference_date", days), ("reference_date",)).num_rows
     other_rows = {
-        e.name: lake.read(e, In("file_date", days), ("file_date",)).num_rows
+        e.name: lake.read(e, is_in("file_date", days), ("file_date",)).num_rows
         for e in (canonical.ACQUISITIONS, canonical.SETTLEMENTS, canonical.FUND_QUOTAS)
     }
     with psycopg.connect(dsn) as conn:

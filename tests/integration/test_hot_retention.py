@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 import pytest
-from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.hot.loader import HOT_ENTITIES, landing_days, load_days_from_cold, read_cold_days
 from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention, mart_partitions
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to
 from fidc_assets.sample.canonical_rows import canonical_rows
 from tests.integration.test_hot_loader import drop_database, private_database
 
@@ -146,7 +146,7 @@ def test_cold_missing_rows_keeps_the_hot_day(env):
     day = DAYS[2]
     rows = read_cold_days(lake, canonical.FUND_QUOTAS, [day])
     fewer = rows.filter(pa.compute.not_equal(rows["fund_cnpj"], FUNDS[0]))
-    lake.replace_slice(canonical.FUND_QUOTAS, fewer, EqualTo("reference_date", day))
+    lake.replace_slice(canonical.FUND_QUOTAS, fewer, equal_to("reference_date", day))
 
     with pytest.raises(
         HotColdMismatch, match=rf"fund_quotas_p{day:%Y%m%d}.*fund {FUNDS[0]}: hot has \d+ rows, cold has none"

@@ -3,13 +3,13 @@
 import datetime as dt
 
 import dagster as dg
-from pyiceberg.expressions import In
 
 from fidc_assets.defs.partitions import FUNDS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import is_business_day
 from fidc_assets.lib.core.canonical import FILE_REGISTRY
 from fidc_assets.lib.ingest.inbox import InboxCursor, detect_changes
+from fidc_assets.lib.lake.filters import is_in
 
 
 def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
@@ -17,7 +17,7 @@ def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
     shas = sorted({f.sha256 for f in new if f.match is not None})
     if not shas:
         return set()
-    found = lakehouse.lake().read(FILE_REGISTRY, In("sha256", shas), ("sha256",))
+    found = lakehouse.lake().read(FILE_REGISTRY, is_in("sha256", shas), ("sha256",))
     return set(found["sha256"].to_pylist())
 
 

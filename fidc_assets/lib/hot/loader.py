@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
-from pyiceberg.expressions import In
 from pyiceberg.types import (
     BooleanType,
     DateType,
@@ -52,6 +51,7 @@ from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.canonical import Entity
 from fidc_assets.lib.hot.binary_copy import encode_stream
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import is_in
 
 LANDING_SCHEMA = "landing"
 
@@ -213,7 +213,7 @@ def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date], rule: So
     date_col = _require_dated(entity)
     if not days:
         return canonical.arrow_schema(entity).empty_table()
-    rows = lake.read(entity, In(date_col, sorted(set(days))))
+    rows = lake.read(entity, is_in(date_col, sorted(set(days))))
     rows = rows.select(list(entity.field_names)).cast(canonical.arrow_schema(entity))
     return rows if rule is None else rule.resolve(rows, date_col)
 
