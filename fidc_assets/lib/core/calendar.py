@@ -21,7 +21,10 @@ def anbima_holidays() -> frozenset[dt.date]:
     """All ANBIMA holidays (weekend ones included) from the bizdays calendar file."""
     import bizdays  # local import: keeps module import cheap
 
-    return frozenset(bizdays.Calendar.load("ANBIMA").holidays)
+    calendar = bizdays.Calendar.load("ANBIMA")
+    if calendar is None:  # load() returns None only when given no name: its inferred type cannot tell
+        raise RuntimeError("bizdays did not load its ANBIMA calendar")
+    return frozenset(calendar.holidays)
 
 
 def is_business_day(day: dt.date) -> bool:

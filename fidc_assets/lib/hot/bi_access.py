@@ -18,6 +18,7 @@ and its login role is disabled (NOLOGIN), not dropped, so nothing that depends o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -27,7 +28,7 @@ from fidc_assets.lib.hot.reference import REFERENCE_SCHEMA, TENANT_ROLE_PREFIX, 
 
 READER_ROLE = "fidc_bi_reader"
 MARTS_SCHEMA = "marts"
-POLICY_NAME = "tenant_funds"
+POLICY_NAME: Final = "tenant_funds"
 PASSWORD_ENV_PREFIX = "FIDC_BI_PASSWORD_"
 
 #: Installed in `reference`: grants SELECT on a mart table to fidc_bi_reader and, when it has fund_cnpj,
@@ -110,13 +111,14 @@ def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapp
 
     # the registry tables the policy reads: each tenant sees only its own manager and funds
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(ref, reader))
-    for table, predicate in (
+    policies: tuple[tuple[str, LiteralString], ...] = (
         ("fund_managers", "tenant_role = current_user"),
         (
             "funds",
             f"manager_id in (select manager_id from {REFERENCE_SCHEMA}.fund_managers where tenant_role = current_user)",
         ),
-    ):
+    )
+    for table, predicate in policies:
         ident = sql.Identifier(REFERENCE_SCHEMA, table)
         conn.execute(sql.SQL("grant select on {} to {}").format(ident, reader))
         conn.execute(sql.SQL("alter table {} enable row level security").format(ident))
