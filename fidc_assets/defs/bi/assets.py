@@ -2,6 +2,7 @@
 and the BI roles. Thin: the work is in `fidc_assets.lib.hot.reference` and `fidc_assets.lib.hot.bi_access`."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -58,7 +59,7 @@ def definitions() -> dg.Definitions:
             {spec.id: spec.name for spec in lakehouse.specs().values()},
             load_asset_types(),
             anbima_holidays(),
-            load_fx_rates(os.environ.get("FIDC_FX_RATES") or FX_RATES_FILE),
+            load_fx_rates(Path(os.environ.get("FIDC_FX_RATES") or FX_RATES_FILE)),
         )
         with psycopg.connect(lakehouse.dsn()) as conn:
             counts = sync_reference_data(conn, data)
@@ -67,7 +68,7 @@ def definitions() -> dg.Definitions:
         if not registry.funds:
             funds_file = lakehouse.settings().funds_file
             context.log.warning(f"the fund registry {funds_file} has no funds: no tenant sees any data")
-        tenants = ", ".join(access["tenants"]) or "(none)"
+        tenants = ", ".join(access.tenants) or "(none)"
         for name, key in REFERENCE_KEYS.items():
             yield dg.MaterializeResult(asset_key=key, metadata={"rows": counts[name], "tenant_roles": tenants})
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from fidc_assets.defs.partitions import FUNDS
+from fidc_assets.defs.partitions import FUNDS, FUNDS_PARTITIONS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import is_business_day
 from fidc_assets.lib.core.canonical import FILE_REGISTRY
@@ -18,7 +18,7 @@ def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
     if not shas:
         return set()
     found = lakehouse.lake().read(FILE_REGISTRY, is_in("sha256", shas), ("sha256",))
-    return set(found["sha256"].to_pylist())
+    return {sha for sha in found["sha256"].to_pylist() if sha is not None}
 
 
 def inbox_sensor(job) -> dg.SensorDefinition:
@@ -39,17 +39,20 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         inbox = lakehouse.inbox_fs()
         registry = lakehouse.fund_registry()
         funds = set(registry.cnpjs)
-        registered = set(context.instance.get_dynamic_partitions(FUNDS.name))
+        registered = set(context.instance.get_dynamic_partitions(FUNDS_PARTITIONS))
         new_funds = [c for c in registry.cnpjs if c not in registered]
         cursor = InboxCursor.from_json(context.cursor)
         changes = detect_changes(inbox.list(), cursor, lakehouse.specs(), hasher=inbox.sha256)
         seen_shas = {sha for _, _, sha in cursor.files.values()} | _already_received(lakehouse, changes.new)
         requests, set_aside = [], [(f, "matches no custodian's file pattern") for f in changes.unmatched]
         for f in changes.new:
-            if not is_business_day(f.match.reference_date):
+            match = f.match
+            if match is None:  # detect_changes lists these in changes.unmatched, never in changes.new
+                continue
+            if not is_business_day(match.reference_date):
                 set_aside.append((f, "is dated on a non-business day"))
-            elif f.match.fund_cnpj not in funds:
-                why = f"is for fund {f.match.fund_cnpj}, which is not in the fund registry (FIDC_FUNDS)"
+            elif match.fund_cnpj not in funds:
+                why = f"is for fund {match.fund_cnpj}, which is not in the fund registry (FIDC_FUNDS)"
                 set_aside.append((f, why))
             elif f.sha256 not in seen_shas:  # the same bytes under another name are not a new delivery
                 requests.append(
@@ -58,7 +61,7 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                         partition_key=f.partition_key,
                         tags={
                             "fidc/file": f.listing.name,
-                            "fidc/custodian": f.match.custodian.id,
+                            "fidc/custodian": match.custodian.id,
                             "fidc/sha256": f.sha256,
                         },
                     )

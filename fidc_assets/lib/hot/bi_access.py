@@ -18,6 +18,7 @@ and its login role is disabled (NOLOGIN), not dropped, so nothing that depends o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final, LiteralString
 
 import psycopg
@@ -89,7 +90,16 @@ def mart_tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapping[str, str]) -> dict[str, object]:
+@dataclass(frozen=True)
+class BiAccess:
+    """What `ensure_bi_access` set up: the tenant login roles, the stale ones it disabled, the mart tables."""
+
+    tenants: list[str]
+    disabled: list[str]
+    mart_tables: list[str]
+
+
+def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapping[str, str]) -> BiAccess:
     """Roles, grants and row security for `registry`'s tenants (the caller commits). Expects the
     `reference` tables (`fidc_assets.lib.hot.reference.sync_reference_data`) to exist."""
     ref = sql.Identifier(REFERENCE_SCHEMA)
@@ -143,4 +153,4 @@ def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, env: Mapp
     for schema in ("landing", "staging", "intermediate", "recon"):
         if conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
             conn.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), reader))
-    return {"tenants": sorted(wanted), "disabled": sorted(stale), "mart_tables": tables}
+    return BiAccess(tenants=sorted(wanted), disabled=sorted(stale), mart_tables=tables)
