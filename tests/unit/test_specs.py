@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from fidc_assets.lib.core.documents import cnpj_check_digits, format_cnpj
-from fidc_assets.lib.ingest.specs import CustodianSpec, SpecError, load_spec, load_specs, match_file
+from fidc_assets.lib.ingest.specs import CustodianSpec, DelimitedFormat, SpecError, load_spec, load_specs, match_file
 from fidc_assets.settings import CUSTODIANS_DIR
 
 SHIPPED = CUSTODIANS_DIR / "custodia_alfa.yaml"
@@ -52,6 +52,7 @@ def test_shipped_spec_loads():
     (file_spec,) = spec.files
     assert file_spec.entity == "receivable_positions"
     fmt = file_spec.format
+    assert isinstance(fmt, DelimitedFormat)
     assert (fmt.kind, fmt.encoding, fmt.delimiter, fmt.decimal, fmt.thousands) == (
         "delimited",
         "latin-1",
