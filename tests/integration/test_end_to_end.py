@@ -19,6 +19,7 @@ from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.filters import equal_to, is_in
 from fidc_assets.pipeline import run_days
 from fidc_assets.sample.generator import read_expected_quarantine, read_truth
+from tests.db import scalar
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +89,7 @@ def test_rematerializing_a_partition_leaves_the_same_rows(first_run, lakehouse, 
     assert lake.read(canonical.FILE_REGISTRY).num_rows == before_registry
     assert _mart(lakehouse.dsn) == before_mart
     with psycopg.connect(lakehouse.dsn) as conn:
-        landing = conn.execute(
-            "select count(*) from landing.receivable_positions where reference_date = %s", [day]
-        ).fetchone()[0]
+        landing = scalar(conn, "select count(*) from landing.receivable_positions where reference_date = %s", [day])
     assert landing == before_lake
 
 
@@ -194,6 +193,7 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
     sensor = definitions.get_sensor_def("inbox_sensor")
     with dg.build_sensor_context(resources={"lakehouse": LakehouseResource()}, instance=instance) as ctx:
         baseline = sensor(ctx)  # first tick: every sample file is already in the lake, so no run
+    assert isinstance(baseline, dg.SensorResult)
     assert not baseline.run_requests
 
     day = sample.days[1]
@@ -208,6 +208,7 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
         cursor=baseline.cursor, resources={"lakehouse": LakehouseResource()}, instance=instance
     ) as ctx:
         tick = sensor(ctx)
+    assert isinstance(tick, dg.SensorResult) and tick.run_requests is not None
     [request] = tick.run_requests
     assert request.partition_key == f"{day.isoformat()}|{fund}" and request.tags["fidc/file"] == corrected_name
 

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from fidc_assets.lib.hot.embedded.server import ENV_OS_USER, EmbeddedPostgres, EmbeddedPostgresError
+from tests.db import own_sql
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,7 @@ def pg() -> Iterator[EmbeddedPostgres]:
 
 def query_one(dsn: str, statement: str) -> object:
     with psycopg.connect(dsn, connect_timeout=5) as conn:
-        row = conn.execute(statement).fetchone()
+        row = conn.execute(own_sql(statement)).fetchone()
     assert row is not None
     return row[0]
 
