@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.synced
 
-.PHONY: help setup demo test test-unit ui lint db-start db-stop clean
+.PHONY: help setup demo test test-unit ui check lint types imports sql db-start db-stop clean
 
 help:
 	@echo "make demo   run the main job end to end on embedded defaults (sample data, embedded PostgreSQL)"
 	@echo "make test   run the tests (unit + integration, real PostgreSQL/Iceberg/dbt/GX/webserver)"
 	@echo "make ui     start the Dagster webserver on http://127.0.0.1:3000"
-	@echo "make lint   ruff"
+	@echo "make check  the gates CI and pre-commit run: ruff, the import contract, sqlfluff, pyright"
+	@echo "make lint   ruff only (check + format)"
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,9 +37,25 @@ test-unit: $(STAMP)
 ui: setup
 	$(BIN)/fidc-lake ui
 
+# The gates, fastest first. .pre-commit-config.yaml runs the same commands and .ci/run runs `make check`
+# before `make test`: keep the three in step (tests/unit/test_gates.py checks they are).
+check: lint imports sql types deploy-check
+
 lint: $(STAMP)
-	$(BIN)/ruff check fidc_assets tests
-	$(BIN)/ruff format --check fidc_assets tests
+	$(BIN)/ruff check fidc_assets tests bench
+	$(BIN)/ruff format --check fidc_assets tests bench
+
+# the layers of lib/ and "product code never imports sample/" ([tool.importlinter] in pyproject.toml)
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+# the dbt models (dbt_project/.sqlfluff: postgres, jinja templater with dbt's builtins and our macros)
+sql: $(STAMP)
+	$(BIN)/sqlfluff lint dbt_project/models
+
+# pyright, standard mode ([tool.pyright] in pyproject.toml): zero errors
+types: $(STAMP)
+	$(BIN)/pyright
 
 db-start: $(STAMP)
 	$(BIN)/fidc-lake db start

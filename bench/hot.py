@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from fidc_assets.lib.hot.loader import replace_days
     from fidc_assets.sample.canonical_rows import canonical_rows
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--rows", default="1000000,5000000", help="comma-separated row counts")
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--days", type=int, default=20)

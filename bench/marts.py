@@ -32,10 +32,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import LiteralString
 
 import numpy as np
 import psycopg
 import pyarrow as pa
+from psycopg import sql
 
 from bench.common import BENCH_DIR, OUT_DIR, git_revision, private_server
 
@@ -48,7 +50,7 @@ KINDS = ["liquidacao", "liquidacao_parcial", "recompra", "baixa"]
 QUOTA_CLASSES = ["senior", "mezanino", "subordinada"]
 
 #: The five queries of the README's "BI access" section (parameters: fund, day).
-QUERIES = {
+QUERIES: dict[str, LiteralString] = {
     "fund_day_overview": "select fund_cnpj, pl, present_value, pdd_ratio, delinquency_over_90_ratio, "
     "subordination_junior_ratio, top10_cedente_ratio from marts.mart_fund_daily where reference_date = %(day)s",
     "fund_month_series": "select reference_date, pl, present_value, pdd_value, delinquency_over_30_ratio "
@@ -136,8 +138,8 @@ def prepare(dsn: str, database: str, days: list[dt.date], per_fund_day: int) -> 
     from fidc_assets.settings import Settings
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {database} with (force)")
-        conn.execute(f"create database {database}")
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
     target = _dsn_for(dsn, database)
     registry = FundRegistry(
         managers=tuple(Manager(id=m, name=m.title()) for m in MANAGERS),
@@ -214,8 +216,8 @@ def latency(dsn: str, role: str, fund: str, day: dt.date, rate: float, seconds: 
     def worker() -> None:
         with psycopg.connect(host=parts["host"], port=parts["port"], dbname=parts["dbname"], user=role) as conn:
             conn.autocommit = True
-            for sql in QUERIES.values():  # warm the connection's plan cache
-                conn.execute(sql, params).fetchall()
+            for query in QUERIES.values():  # warm the connection's plan cache
+                conn.execute(query, params).fetchall()
             ready.wait()
             while (item := due.get()) is not None:
                 i, at = item
@@ -250,7 +252,7 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> None:
     from fidc_assets.lib.core.calendar import business_days_between
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     p.add_argument("--per-fund-day", type=int, default=2000, help="receivable positions per fund and day")
     p.add_argument("--builds", type=int, default=3, help="timed one-day builds per scenario (median kept)")
     p.add_argument("--rates", default="50,200", help="requests per second, comma-separated")

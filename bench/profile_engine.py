@@ -64,7 +64,9 @@ def _time_kernels() -> dict[tuple[str, str, str], list]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile_engine", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile_engine", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("file", type=Path, help="a custodian file (its name must match a custodian pattern)")
     parser.add_argument("--top", type=int, default=25, help="lines of each listing (default 25)")
     args = parser.parse_args(argv)

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
-from pyiceberg.expressions import In
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.funds import FundRegistry, load_fund_registry, write_fund_registry
 from fidc_assets.lib.core.partition_math import date_fund_key
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import is_in
 from fidc_assets.settings import REPO_DIR, Settings
 
 
@@ -69,12 +69,12 @@ def adopt_fund_registry(source: Path, target: Path) -> FundRegistry:
 
 def register_funds(instance, registry: FundRegistry) -> list[str]:
     """Add the registry's funds missing from the `funds` dynamic partitions; returns the ones added."""
-    from fidc_assets.defs.partitions import FUNDS
+    from fidc_assets.defs.partitions import FUNDS_PARTITIONS
 
-    have = set(instance.get_dynamic_partitions(FUNDS.name))
+    have = set(instance.get_dynamic_partitions(FUNDS_PARTITIONS))
     new = [c for c in registry.cnpjs if c not in have]
     if new:
-        instance.add_dynamic_partitions(FUNDS.name, new)
+        instance.add_dynamic_partitions(FUNDS_PARTITIONS, new)
     return new
 
 
@@ -111,13 +111,13 @@ def run_days(
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from fidc_assets.definitions import defs
-    from fidc_assets.defs.partitions import FUNDS
+    from fidc_assets.defs.partitions import FUNDS_PARTITIONS
 
     definitions = defs()
     instance = instance or dg.DagsterInstance.get()
     settings = Settings.from_env()
     register_funds(instance, load_fund_registry(settings.funds_file))
-    funds = instance.get_dynamic_partitions(FUNDS.name)
+    funds = instance.get_dynamic_partitions(FUNDS_PARTITIONS)
     if not funds:
         raise RuntimeError(
             f"no funds are registered: the fund registry {settings.funds_file} is missing or empty "
@@ -164,24 +164,25 @@ class Summary:
     other_rows: dict[str, int]
 
 
+def _count(conn: psycopg.Connection, query: LiteralString, days: list[dt.date]) -> int:
+    row = conn.execute(query, [days]).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summary:
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
-    registry = lake.read(canonical.FILE_REGISTRY, In("reference_date", days)).to_pylist()
+    registry = lake.read(canonical.FILE_REGISTRY, is_in("reference_date", days)).to_pylist()
     status = [r["status"] for r in registry]
     current = [r["sha256"] for r in registry if r["status"] == "accepted"]
-    quarantined_rows = lake.read(canonical.QUARANTINE, In("source_file_sha256", current or [""]), ("line_number",))
-    landed = lake.read(canonical.RECEIVABLE_POSITIONS, In("reference_date", days), ("reference_date",)).num_rows
+    quarantined_rows = lake.read(canonical.QUARANTINE, is_in("source_file_sha256", current or [""]), ("line_number",))
+    landed = lake.read(canonical.RECEIVABLE_POSITIONS, is_in("reference_date", days), ("reference_date",)).num_rows
     other_rows = {
-        e.name: lake.read(e, In("file_date", days), ("file_date",)).num_rows
+        e.name: lake.read(e, is_in("file_date", days), ("file_date",)).num_rows
         for e in (canonical.ACQUISITIONS, canonical.SETTLEMENTS, canonical.FUND_QUOTAS)
     }
     with psycopg.connect(dsn) as conn:
-        landing = conn.execute(
-            "select count(*) from landing.receivable_positions where reference_date = any(%s)", [days]
-        ).fetchone()[0]
-        mart = conn.execute(
-            "select count(*) from marts.mart_fund_daily where reference_date = any(%s)", [days]
-        ).fetchone()[0]
+        landing = _count(conn, "select count(*) from landing.receivable_positions where reference_date = any(%s)", days)
+        mart = _count(conn, "select count(*) from marts.mart_fund_daily where reference_date = any(%s)", days)
     evaluations = result.get_asset_check_evaluations() if result is not None else []
     return Summary(
         files_received=len(registry),

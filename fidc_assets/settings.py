@@ -14,7 +14,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_PG_BIN | pgserver wheel, `pg_config`, PATH, `/usr/lib/postgresql/*/bin` | the embedded server's binaries |
 | FIDC_PG_OS_USER | `nobody` | OS user (name or uid) the embedded server runs as when the process is root |
 | FIDC_ICEBERG_CATALOG_URI | `sqlite:///FIDC_HOME/iceberg/catalog.db` | SQL catalog (`postgresql+psycopg://`) or REST |
-| FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse (`file://`, `s3://`); raw archive root too by default |
+| FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse (`file://`, `s3://`), and raw archive by default |
 | FIDC_ARCHIVE | FIDC_WAREHOUSE | raw archive root; its own bucket when the warehouse is an S3 table bucket |
 | FIDC_INBOX | `FIDC_HOME/inbox` | where custodians drop files: a directory or an fsspec URL |
 | FIDC_FUNDS | `FIDC_HOME/funds.yaml` | the fund registry: funds, managers (BI tenants), custodians |
@@ -23,7 +23,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_BI_PASSWORD_<ID> | unset: no password | password of fund manager `<id>`'s BI role (`FIDC_BI_PASSWORD_AURORA`) |
 | FIDC_MARTS_CUTOFF | `20:00` | HH:MM, São Paulo time, of the business-day hot load and marts |
 | FIDC_SNAPSHOT_RETENTION_DAYS | 30 | Iceberg snapshots older than this (days, at least 1) expire nightly |
-| FIDC_SENSOR_REREQUEST_MINUTES | 10 | an inbox file requested this long ago and not in the registry is requested again |
+| FIDC_SENSOR_REREQUEST_MINUTES | 10 | a file requested this long ago and still not registered is requested again |
 | FIDC_LEGACY_DSN | lakehouse server, mapping's database | the legacy database to migrate (`postgresql://`) |
 | FIDC_LEGACY_CUTOVER | the mapping's `cutover_date` | ISO date from which custodian files, not the legacy, count |
 | FIDC_GX_ROOT | `<repo>/great_expectations` | Great Expectations context (suites, checkpoints, Data Docs) |

@@ -14,12 +14,21 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from fidc_assets.settings import Settings
 
-SAMPLE_ARGS = {"seed": 7, "funds": 2, "days": 6, "receivables_per_fund": 300}
+
+class SampleArgs(TypedDict):
+    seed: int
+    funds: int
+    days: int
+    receivables_per_fund: int
+
+
+SAMPLE_ARGS = SampleArgs(seed=7, funds=2, days=6, receivables_per_fund=300)
 
 
 def sha256_tree(root: Path) -> dict[str, str]:

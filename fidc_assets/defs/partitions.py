@@ -31,7 +31,8 @@ def business_days() -> dg.DailyPartitionsDefinition:
 
 #: Funds are dynamic partitions: the fund registry (FIDC_FUNDS) adds them, the inbox sensor registers a
 #: registry fund the first time one of its files arrives. Dimension names are part of the partition keys.
-FUNDS = dg.DynamicPartitionsDefinition(name="funds")
+FUNDS_PARTITIONS = "funds"  # the partitions' name, as the instance's dynamic-partition calls take it
+FUNDS = dg.DynamicPartitionsDefinition(name=FUNDS_PARTITIONS)
 DATE_DIMENSION = "date"
 FUND_DIMENSION = "fund"
 

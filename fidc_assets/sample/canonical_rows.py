@@ -20,11 +20,13 @@ from fidc_assets.lib.core.canonical import Entity
 NULL_RATE = 0.05
 
 
-def _decimal(values: np.ndarray, t: pa.Decimal128Type) -> pa.Array:
+def _decimal(values: np.ndarray, t: pa.DataType) -> pa.Array:
+    """A decimal128 array `t` of the unscaled integers `values`, laid out as Arrow's two 64-bit words."""
     words = np.empty((len(values), 2), dtype=np.int64)
     words[:, 0] = values
     words[:, 1] = np.where(values < 0, -1, 0)
-    return pa.Array.from_buffers(t, len(values), [None, pa.py_buffer(words)])
+    # numpy's and pyarrow's stubs declare the buffer protocol only for Python 3.12+ (PEP 688)
+    return pa.Array.from_buffers(t, len(values), [None, pa.py_buffer(words)])  # pyright: ignore[reportArgumentType]
 
 
 def canonical_rows(

@@ -106,7 +106,8 @@ def ddmmaa(day: dt.date) -> str:
 
 def cents(value: Decimal, width: int) -> str:
     n = int(value.scaleb(2))
-    if n < 0 or value.as_tuple().exponent < -2:
+    exponent = value.as_tuple().exponent  # an int for a finite value (NaN and infinities failed above)
+    if n < 0 or not isinstance(exponent, int) or exponent < -2:
         raise ValueError(f"not a non-negative centavo amount: {value}")
     text = str(n).zfill(width)
     if len(text) != width:

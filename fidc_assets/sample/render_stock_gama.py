@@ -31,6 +31,7 @@ import zipfile
 from collections.abc import Sequence
 
 import xlsxwriter
+from xlsxwriter.format import Format
 
 from fidc_assets.lib.core.documents import format_document
 from fidc_assets.sample.records import Fund, StockPosition
@@ -120,7 +121,12 @@ class GamaStockRenderer:
         ws.write_string(0, 0, f"Posição de Estoque - {fund.name} - {br_date(day)}", bold)
         for c, name in enumerate(HEADER):
             ws.write_string(HEADER_ROW - 1, c, name, bold)
-        ws_string, ws_number, ws_date = ws.write_string, ws.write_number, ws.write_datetime
+        ws_string, ws_number = ws.write_string, ws.write_number
+
+        def ws_date(row: int, col: int, day: dt.date, cell_format: Format) -> None:
+            # xlsxwriter writes a date as its midnight (and documents dates); its annotation says datetime
+            ws.write_datetime(row, col, dt.datetime(day.year, day.month, day.day), cell_format)
+
         orig_name, orig_doc = self._orig
         accepted: list[StockPosition] = []
         corrupted: list[BadRow] = []

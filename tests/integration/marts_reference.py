@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from fidc_assets.sample.custodians import ALL_CUSTODIANS, assign_custodians
 from fidc_assets.sample.generator import render_files
@@ -96,7 +97,7 @@ def _top(exposures: dict[str, Decimal], n: int) -> Decimal:
     return sum(sorted(exposures.values(), reverse=True)[:n], Decimal(0))
 
 
-def fund_day_metrics(accepted: Accepted) -> dict[tuple[str, dt.date], dict[str, object]]:
+def fund_day_metrics(accepted: Accepted) -> dict[tuple[str, dt.date], dict[str, Any]]:
     """Every column of mart_fund_daily (but the key) per (fund, day), from the accepted records."""
     zero = Decimal("0.00")
     keys = set(accepted.positions)
@@ -115,15 +116,17 @@ def fund_day_metrics(accepted: Accepted) -> dict[tuple[str, dt.date], dict[str, 
     out = {}
     for key in keys:
         stock = accepted.positions.get(key, [])
-        row: dict[str, object] = {}
+        row: dict[str, Any] = {}
         q = quotas.get(key)
         pl = sum(q.values(), zero) if q else None
         row["pl"] = pl
         row["pl_senior"] = q["senior"] if q else None
         row["pl_mezzanine"] = q["mezanino"] if q else None
         row["pl_junior"] = q["subordinada"] if q else None
-        row["subordination_junior_ratio"] = _ratio(q["subordinada"], pl) if q else None
-        row["subordination_junior_mezzanine_ratio"] = _ratio(q["subordinada"] + q["mezanino"], pl) if q else None
+        row["subordination_junior_ratio"] = _ratio(q["subordinada"], pl) if q and pl is not None else None
+        row["subordination_junior_mezzanine_ratio"] = (
+            _ratio(q["subordinada"] + q["mezanino"], pl) if q and pl is not None else None
+        )
 
         pv = sum((p.present_value for p in stock), zero)
         pdd = sum((p.pdd_value for p in stock), zero)

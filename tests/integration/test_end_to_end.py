@@ -13,12 +13,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pyiceberg.expressions import EqualTo, In
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to, is_in
 from fidc_assets.pipeline import run_days
 from fidc_assets.sample.truth import read_expected_quarantine, read_truth
+from tests.db import scalar
 
 pytestmark = pytest.mark.integration
 
@@ -77,20 +78,18 @@ def test_raw_files_are_archived_byte_for_byte(first_run, lakehouse, sample):
 def test_rematerializing_a_partition_leaves_the_same_rows(first_run, lakehouse, sample, instance):
     day = sample.days[2]
     lake = _lake(lakehouse)
-    before_lake = lake.read(canonical.RECEIVABLE_POSITIONS, EqualTo("reference_date", day)).num_rows
+    before_lake = lake.read(canonical.RECEIVABLE_POSITIONS, equal_to("reference_date", day)).num_rows
     before_mart = _mart(lakehouse.dsn)
     before_registry = lake.read(canonical.FILE_REGISTRY).num_rows
 
     result = run_days([day], instance=instance)
 
     assert result.success
-    assert lake.read(canonical.RECEIVABLE_POSITIONS, EqualTo("reference_date", day)).num_rows == before_lake
+    assert lake.read(canonical.RECEIVABLE_POSITIONS, equal_to("reference_date", day)).num_rows == before_lake
     assert lake.read(canonical.FILE_REGISTRY).num_rows == before_registry
     assert _mart(lakehouse.dsn) == before_mart
     with psycopg.connect(lakehouse.dsn) as conn:
-        landing = conn.execute(
-            "select count(*) from landing.receivable_positions where reference_date = %s", [day]
-        ).fetchone()[0]
+        landing = scalar(conn, "select count(*) from landing.receivable_positions where reference_date = %s", [day])
     assert landing == before_lake
 
 
@@ -134,7 +133,7 @@ def test_corrected_redelivery_replaces_exactly_that_fund_day(first_run, lakehous
     registry = {r["original_name"]: r for r in _lake(lakehouse).read(canonical.FILE_REGISTRY).to_pylist()}
     assert registry[name]["status"] == "superseded"
     assert registry[corrected.name]["status"] == "accepted"
-    rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, EqualTo("reference_date", day)).to_pylist()
+    rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, equal_to("reference_date", day)).to_pylist()
     shas = {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund}
     assert shas == {registry[corrected.name]["sha256"]}
 
@@ -156,9 +155,9 @@ def test_unusable_file_is_quarantined_and_previous_data_kept(first_run, lakehous
     reg = [r for r in lake.read(canonical.FILE_REGISTRY).to_pylist() if r["original_name"] == broken.name]
     assert reg and reg[0]["status"] == "quarantined"
     assert "VALOR_NOMINAL" in reg[0]["error"]
-    q = lake.read(canonical.QUARANTINE, EqualTo("source_file_sha256", reg[0]["sha256"])).to_pylist()
+    q = lake.read(canonical.QUARANTINE, equal_to("source_file_sha256", reg[0]["sha256"])).to_pylist()
     assert [(x["line_number"], x["reason_code"]) for x in q] == [(None, "missing_columns")]
-    rows = lake.read(canonical.RECEIVABLE_POSITIONS, In("source_file_sha256", [reg[0]["sha256"]]))
+    rows = lake.read(canonical.RECEIVABLE_POSITIONS, is_in("source_file_sha256", [reg[0]["sha256"]]))
     assert rows.num_rows == 0
 
 
@@ -194,6 +193,7 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
     sensor = definitions.get_sensor_def("inbox_sensor")
     with dg.build_sensor_context(resources={"lakehouse": LakehouseResource()}, instance=instance) as ctx:
         baseline = sensor(ctx)  # first tick: every sample file is already in the lake, so no run
+    assert isinstance(baseline, dg.SensorResult)
     assert not baseline.run_requests
 
     day = sample.days[1]
@@ -208,6 +208,7 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
         cursor=baseline.cursor, resources={"lakehouse": LakehouseResource()}, instance=instance
     ) as ctx:
         tick = sensor(ctx)
+    assert isinstance(tick, dg.SensorResult) and tick.run_requests is not None
     [request] = tick.run_requests
     assert request.partition_key == f"{day.isoformat()}|{fund}" and request.tags["fidc/file"] == corrected_name
 
@@ -218,5 +219,5 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
     registry = {r["original_name"]: r for r in _lake(lakehouse).read(canonical.FILE_REGISTRY).to_pylist()}
     assert registry[corrected_name]["status"] == "accepted"
     assert registry[corrected_name]["sha256"] == request.run_key
-    rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, EqualTo("reference_date", day)).to_pylist()
+    rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, equal_to("reference_date", day)).to_pylist()
     assert {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund} == {request.run_key}

@@ -14,11 +14,13 @@ import psycopg
 import pyarrow as pa
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.hot.loader import replace_days
 from fidc_assets.lib.hot.partitions import HOT_ENTITIES, landing_days, partition_name
 from fidc_assets.sample.canonical_rows import canonical_rows
+from tests.db import own_sql, scalar
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +49,7 @@ def hot_dsn(lakehouse):
 
 def _landing(dsn: str, entity, day: dt.date | None = None) -> list[dict]:
     where = sql.SQL("where {} = %s").format(sql.Identifier(entity.partition_date)) if day else sql.SQL("")
-    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             sql.SQL("select * from landing.{} {}").format(sql.Identifier(entity.name), where), [day] if day else []
         )
@@ -104,9 +106,9 @@ def test_replacing_a_day_touches_only_that_day_and_swaps_it_whole(hot_dsn):
         with psycopg.connect(hot_dsn, autocommit=True) as conn:
             while not stop.is_set():
                 seen.add(
-                    conn.execute(
-                        "select count(*) from landing.receivable_positions where reference_date = %s", [DAYS[1]]
-                    ).fetchone()[0]
+                    scalar(
+                        conn, "select count(*) from landing.receivable_positions where reference_date = %s", [DAYS[1]]
+                    )
                 )
 
     thread = threading.Thread(target=reader)
@@ -137,7 +139,7 @@ def test_rows_reach_postgres_sorted_by_date_then_fund(hot_dsn, shuffled):
     entity = canonical.SETTLEMENTS
     rows = canonical_rows(entity, 2_000, DAYS, FUNDS, seed=5)  # generated fund by fund
     if shuffled:
-        rows = rows.take(pa.array(np.random.default_rng(3).permutation(rows.num_rows)))
+        rows = rows.take(pa.array(np.random.default_rng(3).permutation(rows.num_rows), pa.int64()))
     replace_days(hot_dsn, entity, rows, DAYS)
     assert sorted(_landing(hot_dsn, entity), key=_key) == sorted(rows.to_pylist(), key=_key)
     with psycopg.connect(hot_dsn) as conn:
@@ -164,7 +166,7 @@ def test_a_failed_load_leaves_the_previous_day_in_place(hot_dsn):
     assert sorted(_landing(hot_dsn, entity), key=_key) == before
     with psycopg.connect(hot_dsn) as conn:
         assert sorted(landing_days(conn, entity)) == DAYS
-        assert conn.execute("select count(*) from pg_class where relname like '%\\_new'").fetchone()[0] == 0
+        assert scalar(conn, "select count(*) from pg_class where relname like '%\\_new'") == 0
 
 
 def test_a_day_without_rows_becomes_an_empty_partition(hot_dsn):
@@ -189,7 +191,7 @@ def test_an_unpartitioned_landing_table_is_converted_with_its_rows(lakehouse):
         plain = landing_ddl(entity).as_string(None).split(" partition by range")[0]
         with psycopg.connect(dsn) as conn:
             conn.execute("create schema landing")
-            conn.execute(plain)
+            conn.execute(own_sql(plain))
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in old_rows.column_names)
             with conn.cursor().copy(sql.SQL("copy landing.receivable_positions ({}) from stdin").format(cols)) as cp:
                 for r in old_rows.to_pylist():

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
-from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.hot.loader import load_days_from_cold, read_cold_days
 from fidc_assets.lib.hot.partitions import HOT_ENTITIES, landing_days
 from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention, mart_partitions
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to
 from fidc_assets.sample.canonical_rows import canonical_rows
+from tests.db import own_sql, scalar
 from tests.integration.test_hot_loader import drop_database, private_database
 
 pytestmark = pytest.mark.integration
@@ -54,8 +56,10 @@ def env(lakehouse, tmp_path: Path):
             for mart in ("fct_receivable_position_daily", "mart_fund_daily"):
                 nxt = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
                 conn.execute(
-                    f"create table if not exists marts.{mart}_p{d:%Y%m} partition of marts.{mart} "
-                    f"for values from ('{d.replace(day=1)}') to ('{nxt}')"
+                    own_sql(
+                        f"create table if not exists marts.{mart}_p{d:%Y%m} partition of marts.{mart} "
+                        f"for values from ('{d.replace(day=1)}') to ('{nxt}')"
+                    )
                 )
         conn.execute(
             "insert into marts.fct_receivable_position_daily select reference_date, fund_cnpj, "
@@ -112,7 +116,7 @@ def test_only_partitions_outside_the_window_are_dropped_and_cold_stays(env):
     # a backfill of an old day rehydrates it from cold; the next retention run drops it again
     load_days_from_cold(lake, dsn, canonical.SETTLEMENTS, [DAYS[1]])
     with psycopg.connect(dsn) as conn:
-        back = conn.execute("select count(*) from landing.settlements where event_date = %s", [DAYS[1]]).fetchone()[0]
+        back = scalar(conn, "select count(*) from landing.settlements where event_date = %s", [DAYS[1]])
     assert back == read_cold_days(lake, canonical.SETTLEMENTS, [DAYS[1]]).num_rows > 0
     again = apply_retention(dsn, lake, MONTHS)
     assert again.dropped_landing == {"settlements": [DAYS[1]]}
@@ -146,8 +150,8 @@ def test_cold_missing_rows_keeps_the_hot_day(env):
     dsn, lake = env
     day = DAYS[2]
     rows = read_cold_days(lake, canonical.FUND_QUOTAS, [day])
-    fewer = rows.filter(pa.compute.not_equal(rows["fund_cnpj"], FUNDS[0]))
-    lake.replace_slice(canonical.FUND_QUOTAS, fewer, EqualTo("reference_date", day))
+    fewer = rows.filter(pc.not_equal(rows["fund_cnpj"], pa.scalar(FUNDS[0])))
+    lake.replace_slice(canonical.FUND_QUOTAS, fewer, equal_to("reference_date", day))
 
     with pytest.raises(
         HotColdMismatch, match=rf"fund_quotas_p{day:%Y%m%d}.*fund {FUNDS[0]}: hot has \d+ rows, cold has none"

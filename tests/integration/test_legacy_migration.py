@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -22,6 +23,7 @@ from fidc_assets.lib.legacy.rollback import rollback_month
 from fidc_assets.sample.legacy import LegacyParams, generate_legacy, read_defects
 from fidc_assets.settings import GX_ROOT_DIR
 from tests.conftest import traversable_tmp_dir
+from tests.db import scalar
 
 PARAMS = LegacyParams(seed=5, funds=2, months=3, shadow_days=5, receivables_per_fund=60)
 ENTITIES = (RECEIVABLE_POSITIONS, ACQUISITIONS, SETTLEMENTS, FUND_QUOTAS)
@@ -41,10 +43,10 @@ def lake(lakehouse) -> Lake:
 def _legacy_counts(legacy: str) -> dict[str, int]:
     with psycopg.connect(legacy) as conn:
         return {
-            "receivable_positions": conn.execute("select count(*) from tb_carteira").fetchone()[0],
-            "acquisitions": conn.execute("select count(*) from tb_movimento where cd_tipo_mov = 'AQ'").fetchone()[0],
-            "settlements": conn.execute("select count(*) from tb_movimento where cd_tipo_mov <> 'AQ'").fetchone()[0],
-            "fund_quotas": conn.execute("select count(*) from tb_cota").fetchone()[0],
+            "receivable_positions": scalar(conn, "select count(*) from tb_carteira"),
+            "acquisitions": scalar(conn, "select count(*) from tb_movimento where cd_tipo_mov = 'AQ'"),
+            "settlements": scalar(conn, "select count(*) from tb_movimento where cd_tipo_mov <> 'AQ'"),
+            "fund_quotas": scalar(conn, "select count(*) from tb_cota"),
         }
 
 
@@ -109,7 +111,9 @@ def test_a_backfill_stopped_midway_resumes_with_no_duplicate_and_no_missing_row(
     with pytest.raises(Crash):
         migrate_months(lake, legacy, lakehouse.dsn, months, run_id="first", after_commit=crash_in_february)
     assert done_months(lakehouse.dsn) == {dt.date(2019, 1, 1)}
-    february_quotas = lake.read(FUND_QUOTAS).filter(pc.equal(pc.month(lake.read(FUND_QUOTAS)["reference_date"]), 2))
+    february_quotas = lake.read(FUND_QUOTAS).filter(
+        pc.equal(pc.month(lake.read(FUND_QUOTAS)["reference_date"]), pa.scalar(2))
+    )
     assert february_quotas.num_rows == 0  # the month is half written
 
     resumed = migrate_months(lake, legacy, lakehouse.dsn, months, run_id="second")
@@ -127,7 +131,7 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
     migrate_months(lake, legacy, lakehouse.dsn, months, run_id="good")
     feb, mar = dt.date(2019, 2, 1), dt.date(2019, 3, 1)
     good_feb = lake.read(RECEIVABLE_POSITIONS).filter(
-        pc.equal(pc.month(lake.read(RECEIVABLE_POSITIONS)["reference_date"]), 2)
+        pc.equal(pc.month(lake.read(RECEIVABLE_POSITIONS)["reference_date"]), pa.scalar(2))
     )
     before_bad = dt.datetime.now(dt.UTC)
 
@@ -154,7 +158,7 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
     undone = rollback_month(lake, feb, log_dsn=lakehouse.dsn)
     assert {u.run_id for u in undone} == {"bad"} and len(undone) == 5  # four entities and the quarantine
     restored = lake.read(RECEIVABLE_POSITIONS).filter(
-        pc.equal(pc.month(lake.read(RECEIVABLE_POSITIONS)["reference_date"]), 2)
+        pc.equal(pc.month(lake.read(RECEIVABLE_POSITIONS)["reference_date"]), pa.scalar(2))
     )
     assert (
         restored.sort_by("source_line")
@@ -168,7 +172,7 @@ def test_rolling_a_month_back_restores_its_previous_snapshot_and_the_checks_foll
     rollback_month(lake, mar, log_dsn=lakehouse.dsn)
     assert (
         lake.read(RECEIVABLE_POSITIONS)
-        .filter(pc.equal(pc.month(lake.read(RECEIVABLE_POSITIONS)["reference_date"]), 3))
+        .filter(pc.equal(pc.month(lake.read(RECEIVABLE_POSITIONS)["reference_date"]), pa.scalar(3)))
         .num_rows
         == 0
     )
@@ -191,8 +195,11 @@ def test_the_dagster_migration_asset_and_its_blocking_recon_check(lakehouse, leg
     home = traversable_tmp_dir("fidc-legacy-dagster-")
     lake = Lake.local(home)
     defs = definitions()
+    everything = [*(defs.assets or []), *(defs.asset_checks or [])]
+    assets = [a for a in everything if isinstance(a, dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset)]
+    assert len(assets) == len(everything)
     result = dg.materialize(
-        [*defs.assets, *defs.asset_checks],
+        assets,
         partition_key="2019-01-01",
         instance=instance,
         resources={
@@ -205,7 +212,8 @@ def test_the_dagster_migration_asset_and_its_blocking_recon_check(lakehouse, leg
     assert result.success
     (check,) = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["unexplained"].value == 0
-    assert check.metadata["fund_days"].value > 0
+    fund_days = check.metadata["fund_days"].value
+    assert isinstance(fund_days, int) and fund_days > 0
     tags = [t for t in lake.table(RECEIVABLE_POSITIONS).refs() if t.endswith(result.run_id)]
     assert tags == [f"legacy-2019-01-receivable_positions-{result.run_id}"]
     assert dt.date(2019, 1, 1) in done_months(lakehouse.dsn)
@@ -231,6 +239,7 @@ def test_a_migration_process_killed_with_sigkill_resumes_with_no_duplicate_and_n
     months = legacy_months(legacy)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
+    assert proc.stdout is not None
     for line in proc.stdout:
         seen.append(line)
         if line[:7] == f"{months[0]:%Y-%m}":  # the first month is done: the second is being written now
@@ -266,7 +275,9 @@ def test_the_hot_marts_in_the_window_reconcile_with_the_legacy(lakehouse, legacy
     lake = Lake.local(home / "lake")
     months = legacy_months(legacy)[:3]  # the history months (the last one is the shadow period's)
     migrate_months(lake, legacy, dsn, months, run_id="window")
-    days = sorted(set(lake.read(RECEIVABLE_POSITIONS)["reference_date"].to_pylist()))
+    reference_dates = lake.read(RECEIVABLE_POSITIONS)["reference_date"].to_pylist()
+    assert None not in reference_dates
+    days = sorted({d for d in reference_dates if d is not None})
 
     with pytest.MonkeyPatch.context() as mp:
         for var in ("FIDC_INBOX", "FIDC_FUNDS"):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to
 from fidc_assets.lib.lake.maintenance import expire_snapshots
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def _rows(n: int, tag: str) -> pa.Table:
 def test_expiry_keeps_the_current_snapshot_and_every_row(tmp_path: Path):
     lake = Lake.local(tmp_path)
     for tag in ("a", "b", "c"):
-        lake.replace_slice(canonical.FILE_REGISTRY, _rows(3, tag), EqualTo("sha256", f"{tag}0"))
+        lake.replace_slice(canonical.FILE_REGISTRY, _rows(3, tag), equal_to("sha256", f"{tag}0"))
     before = lake.read(canonical.FILE_REGISTRY).num_rows
     assert len(lake.table(canonical.FILE_REGISTRY).snapshots()) >= 3
 
@@ -42,7 +42,7 @@ def test_expiry_keeps_the_current_snapshot_and_every_row(tmp_path: Path):
 def test_recent_snapshots_are_kept(tmp_path: Path):
     lake = Lake.local(tmp_path)
     for tag in ("a", "b"):
-        lake.replace_slice(canonical.FILE_REGISTRY, _rows(1, tag), EqualTo("sha256", f"{tag}0"))
+        lake.replace_slice(canonical.FILE_REGISTRY, _rows(1, tag), equal_to("sha256", f"{tag}0"))
     count = len(lake.table(canonical.FILE_REGISTRY).snapshots())
     expire_snapshots(lake, dt.timedelta(days=30))
     assert len(lake.table(canonical.FILE_REGISTRY).snapshots()) == count

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
 
 from tests.conftest import traversable_tmp_dir
+from tests.db import own_sql, scalar
 from tests.integration.marts_reference import RATIO_TOLERANCE, accepted_records, fund_day_metrics
 
 pytestmark = pytest.mark.integration
@@ -34,7 +36,7 @@ class MartsEnv:
     def days(self) -> list[dt.date]:
         return list(self.manifest.days)
 
-    def query(self, sql: str, params=None) -> list[tuple]:
+    def query(self, sql: LiteralString, params=None) -> list[tuple]:
         with psycopg.connect(self.dsn) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -76,9 +78,10 @@ def marts_env(lakehouse, dbt_manifest):
 MART_KEY = ("fund_cnpj", "reference_date")
 
 
-def _mart_rows(env: MartsEnv) -> tuple[list[str], dict[tuple[str, dt.date], dict[str, object]]]:
+def _mart_rows(env: MartsEnv) -> tuple[list[str], dict[tuple[str, dt.date], dict[str, Any]]]:
     with psycopg.connect(env.dsn) as conn:
         cur = conn.execute("select * from marts.mart_fund_daily")
+        assert cur.description is not None
         names = [d.name for d in cur.description]
         rows = cur.fetchall()
     return names, {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows}
@@ -112,8 +115,11 @@ def test_mart_fund_monthly_takes_month_end_positions_and_sums_flows(marts_env):
     expected_daily = fund_day_metrics(accepted_records(**MARTS_SAMPLE))
     with psycopg.connect(marts_env.dsn) as conn:
         cur = conn.execute("select * from marts.mart_fund_monthly")
+        assert cur.description is not None
         names = [d.name for d in cur.description]
-        got = {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+        got: dict[tuple[str, dt.date], dict[str, Any]] = {
+            (r[0], r[1]): dict(zip(names, r, strict=True)) for r in cur.fetchall()
+        }
     months = {(f, d.replace(day=1)) for f, d in expected_daily}
     assert set(got) == months
     for (fund, month), row in got.items():
@@ -192,7 +198,7 @@ def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts
                           "fct_settlement", "dim_fund", "dim_cedente", "dim_sacado"):  # fmt: skip
                 seen = {r[0] for r in conn.execute(f"select distinct fund_cnpj from marts.{table}").fetchall()}
                 assert seen == own, (manager.id, table)
-            assert conn.execute("select count(*) from marts.dim_date").fetchone()[0] > 0
+            assert scalar(conn, "select count(*) from marts.dim_date") > 0
             assert {r[0] for r in conn.execute("select fund_cnpj from reference.funds")} == own
     # the owner sees every fund: the policy restricts tenants only
     assert {r[0] for r in marts_env.query("select distinct fund_cnpj from marts.mart_fund_daily")} == all_funds
@@ -210,7 +216,7 @@ def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts
             conn.execute("set default_transaction_read_only = off")
             conn.commit()
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement)
+                conn.execute(own_sql(statement))
     with _as_role(marts_env, tenant) as conn:  # read-only by default, too
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("create table public.scratch (x int)")

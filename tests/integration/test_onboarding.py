@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits
@@ -21,6 +20,7 @@ from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +108,7 @@ def test_a_custodian_defined_only_in_yaml_lands(tmp_path: Path, custodians: Path
     report = land_slices(lake, specs, [day])
 
     assert (report.rows_accepted, report.rows_rejected, report.files_quarantined) == (3, 0, 0)
-    landed = lake.read(canonical.RECEIVABLE_POSITIONS, EqualTo("custodian_id", "custodia_omega")).to_pylist()
+    landed = lake.read(canonical.RECEIVABLE_POSITIONS, equal_to("custodian_id", "custodia_omega")).to_pylist()
     assert sorted(r["asset_type"] for r in landed) == ["CCB", "DM", "NC"]
     assert sum(r["nominal_value"] for r in landed) == Decimal("11334.46")
     assert {r["due_date"] for r in landed} == {day + dt.timedelta(days=30)}

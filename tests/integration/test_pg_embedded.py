@@ -23,6 +23,7 @@ import pytest
 
 from fidc_assets.lib.hot.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fidc_assets.lib.hot.embedded.os_user import DEFAULT_OS_USER
+from tests.db import own_sql
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ def pg() -> Iterator[EmbeddedPostgres]:
 
 def query_one(dsn: str, statement: str) -> object:
     with psycopg.connect(dsn, connect_timeout=5) as conn:
-        row = conn.execute(statement).fetchone()
+        row = conn.execute(own_sql(statement)).fetchone()
     assert row is not None
     return row[0]
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.documents import cnpj_check_digits
@@ -21,6 +20,7 @@ from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbo
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake.archive import read_archived
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to
 
 pytestmark = pytest.mark.integration
 
@@ -175,5 +175,5 @@ def test_unusable_file_is_quarantined_whole_and_kept(tmp_path: Path, case: str):
     quarantine = lake.read(canonical.QUARANTINE).to_pylist()
     assert [(q["reason_code"], q["line_number"], q["file_name"]) for q in quarantine] == [(reason, None, name)]
     assert read_archived(registry[0]["archive_uri"]) == original
-    rows = lake.read(canonical.ENTITIES[entity], EqualTo("source_file_sha256", registry[0]["sha256"]))
+    rows = lake.read(canonical.ENTITIES[entity], equal_to("source_file_sha256", registry[0]["sha256"]))
     assert rows.num_rows == 0

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pyiceberg.expressions import EqualTo
 
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
@@ -19,6 +18,7 @@ from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbo
 from fidc_assets.lib.ingest.specs import load_specs
 from fidc_assets.lib.lake import catalog as lake_module
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to
 from fidc_assets.sample.generator import generate_sample
 from fidc_assets.sample.truth import read_positions_truth
 
@@ -92,5 +92,5 @@ def test_a_streamed_file_failing_its_trailer_changes_nothing(tmp_path: Path, str
 
     assert report.files_quarantined == 1
     assert _positions(lake) == before
-    q = lake.read(canonical.QUARANTINE, EqualTo("reason_code", "control_totals_mismatch")).to_pylist()
+    q = lake.read(canonical.QUARANTINE, equal_to("reason_code", "control_totals_mismatch")).to_pylist()
     assert len(q) == 1 and "trailer says" in q[0]["message"]

@@ -185,7 +185,6 @@ def wait_until_answering(server: Webserver) -> None:
 
 def wait_until_location_loaded(server: Webserver, deadline: float) -> dict[str, Any]:
     """Poll the workspace until the location's loadStatus is LOADED; return its entry."""
-    entry: dict[str, Any] | None = None
     while True:
         workspace = server.graphql(WORKSPACE_QUERY)["workspaceOrError"]
         assert workspace["__typename"] == "Workspace", f"workspace error: {workspace}\n{server.log_tail()}"
@@ -241,7 +240,7 @@ def webserver(lakehouse, dbt_manifest: Path, sample) -> Iterator[Webserver]:
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    server = Webserver(url=url, proc=proc, log=log, home=dagster_home, inbox=tmp / "inbox", funds=funds)
+    server = Webserver(url=url, proc=proc, log=log, home=dagster_home, inbox=tmp / "inbox", funds=list(funds))
     try:
         yield server
     finally:

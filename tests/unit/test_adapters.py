@@ -18,7 +18,7 @@ from fidc_assets.lib.core.canonical import RECEIVABLE_POSITIONS, arrow_schema
 from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits, format_cnpj, format_cpf
 from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.adapters import ROW_REASONS, FileRejected, ParseResult, parse_bytes
-from fidc_assets.lib.ingest.specs import FileMatch, load_spec, match_file
+from fidc_assets.lib.ingest.specs import CustodianSpec, DelimitedFormat, FileMatch, load_spec, match_file
 
 SPEC_PATH = CUSTODIANS_DIR / "custodia_alfa.yaml"
 SPEC = load_spec(SPEC_PATH)
@@ -42,6 +42,13 @@ def _cpf(base9: str) -> str:
     return base9 + cpf_check_digits(base9)
 
 
+def matched(name: str, specs: dict[str, CustodianSpec]) -> FileMatch:
+    """The spec `name` matches (the test's files are named to match one)."""
+    match = match_file(name, specs)
+    assert match is not None, f"{name} matches no custodian spec"
+    return match
+
+
 FUND = _cnpj("112223330001")
 OTHER_FUND = _cnpj("123456780001")
 CEDENTE = _cnpj("330001670001")
@@ -51,7 +58,7 @@ DAY = dt.date(2024, 3, 15)
 NAME = f"ESTOQUE_{FUND}_{DAY:%Y%m%d}.csv"
 SHA = "ab" * 32
 NOW = dt.datetime(2024, 3, 16, 9, 30, tzinfo=dt.UTC)
-MATCH = match_file(NAME, {SPEC.id: SPEC})
+MATCH = matched(NAME, {SPEC.id: SPEC})
 
 
 def _wrong_check_digit(doc: str) -> str:
@@ -442,6 +449,7 @@ def test_header_with_another_delimiter_is_missing_columns():
 
 def test_wrong_encoding_for_utf8_layout():
     utf8 = with_encoding(MATCH, "utf-8")
+    assert isinstance(utf8.file_spec.format, DelimitedFormat) and isinstance(MATCH.file_spec.format, DelimitedFormat)
     assert utf8.file_spec.format.encoding == "utf-8"
     assert MATCH.file_spec.format.encoding == "latin-1"  # the shipped spec is untouched
     data = csv(row("R1", NOME_CEDENTE="Cedente Ltda", NOME_SACADO="Jose", NOME_ORIGINADOR="Orig"), row("R2"))

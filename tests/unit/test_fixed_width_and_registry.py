@@ -7,12 +7,19 @@ import datetime as dt
 from fidc_assets.lib.core.documents import cnpj_check_digits, cpf_check_digits
 from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest.adapters import parse_bytes
-from fidc_assets.lib.ingest.specs import load_specs, match_file
+from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, load_specs, match_file
 
 FUND = "223344550001" + cnpj_check_digits("223344550001")
 CEDENTE = "667788990001" + cnpj_check_digits("667788990001")
 CPF = "012345678" + cpf_check_digits("012345678")
 NOW = dt.datetime(2024, 7, 2, 12, tzinfo=dt.UTC)
+
+
+def matched(name: str, specs: dict[str, CustodianSpec]) -> FileMatch:
+    """The spec `name` matches (the test's files are named to match one)."""
+    match = match_file(name, specs)
+    assert match is not None, f"{name} matches no custodian spec"
+    return match
 
 
 def _line(kind: str, seq: int, fields: dict[tuple[int, int], str]) -> str:
@@ -38,7 +45,7 @@ def _parse(lines: list[str]):
     specs = load_specs(CUSTODIANS_DIR)
     name = f"CNAB444_{FUND}_20240702.REM"
     data = ("\r\n".join(lines) + "\r\n").encode("latin-1")
-    return parse_bytes(data, name, match_file(name, specs), "f" * 64, NOW)
+    return parse_bytes(data, name, matched(name, specs), "f" * 64, NOW)
 
 
 def test_cnab_detail_lands_with_implied_decimals_and_a_zero_padded_cpf():
@@ -93,7 +100,7 @@ def test_asset_type_registry_sets_foreign_currency():
     ]
     data = "\n".join([header, *rows, "TRAILER,4,5300.00"]).encode()
     name = f"posicao_{FUND}_20240702.csv"
-    result = parse_bytes(data, name, match_file(name, specs), "e" * 64, NOW)
+    result = parse_bytes(data, name, matched(name, specs), "e" * 64, NOW)
     currencies = {r["receivable_id"]: r["currency"] for r in result.rows.to_pylist()}
     assert currencies == {"E1": "USD", "E2": "BRL", "E3": "EUR"}
     assert [(r.line_number, r.reason_code, r.field) for r in result.rejected] == [(5, "unknown_code", "moeda")]

@@ -30,7 +30,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_a_registry_loads_with_documents_as_digits(tmp_path: Path):
     registry = load_fund_registry(_write(tmp_path, GOOD))
     assert registry.cnpjs == ["17556821000101"]
-    assert registry.fund("17556821000101").custodians == ("custodia_alfa",)
+    fund = registry.fund("17556821000101")
+    assert fund is not None and fund.custodians == ("custodia_alfa",)
 
 
 def test_a_missing_registry_is_empty(tmp_path: Path):
@@ -68,7 +69,8 @@ def test_merge_keeps_existing_entries_and_appends_new_ones(tmp_path: Path):
     )
     merged = base.merged_with(other)
     assert merged.cnpjs == ["17556821000101", "11222333000181"]
-    assert merged.fund("17556821000101").name == "FIDC A" and merged.managers[0].name == "Aurora Gestão"
+    fund = merged.fund("17556821000101")
+    assert fund is not None and fund.name == "FIDC A" and merged.managers[0].name == "Aurora Gestão"
     out = tmp_path / "out" / "funds.yaml"
     write_fund_registry(out, merged)
     assert load_fund_registry(out) == merged

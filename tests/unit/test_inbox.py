@@ -46,7 +46,7 @@ def inbox(tmp_path: Path) -> Path:
 def test_first_delivery_is_new_with_its_partition(inbox: Path):
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
     changes = _tick(inbox, InboxCursor())
-    assert [(n.listing.name, n.partition_key, n.match.custodian.id) for n in changes.new] == [
+    assert [(n.listing.name, n.partition_key, n.match and n.match.custodian.id) for n in changes.new] == [
         (f"ESTOQUE_{FUND}_20240701.csv", f"2024-07-01|{FUND}", "custodia_alfa")
     ]
     assert changes.unmatched == []

@@ -66,6 +66,11 @@ def _tick(sensor, inbox: Path, cursor: str | None = None, instance=None) -> dg.S
             return sensor(ctx)
 
 
+def _cursor(result: dg.SensorResult) -> dict:
+    assert result.cursor is not None, "the sensor set no cursor"
+    return json.loads(result.cursor)
+
+
 def _requests(result) -> list[tuple[str, str | None, str]]:
     """(file names, partition, run key) per run request; names comma-separated, in name order."""
     return [(r.tags["fidc/files"], r.partition_key, r.run_key) for r in result.run_requests or []]
@@ -77,7 +82,7 @@ def test_first_delivery(sensor, inbox: Path):
     [(name, partition, run_key)] = _requests(result)
     assert (name, partition) == (f"ESTOQUE_{FUND}_20240701.csv", f"2024-07-01|{FUND}")
     assert len(run_key) == 64
-    cursor = json.loads(result.cursor)
+    cursor = _cursor(result)
     assert cursor["newest"] == [1_000 * 10**9, f"ESTOQUE_{FUND}_20240701.csv"]
 
 
@@ -86,7 +91,7 @@ def test_same_file_again_makes_no_request_and_keeps_the_cursor(sensor, inbox: Pa
     first = _tick(sensor, inbox)
     second = _tick(sensor, inbox, first.cursor)
     assert _requests(second) == [] and second.cursor == first.cursor
-    assert "no new files" in second.skip_reason.skip_message
+    assert second.skip_reason is not None and "no new files" in (second.skip_reason.skip_message or "")
     # the same bytes again under another name (a re-delivery) start no run either
     _write(inbox, f"ESTOQUE_{FUND}_20240701_copia.csv", b"a", 2_000)
     third = _tick(sensor, inbox, second.cursor)
@@ -101,7 +106,7 @@ def test_corrected_file_starts_a_run_for_its_day(sensor, inbox: Path):
     [(name, partition, run_key)] = _requests(second)
     assert (name, partition) == (path.name, f"2024-07-01|{FUND}")
     assert run_key != _requests(first)[0][2]
-    assert json.loads(second.cursor)["newest"] == [2_000 * 10**9, path.name]
+    assert _cursor(second)["newest"] == [2_000 * 10**9, path.name]
 
 
 def test_late_file_older_than_the_cursor(sensor, inbox: Path):
@@ -110,7 +115,7 @@ def test_late_file_older_than_the_cursor(sensor, inbox: Path):
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
     second = _tick(sensor, inbox, first.cursor)
     assert [(n, p) for n, p, _ in _requests(second)] == [(f"ESTOQUE_{FUND}_20240701.csv", f"2024-07-01|{FUND}")]
-    assert json.loads(second.cursor)["newest"] == [5_000 * 10**9, f"ESTOQUE_{FUND}_20240702.csv"]
+    assert _cursor(second)["newest"] == [5_000 * 10**9, f"ESTOQUE_{FUND}_20240702.csv"]
 
 
 def test_unmatched_and_non_business_day_files_are_moved_aside(sensor, inbox: Path):
@@ -120,7 +125,7 @@ def test_unmatched_and_non_business_day_files_are_moved_aside(sensor, inbox: Pat
     assert _requests(result) == []
     moved = sorted(p.name for p in (inbox / "unmatched").rglob("*") if p.is_file())
     assert moved == [f"ESTOQUE_{FUND}_20240706.csv", "relatorio.pdf"]
-    assert json.loads(result.cursor)["files"] == {}
+    assert _cursor(result)["files"] == {}
     assert _requests(_tick(sensor, inbox, result.cursor)) == []  # the unmatched area is not watched
 
 
@@ -137,7 +142,7 @@ def test_files_the_lake_already_holds_start_no_run(sensor, inbox: Path):
     _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"new", 2_000)
     result = _tick(sensor, inbox)
     assert [n for n, _, _ in _requests(result)] == [f"ESTOQUE_{FUND}_20240702.csv"]
-    assert len(json.loads(result.cursor)["files"]) == 2
+    assert len(_cursor(result)["files"]) == 2
 
 
 def test_a_thousand_files_in_one_tick(sensor, inbox: Path):
@@ -174,6 +179,7 @@ def test_registry_funds_become_partitions(sensor, inbox: Path):
     with dg.DagsterInstance.ephemeral() as instance:
         _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
         first = _tick(sensor, inbox, instance=instance)
+        assert first.dynamic_partitions_requests is not None
         [add] = first.dynamic_partitions_requests
         assert (add.partitions_def_name, list(add.partition_keys)) == ("funds", [FUND])
         assert [p for _, p, _ in _requests(first)] == [f"2024-07-01|{FUND}"]

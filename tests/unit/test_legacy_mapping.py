@@ -76,7 +76,7 @@ def test_a_duplicated_key_lands_once_the_lowest_legacy_id_first():
     batch = _carteira_batch(more=[{}, {"nr_seu_numero": "0002"}])  # id 8 repeats id 7's key
     rows, _ = map_batch(batch, spec, spec.tables[0], "b", NOW)
     kept, dups = dedupe(rows, RECEIVABLE_POSITIONS)
-    assert sorted(kept["source_line"].to_pylist()) == [7, 9]
+    assert kept.sort_by("source_line")["source_line"].to_pylist() == [7, 9]
     assert dups["source_line"].to_pylist() == [8]
 
 
@@ -189,4 +189,4 @@ def test_resolve_keeps_one_source_per_fund_day_and_whatever_has_no_rival():
     kept = CutoverRule(dt.date(2026, 1, 1)).resolve(rows)
     # A: both sources on both days → legacy before the cutover, files from it; B (files only, before the
     # cutover) and C (legacy only, after it) have no rival and are kept
-    assert sorted(kept["n"].to_pylist()) == [1, 4, 5, 6]
+    assert kept.sort_by("n")["n"].to_pylist() == [1, 4, 5, 6]

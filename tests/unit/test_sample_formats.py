@@ -16,6 +16,7 @@ import json
 import re
 import zipfile
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
@@ -51,7 +52,7 @@ ARGS = {"seed": 11, "funds": 6, "days": 7, "receivables_per_fund": 250, "bad_row
 ASSET_CODES = {"DM", "DS", "CCB", "CH", "CC"}
 ASSET_WORDS = {"Duplicata Mercantil", "Duplicata de Serviço", "CCB", "Cheque", "Cartão de Crédito"}
 
-ALFA_HEADER = (
+ALFA_HEADER: Sequence[str] = (
     "NOME_FUNDO;DOC_FUNDO;DATA_FUNDO;NOME_ORIGINADOR;DOC_ORIGINADOR;NOME_CEDENTE;DOC_CEDENTE;NOME_SACADO;"
     "DOC_SACADO;SEU_NUMERO;NU_DOCUMENTO;TIPO_RECEBIVEL;VALOR_NOMINAL;VALOR_PRESENTE;VALOR_AQUISICAO;VALOR_PDD;"
     "FAIXA_PDD;DATA_REFERENCIA;DATA_VENCIMENTO_ORIGINAL;DATA_VENCIMENTO_AJUSTADA;DATA_EMISSAO;DATA_AQUISICAO;"
@@ -220,6 +221,7 @@ def parsed(sample):
 
 def parse_alfa(name: str, raw: bytes):
     m = FILE_PATTERNS["custodia_alfa"].match(name)
+    assert m is not None
     rows = list(csv.reader(raw.decode("latin-1").split("\r\n")[:-1], delimiter=";"))
     assert rows[0] == ALFA_HEADER
     out = []
@@ -239,6 +241,7 @@ def parse_alfa(name: str, raw: bytes):
 
 def parse_beta(name: str, raw: bytes):
     m = FILE_PATTERNS["custodia_beta"].match(name)
+    assert m is not None
     fund, day = m.group(1), day_of(m.group(2))
     assert raw.endswith(b"\r\n") and raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")
     text = raw.decode("cp1252")
@@ -292,11 +295,13 @@ def _open_gama(name: str, raw: bytes) -> bytes:
 
 def parse_gama(name: str, raw: bytes):
     m = FILE_PATTERNS["custodia_gama"].match(name)
+    assert m is not None
     fund, day = m.group(1), day_of(m.group(2))
     xlsx = _open_gama(name, raw)
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(xlsx)).get_sheet_by_name("Estoque").to_python()
-    assert sheet[0][0].startswith("Posição de Estoque - FIDC ")
-    assert sheet[0][0].endswith(f" - {day:%d/%m/%Y}")
+    title = sheet[0][0]
+    assert isinstance(title, str) and title.startswith("Posição de Estoque - FIDC ")
+    assert title.endswith(f" - {day:%d/%m/%Y}")
     assert all(v == "" for v in sheet[1])
     assert sheet[2] == ALFA_HEADER
     out = []
@@ -345,6 +350,7 @@ def _delta_rows(raw: bytes) -> tuple[str, list[list[str]]]:
 
 def parse_delta(name: str, raw: bytes):
     m = FILE_PATTERNS["custodia_delta"].match(name)
+    assert m is not None
     fund, day = m.group(2), day_of(m.group(3))
     text, rows = _delta_rows(raw)
     out = []
@@ -409,6 +415,7 @@ CNAB_KIND = {"77": "liquidacao", "14": "liquidacao_parcial", "75": "recompra", "
 
 def parse_epsilon(name: str, raw: bytes):
     m = FILE_PATTERNS["custodia_epsilon"].match(name)
+    assert m is not None
     fund, day = m.group(2), day_of(m.group(3))
     remittance = m.group(4) == "REM"
     assert bool(m.group(1)) != remittance
@@ -496,6 +503,7 @@ ZETA_KIND = {"LIQUIDACAO": "liquidacao", "LIQUIDACAO_PARCIAL": "liquidacao_parci
 
 def parse_zeta(name: str, raw: bytes):
     m = FILE_PATTERNS["custodia_zeta"].match(name)
+    assert m is not None
     fund, day = m.group(2), day_of(m.group(3))
     text = raw.decode("utf-8")
     doc = json.loads(text)

@@ -220,6 +220,7 @@ def test_reparsing_reproduces_truth(sample, parsed):
     quarantined = {(q.file_name, q.line_number) for q in read_expected_quarantine(out / "truth")}
     for name, (_, _, rows) in parsed.items():
         m = FILE_NAME.match(name)
+        assert m is not None
         key = (m.group(1), dt.datetime.strptime(m.group(2), "%Y%m%d").date())
         good = [row for line, row in rows if (name, line) not in quarantined]
         got = DayTruth(
@@ -256,6 +257,7 @@ def test_valid_rows_content(parsed):
     statuses, buckets, coob = Counter(), Counter(), Counter()
     for name, (_, _, rows) in parsed.items():
         m = FILE_NAME.match(name)
+        assert m is not None
         day = dt.datetime.strptime(m.group(2), "%Y%m%d").date()
         good = [row for _, row in rows if not isinstance(row, Rejected)]
         keys = [(only_digits(r["DOC_CEDENTE"]), r["SEU_NUMERO"]) for r in good]

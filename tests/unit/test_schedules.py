@@ -15,7 +15,10 @@ SP = ZoneInfo("America/Sao_Paulo")
 
 @pytest.fixture(scope="module")
 def schedules() -> dict[str, dg.ScheduleDefinition]:
-    return {s.name: s for s in definitions().schedules}
+    schedules = list(definitions().schedules or [])
+    resolved = {s.name: s for s in schedules if isinstance(s, dg.ScheduleDefinition)}
+    assert len(resolved) == len(schedules), "every schedule is a ScheduleDefinition"
+    return resolved
 
 
 def _tick(schedule, when: dt.datetime):
@@ -32,7 +35,7 @@ def test_daily_marts_build_that_business_day(schedules):
 def test_daily_marts_skip_a_holiday(schedules):
     skip = _tick(schedules["daily_marts"], dt.datetime(2024, 11, 20, 20, 0, tzinfo=SP))  # Consciência Negra
     assert isinstance(skip, dg.SkipReason)
-    assert "not an ANBIMA business day" in skip.skip_message
+    assert skip.skip_message is not None and "not an ANBIMA business day" in skip.skip_message
 
 
 def test_cutoff_is_configurable_and_checked(monkeypatch):

@@ -15,6 +15,7 @@ from fidc_assets.lib.ingest.specs import (
     COLUMN_TOKENS,
     FILE_DATE_COLUMN,
     CustodianSpec,
+    DelimitedFormat,
     SpecError,
     load_spec,
     load_specs,
@@ -60,6 +61,7 @@ def test_shipped_spec_loads():
     (file_spec,) = spec.files
     assert file_spec.entity == "receivable_positions"
     fmt = file_spec.format
+    assert isinstance(fmt, DelimitedFormat)
     assert (fmt.kind, fmt.encoding, fmt.delimiter, fmt.decimal, fmt.thousands) == (
         "delimited",
         "latin-1",

@@ -35,7 +35,7 @@ position_span as (
         max(reference_date) as last_position_date,
         max(days_overdue) as max_days_overdue
     from positions
-    group by 1, 2, 3
+    group by fund_cnpj, cedente_doc, receivable_id
 
 ),
 
@@ -49,7 +49,7 @@ acquired as (
         sum(nominal_value)::numeric(18, 2) as acquired_nominal_value,
         sum(acquisition_value)::numeric(18, 2) as acquisition_price
     from acquisitions
-    group by 1, 2, 3
+    group by fund_cnpj, cedente_doc, receivable_id
 
 ),
 
@@ -64,17 +64,29 @@ closed as (
         max(case when kind <> 'liquidacao_parcial' then event_date end) as exit_date,
         (array_agg(kind order by event_date desc) filter (where kind <> 'liquidacao_parcial'))[1] as exit_kind
     from settlements
-    group by 1, 2, 3
+    group by fund_cnpj, cedente_doc, receivable_id
 
 ),
 
 keys as (
 
-    select fund_cnpj, cedente_doc, receivable_id from position_span
+    select
+        fund_cnpj,
+        cedente_doc,
+        receivable_id
+    from position_span
     union
-    select fund_cnpj, cedente_doc, receivable_id from acquired
+    select
+        fund_cnpj,
+        cedente_doc,
+        receivable_id
+    from acquired
     union
-    select fund_cnpj, cedente_doc, receivable_id from closed
+    select
+        fund_cnpj,
+        cedente_doc,
+        receivable_id
+    from closed
 
 ),
 

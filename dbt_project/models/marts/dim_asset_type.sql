@@ -6,4 +6,9 @@ with asset_types as (
 
 )
 
-select asset_type, asset_type_name, category, default_currency from asset_types
+select
+    asset_type,
+    asset_type_name,
+    category,
+    default_currency
+from asset_types

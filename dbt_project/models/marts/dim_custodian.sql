@@ -8,10 +8,18 @@ with custodians as (
 
 final as (
 
-    select custodian_id, custodian_name from custodians
+    select
+        custodian_id,
+        custodian_name
+    from custodians
     union all
-    select 'legacy', 'Legacy system (migrated history)'
-    where not exists (select 1 from custodians where custodian_id = 'legacy')
+    select
+        'legacy' as custodian_id,
+        'Legacy system (migrated history)' as custodian_name
+    where not exists (
+        select custodians.custodian_id from custodians
+        where custodians.custodian_id = 'legacy'
+    )
 
 )
 

@@ -9,8 +9,10 @@ with holidays as (
 
 days as (
 
-    select day::date as calendar_date
-    from generate_series('{{ var("calendar_start") }}'::date, '{{ var("calendar_end") }}'::date, interval '1 day') as day
+    select series_day::date as calendar_date
+    from generate_series(
+        '{{ var("calendar_start") }}'::date, '{{ var("calendar_end") }}'::date, interval '1 day'
+    ) as series_day
 
 ),
 
@@ -29,9 +31,9 @@ numbered as (
 
     select
         flagged.*,
-        count(*) filter (where is_business_day) over (order by calendar_date) as business_day_number,
-        max(calendar_date) filter (where is_business_day)
-            over (partition by date_trunc('month', calendar_date)) as month_last_business_day
+        count(*) filter (where flagged.is_business_day) over (order by flagged.calendar_date) as business_day_number,
+        max(flagged.calendar_date) filter (where flagged.is_business_day)
+            over (partition by date_trunc('month', flagged.calendar_date)) as month_last_business_day
     from flagged
 
 ),

@@ -48,7 +48,8 @@ stock as (
         sum(pdd_value_brl) as pdd_value,
         round(sum(present_value_brl * cmn2682_provision_rate), 2) as pdd_cmn2682_value,
         {%- for rating in cmn2682_ratings() %}
-        sum(case when cmn2682_rating = '{{ rating }}' then present_value_brl else 0 end) as pv_rating_{{ rating | lower }},
+        sum(case when cmn2682_rating = '{{ rating }}' then present_value_brl else 0 end)
+            as pv_rating_{{ rating | lower }},
         {%- endfor %}
         {%- for bucket in aging_bucket_names() %}
         sum(case when aging_bucket = '{{ bucket }}' then present_value_brl else 0 end) as pv_{{ bucket }},
@@ -85,7 +86,8 @@ stock as (
         fund_cnpj,
         reference_date,
         {%- for n in [1, 5, 10] %}
-        sum(case when exposure_rank <= {{ n }} then exposure else 0 end) as top{{ n }}_{{ party }}_value{{ ',' if not loop.last }}
+        {%- set name = 'top' ~ n ~ '_' ~ party ~ '_value' %}
+        sum(case when exposure_rank <= {{ n }} then exposure else 0 end) as {{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ party }}_exposure
     group by fund_cnpj, reference_date
@@ -138,13 +140,25 @@ settled as (
 
 fund_days as (
 
-    select fund_cnpj, reference_date from stock
+    select
+        fund_cnpj,
+        reference_date
+    from stock
     union
-    select fund_cnpj, reference_date from net_assets
+    select
+        fund_cnpj,
+        reference_date
+    from net_assets
     union
-    select fund_cnpj, reference_date from acquired
+    select
+        fund_cnpj,
+        reference_date
+    from acquired
     union
-    select fund_cnpj, reference_date from settled
+    select
+        fund_cnpj,
+        reference_date
+    from settled
 
 ),
 
@@ -184,8 +198,9 @@ final as (
             as pdd_coverage_over_90_ratio,
         {%- for party in ['cedente', 'sacado'] %}
         {%- for n in [1, 5, 10] %}
-        round({{ party }}_concentration.top{{ n }}_{{ party }}_value / nullif(stock.present_value, 0), 6)::numeric(12, 6)
-            as top{{ n }}_{{ party }}_ratio,
+        round(
+            {{ party }}_concentration.top{{ n }}_{{ party }}_value / nullif(stock.present_value, 0), 6
+        )::numeric(12, 6) as top{{ n }}_{{ party }}_ratio,
         {%- endfor %}
         {%- endfor %}
         round(stock.pv_weighted_days_to_due / nullif(stock.present_value, 0), 2)::numeric(10, 2)

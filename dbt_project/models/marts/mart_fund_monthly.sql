@@ -19,11 +19,13 @@
 {%- for bucket in aging_bucket_names() %}{% do position_columns.append('pv_' ~ bucket) %}{% endfor -%}
 {%- do position_columns.append('overdue_value') -%}
 {%- for days in [30, 60, 90, 180] -%}
-    {%- do position_columns.append('overdue_over_' ~ days ~ '_value') -%}
-    {%- do position_columns.append('delinquency_over_' ~ days ~ '_ratio') -%}
+{%- do position_columns.append('overdue_over_' ~ days ~ '_value') -%}
+{%- do position_columns.append('delinquency_over_' ~ days ~ '_ratio') -%}
 {%- endfor -%}
 {%- do position_columns.extend(['pdd_coverage_ratio', 'pdd_coverage_over_90_ratio']) -%}
-{%- for party in ['cedente', 'sacado'] %}{% for n in [1, 5, 10] %}{% do position_columns.append('top' ~ n ~ '_' ~ party ~ '_ratio') %}{% endfor %}{% endfor -%}
+{%- for party in ['cedente', 'sacado'] -%}
+{%- for n in [1, 5, 10] %}{% do position_columns.append('top' ~ n ~ '_' ~ party ~ '_ratio') %}{% endfor -%}
+{%- endfor -%}
 {%- do position_columns.append('weighted_average_term_days') -%}
 {%- set flow_columns = [
     'acquisitions_count', 'acquisitions_nominal_value', 'acquisitions_value', 'settlements_count',
@@ -52,7 +54,7 @@ months as (
         max(reference_date) filter (where receivable_count > 0 or pl is not null) as position_date,
         count(*) filter (where receivable_count > 0) as days_with_stock,
         {%- for column in flow_columns %}
-        sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from daily
     group by fund_cnpj, date_trunc('month', reference_date)
@@ -61,7 +63,9 @@ months as (
 
 month_ends as (
 
-    select month_start, max(calendar_date) filter (where is_month_last_business_day) as last_business_day
+    select
+        month_start,
+        max(calendar_date) filter (where is_month_last_business_day) as last_business_day
     from calendar
     group by month_start
 
@@ -79,7 +83,8 @@ final as (
         position_day.{{ column }},
         {%- endfor %}
         {%- for column in flow_columns %}
-        months.{{ column }}::{{ 'integer' if column.endswith('_count') else 'numeric(18, 2)' }} as {{ column }}{{ ',' if not loop.last }}
+        {%- set column_type = 'integer' if column.endswith('_count') else 'numeric(18, 2)' %}
+        months.{{ column }}::{{ column_type }} as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from months
     left join daily as position_day

@@ -6,8 +6,7 @@ with source as (
 
 renamed as (
 
-    select
-        holiday_date
+    select holiday_date
     from source
 
 )

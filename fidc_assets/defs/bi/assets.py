@@ -66,7 +66,7 @@ def definitions() -> dg.Definitions:
         if not registry.funds:
             funds_file = settings.funds_file
             context.log.warning(f"the fund registry {funds_file} has no funds: no tenant sees any data")
-        tenants = ", ".join(access["tenants"]) or "(none)"
+        tenants = ", ".join(access.tenants) or "(none)"
         for name, key in REFERENCE_KEYS.items():
             yield dg.MaterializeResult(asset_key=key, metadata={"rows": counts[name], "tenant_roles": tenants})
 

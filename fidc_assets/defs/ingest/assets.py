@@ -106,13 +106,7 @@ def definitions() -> dg.Definitions:
                     _markdown_table(
                         ["file", "custodian", "fund", "day", "bytes"],
                         [
-                            [
-                                r["original_name"],
-                                r["custodian_id"],
-                                r["fund_cnpj"],
-                                r["reference_date"],
-                                r["size_bytes"],
-                            ]
+                            [r.original_name, r.custodian_id, r.fund_cnpj, r.reference_date, r.size_bytes]
                             for r in report.received[:200]
                         ],
                     )

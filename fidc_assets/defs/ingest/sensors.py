@@ -22,6 +22,7 @@ from fidc_assets.lib.ingest.inbox import (
     group_by_fund_day,
     reconcile,
 )
+from fidc_assets.lib.lake.filters import is_in
 
 #: A run in one of these states may still land its files: the reconciliation waits for it.
 IN_PROGRESS = [
@@ -35,15 +36,14 @@ IN_PROGRESS = [
 def _already_received(lakehouse: LakehouseResource, deliveries: Iterable[tuple[str, str]]) -> set[str]:
     """Of (sha256, file name) deliveries, the sha256s the lake's registry already holds (a restarted sensor, a
     file copied in again, a run that landed it). The one place the sensor asks the registry."""
-    from pyiceberg.expressions import In
 
     from fidc_assets.lib.core.canonical import FILE_REGISTRY
 
     shas = sorted({sha for sha, _ in deliveries})
     if not shas:
         return set()
-    found = lakehouse.lake().read(FILE_REGISTRY, In("sha256", shas), ("sha256",))  # pyright: ignore[reportCallIssue]
-    return set(found["sha256"].to_pylist())
+    found = lakehouse.lake().read(FILE_REGISTRY, is_in("sha256", shas), ("sha256",))
+    return {sha for sha in found["sha256"].to_pylist() if sha is not None}
 
 
 def _run_request(req: FundDayRequest) -> dg.RunRequest:

@@ -2,13 +2,14 @@
 
 import dagster as dg
 import pyarrow as pa
-from pyiceberg.expressions import And, In
+from pyiceberg.expressions import And
 
 from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS
 from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.partition_math import date_fund_pairs
+from fidc_assets.lib.lake.filters import is_in
 
 
 def definitions() -> dg.Definitions:
@@ -29,7 +30,7 @@ def definitions() -> dg.Definitions:
         days = sorted({d for d, _ in pairs})
         rows = lakehouse.lake().read(
             canonical.RECEIVABLE_POSITIONS,
-            And(In("reference_date", days), In("fund_cnpj", sorted({f for _, f in pairs}))),
+            And(is_in("reference_date", days), is_in("fund_cnpj", sorted({f for _, f in pairs}))),
         )
         # the scan covers days × funds; the partitions may be fewer (not a full rectangle): keep exactly those
         wanted = pa.table(

@@ -19,6 +19,8 @@ and its login role is disabled (NOLOGIN), not dropped, so nothing that depends o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -28,7 +30,7 @@ from fidc_assets.lib.hot.reference import REFERENCE_SCHEMA, TENANT_ROLE_PREFIX, 
 
 READER_ROLE = "fidc_bi_reader"
 MARTS_SCHEMA = "marts"
-POLICY_NAME = "tenant_funds"
+POLICY_NAME: Final = "tenant_funds"
 
 #: Installed in `reference`: grants SELECT on a mart table to fidc_bi_reader and, when it has fund_cnpj,
 #: enables row security with the tenant policy. SECURITY INVOKER: only the table's owner (dbt) can run it.
@@ -88,9 +90,16 @@ def mart_tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def ensure_bi_access(
-    conn: psycopg.Connection, registry: FundRegistry, passwords: Mapping[str, str]
-) -> dict[str, object]:
+@dataclass(frozen=True)
+class BiAccess:
+    """What `ensure_bi_access` set up: the tenant login roles, the stale ones it disabled, the mart tables."""
+
+    tenants: list[str]
+    disabled: list[str]
+    mart_tables: list[str]
+
+
+def ensure_bi_access(conn: psycopg.Connection, registry: FundRegistry, passwords: Mapping[str, str]) -> BiAccess:
     """Roles, grants and row security for `registry`'s tenants (the caller commits); `passwords` maps a
     manager id to its login role's password. Expects the `reference` tables
     (`fidc_assets.lib.hot.reference.sync_reference_data`) to exist."""
@@ -113,13 +122,14 @@ def ensure_bi_access(
 
     # the registry tables the policy reads: each tenant sees only its own manager and funds
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(ref, reader))
-    for table, predicate in (
+    policies: tuple[tuple[str, LiteralString], ...] = (
         ("fund_managers", "tenant_role = current_user"),
         (
             "funds",
             f"manager_id in (select manager_id from {REFERENCE_SCHEMA}.fund_managers where tenant_role = current_user)",
         ),
-    ):
+    )
+    for table, predicate in policies:
         ident = sql.Identifier(REFERENCE_SCHEMA, table)
         conn.execute(sql.SQL("grant select on {} to {}").format(ident, reader))
         conn.execute(sql.SQL("alter table {} enable row level security").format(ident))
@@ -144,4 +154,4 @@ def ensure_bi_access(
     for schema in ("landing", "staging", "intermediate", "recon"):
         if conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
             conn.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), reader))
-    return {"tenants": sorted(wanted), "disabled": sorted(stale), "mart_tables": tables}
+    return BiAccess(tenants=sorted(wanted), disabled=sorted(stale), mart_tables=tables)

@@ -36,6 +36,22 @@ PG_EPOCH_MICROS = PG_EPOCH_DAYS * 86_400 * 1_000_000
 NUMERIC_NEG = 0x4000
 NULL_LENGTH = np.array([-1], dtype=">i4").view(np.uint8)
 _EMPTY = pa.scalar(b"", pa.large_binary())
+
+
+# _BUFFERS: numpy arrays and Arrow buffers share memory through the buffer protocol, which the numpy and
+# pyarrow stubs declare only for Python 3.12+ (PEP 688's __buffer__): the calls that pass one to the other
+# carry a pyright ignore that points here.
+
+
+def _buffer(arr: pa.Array, index: int) -> pa.Buffer:
+    """Buffer `index` of `arr` (1: the values or offsets, 2: a binary array's bytes), which Arrow always has
+    for these types (only the validity bitmap, buffer 0, may be absent)."""
+    buffer = arr.buffers()[index]
+    if buffer is None:
+        raise ValueError(f"an Arrow {arr.type} array without its buffer {index}")
+    return buffer
+
+
 _MAX_DECIMAL_SCALE = 9  # 10**scale must fit in 32 bits for the limb division below
 _MAX_DECIMAL_INT_DIGITS = 18  # the integer part must fit in an int64
 
@@ -73,7 +89,8 @@ def _decimal_payload(arr: pa.Array, name: str) -> np.ndarray:
         )
     n = len(arr)
     filled = arr.fill_null(pa.scalar(0, t)) if arr.null_count else arr
-    words = np.frombuffer(filled.buffers()[1], dtype="<u8")[2 * filled.offset : 2 * (filled.offset + n)].reshape(n, 2)
+    raw = np.frombuffer(_buffer(filled, 1), dtype="<u8")  # pyright: ignore[reportCallIssue, reportArgumentType]  (buffer protocol: see _BUFFERS)
+    words = raw[2 * filled.offset : 2 * (filled.offset + n)].reshape(n, 2)
     lo = words[:, 0].copy()
     hi = words[:, 1].copy()
     negative = hi >= np.uint64(1 << 63)
@@ -145,7 +162,8 @@ def _fixed_payload(arr: pa.Array, name: str) -> np.ndarray | None:
 def _text_payload(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(byte lengths, the values as large_binary without nulls): a null value's payload is empty."""
     binary = arr.cast(pa.large_binary())
-    offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[binary.offset : binary.offset + len(binary) + 1]
+    all_offsets = np.frombuffer(_buffer(binary, 1), dtype=np.int64)  # pyright: ignore[reportCallIssue, reportArgumentType]  (buffer protocol: see _BUFFERS)
+    offsets = all_offsets[binary.offset : binary.offset + len(binary) + 1]
     lengths = np.diff(offsets)
     valid = _valid(binary)
     if valid is not None:
@@ -178,7 +196,8 @@ def _block(parts: list[_Fixed], n: int) -> pa.Array:
         data = matrix[keep]
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(keep.sum(axis=1), out=offsets[1:])
-    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]  # pyright: ignore[reportArgumentType]  (see _BUFFERS)
+    return pa.Array.from_buffers(pa.large_binary(), n, buffers)
 
 
 def encode_rows(batch: pa.RecordBatch | pa.Table) -> pa.Buffer:
@@ -209,10 +228,16 @@ def encode_rows(batch: pa.RecordBatch | pa.Table) -> pa.Buffer:
         parts = []
     if parts:
         pieces.append(_block(parts, n))
-    rows = pieces[0] if len(pieces) == 1 else pc.binary_join_element_wise(*pieces, _EMPTY)
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
+    rows = pieces[0] if len(pieces) == 1 else _join(pieces)
+    offsets = np.frombuffer(_buffer(rows, 1), dtype=np.int64)  # pyright: ignore[reportCallIssue, reportArgumentType]  (buffer protocol: see _BUFFERS)
     start, end = int(offsets[rows.offset]), int(offsets[rows.offset + n])
-    return rows.buffers()[2][start:end]
+    return _buffer(rows, 2)[start:end]
+
+
+def _join(pieces: list[pa.Array]) -> pa.Array:
+    """The pieces of each row concatenated (an empty separator). pyarrow-stubs type the separator as one more
+    array of the pieces' type, where Arrow takes this scalar."""
+    return pc.binary_join_element_wise(*pieces, _EMPTY)  # pyright: ignore[reportCallIssue, reportArgumentType]
 
 
 def encode_stream(table: pa.Table, chunk_rows: int) -> Iterator[pa.Buffer]:

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import psycopg
@@ -93,7 +93,8 @@ def read_cold_days(lake: Lake, entity: Entity, days: Sequence[dt.date], rule: So
 
 def _order_keys(days: np.ndarray, fund_column: pa.ChunkedArray) -> np.ndarray:
     """Per row: day number × number of funds + the fund's rank (ascending by day, then fund)."""
-    funds = pc.dictionary_encode(fund_column.combine_chunks())
+    # one array in, one DictionaryArray out (pyarrow-stubs type dictionary_encode as returning its input's type)
+    funds = cast(pa.DictionaryArray, pc.dictionary_encode(fund_column.combine_chunks()))
     names = funds.dictionary.to_pylist()
     rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")
     return days.astype(np.int64) * max(len(names), 1) + rank[funds.indices.to_numpy()]
@@ -115,7 +116,7 @@ class DayRows:
     def table(self) -> pa.Table:
         """The day's rows in order: a concatenation of slices (no copy), or a take (a copy)."""
         if self.indices is not None:
-            return self.source.take(pa.array(self.indices))
+            return self.source.take(pa.array(self.indices, pa.int64()))
         if not self.runs:
             return self.source.schema.empty_table()
         return pa.concat_tables([self.source.slice(o, n) for o, n in self.runs])
@@ -190,7 +191,8 @@ def _copy_into(conn: psycopg.Connection, table: str, columns: list[str], chunks:
     with conn.cursor() as cur:
         with cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
             for chunk in chunks:
-                copy.write(chunk)
+                # an Arrow buffer is a buffer-protocol object, which the stubs declare only for Python 3.12+
+                copy.write(chunk)  # pyright: ignore[reportArgumentType]
 
 
 def _day_rows(entity: Entity, rows: pa.Table, days: Sequence[dt.date]) -> dict[dt.date, DayRows]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Final, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -21,11 +22,11 @@ from psycopg import sql
 from fidc_assets.lib.core.asset_types import AssetTypeRegistry
 from fidc_assets.lib.core.funds import FundRegistry
 
-REFERENCE_SCHEMA = "reference"
-TENANT_ROLE_PREFIX = "fidc_tenant_"
+REFERENCE_SCHEMA: Final = "reference"
+TENANT_ROLE_PREFIX: Final = "fidc_tenant_"
 
 #: table → (DDL columns, insertable column names)
-TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+TABLES: dict[str, tuple[LiteralString, tuple[str, ...]]] = {
     "fund_managers": (
         "manager_id text primary key, manager_name text not null, tenant_role text not null unique",
         ("manager_id", "manager_name", "tenant_role"),

@@ -30,6 +30,7 @@ from fidc_assets.lib.core.calendar import TIMEZONE
 from fidc_assets.lib.core.canonical import Entity
 from fidc_assets.lib.hot.loader import SourceRule, read_cold_days
 from fidc_assets.lib.hot.partitions import FUND_COLUMN, HOT_ENTITIES, LANDING_SCHEMA, drop_landing_days, landing_days
+from fidc_assets.lib.hot.trusted_sql import trusted
 from fidc_assets.lib.lake.catalog import Lake
 
 MARTS_SCHEMA = "marts"
@@ -105,6 +106,8 @@ def cold_totals(lake: Lake, spec: TotalsSpec, days: Iterable[dt.date], rule: Sou
     if not days:
         return {}
     date_col = spec.entity.partition_date
+    if date_col is None:
+        raise ValueError(f"{spec.entity.name} has no business date: its totals cannot be compared by day")
     rows = read_cold_days(lake, spec.entity, days, rule).select([date_col, FUND_COLUMN, *spec.sums])
     grouped = rows.group_by([date_col, FUND_COLUMN]).aggregate([(date_col, "count"), *((c, "sum") for c in spec.sums)])
     out: Totals = {}
@@ -119,11 +122,12 @@ def cold_totals(lake: Lake, spec: TotalsSpec, days: Iterable[dt.date], rule: Sou
 def hot_totals(
     conn: psycopg.Connection, relation: sql.Composable, spec: TotalsSpec, days: Iterable[dt.date] | None
 ) -> Totals:
-    aggregates = sql.SQL(", ").join(sql.SQL(f"coalesce({a}, 0)") for a in spec.sums.values())
+    # the spec's aggregates are written in this module, over canonical column names
+    aggregates = sql.SQL(", ").join(trusted(f"coalesce({a}, 0)") for a in spec.sums.values())
     query = sql.SQL("select {d}, {f}, {count}{sep}{aggs} from {rel} {where} group by 1, 2").format(
         d=sql.Identifier(spec.date_column),
         f=sql.Identifier(FUND_COLUMN),
-        count=sql.SQL(spec.count),
+        count=trusted(spec.count),
         sep=sql.SQL(", " if spec.sums else ""),
         aggs=aggregates,
         rel=relation,
@@ -192,7 +196,8 @@ def mart_partitions(conn: psycopg.Connection) -> dict[str, dict[str, tuple[dt.da
     for parent, child, bound in rows:
         m = _BOUND.search(bound or "")
         if m:  # a default partition has no range: never dropped by the window
-            out.setdefault(parent, {})[child] = tuple(dt.date.fromisoformat(x) for x in m.groups())
+            low, high = m.groups()
+            out.setdefault(parent, {})[child] = (dt.date.fromisoformat(low), dt.date.fromisoformat(high))
     return out
 
 

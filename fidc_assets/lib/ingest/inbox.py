@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 import fsspec
 
@@ -81,7 +82,9 @@ class Inbox:
             return []
         skip = tuple(f"{self.root}/{d}/" for d in ignore)
         out = []
-        for path, info in self.fs.find(self.root, detail=True).items():
+        # fsspec: with detail=True, find answers path → info (its signature says list or dict)
+        found = cast(dict[str, dict[str, Any]], self.fs.find(self.root, detail=True))
+        for path, info in found.items():
             name = posixpath.basename(path)
             if path.startswith(skip) or name.startswith(".") or name.endswith(".partial"):
                 continue
@@ -89,9 +92,13 @@ class Inbox:
                 out.append(Listing(path, int(info["size"]), _mtime_ns(info)))
         return sorted(out, key=lambda item: (item.mtime_ns, item.name))
 
+    def _open_binary(self, path: str) -> BinaryIO:
+        """`fs.open(path, "rb")`: a binary file (fsspec's signature says text or binary)."""
+        return cast(BinaryIO, self.fs.open(path, "rb"))
+
     def sha256(self, path: str) -> str:
         digest = hashlib.sha256()
-        with self.fs.open(path, "rb") as f:
+        with self._open_binary(path) as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
@@ -103,7 +110,7 @@ class Inbox:
             yield Path(path)
             return
         with tempfile.NamedTemporaryFile(suffix=posixpath.splitext(path)[1]) as tmp:
-            with self.fs.open(path, "rb") as src:
+            with self._open_binary(path) as src:
                 shutil.copyfileobj(src, tmp, 1 << 20)
             tmp.flush()
             yield Path(tmp.name)

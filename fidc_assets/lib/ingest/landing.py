@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.expressions import And, BooleanExpression, Or
 
 from fidc_assets.lib.core.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
 from fidc_assets.lib.ingest.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
@@ -27,6 +27,7 @@ from fidc_assets.lib.ingest.inbox import Inbox
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
 from fidc_assets.lib.lake.archive import archive_file, archive_key, archived_path, sha256_file
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.filters import equal_to, is_in
 
 #: Rows per Iceberg commit when landing many slices at once (a backfill): bounded memory, few snapshots.
 MAX_ROWS_PER_COMMIT = 2_000_000
@@ -76,9 +77,44 @@ def scan_inbox(
     return matched, unmatched
 
 
+@dataclass(frozen=True)
+class ReceivedFile:
+    """A file `receive_files` archived and registered just now: what its new registry row says."""
+
+    sha256: str
+    custodian_id: str
+    entity: str
+    fund_cnpj: str
+    reference_date: dt.date
+    original_name: str
+    size_bytes: int
+    received_at: dt.datetime  # when the custodian delivered it (the inbox file's modification time)
+    archive_uri: str
+
+    def registry_row(self) -> dict[str, object]:
+        """Its lake.file_registry row: received, not yet parsed (land_slices fills in the rest)."""
+        return {
+            "sha256": self.sha256,
+            "custodian_id": self.custodian_id,
+            "entity": self.entity,
+            "fund_cnpj": self.fund_cnpj,
+            "reference_date": self.reference_date,
+            "original_name": self.original_name,
+            "size_bytes": self.size_bytes,
+            "received_at": self.received_at,
+            "archive_uri": self.archive_uri,
+            "status": "received",
+            "rows_accepted": None,
+            "rows_rejected": None,
+            "control_totals": None,
+            "error": None,
+            "processed_at": None,
+        }
+
+
 @dataclass
 class ReceiveReport:
-    received: list[dict] = field(default_factory=list)  # newly registered
+    received: list[ReceivedFile] = field(default_factory=list)  # newly registered
     already_known: list[str] = field(default_factory=list)  # sha256 seen before
 
 
@@ -89,8 +125,8 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
     if not files:
         return report
     shas = {f.path: f.sha256() for f, _ in files}
-    known = set(lake.read(FILE_REGISTRY, In("sha256", list(set(shas.values()))), ("sha256",))["sha256"].to_pylist())
-    rows = []
+    known = set(lake.read(FILE_REGISTRY, is_in("sha256", list(set(shas.values()))), ("sha256",))["sha256"].to_pylist())
+    received: list[ReceivedFile] = []
     for item, m in files:
         sha = shas[item.path]
         if sha in known:
@@ -101,29 +137,24 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
             uri = archive_file(local, lake.archive_root, key)
             size = local.stat().st_size
         known.add(sha)
-        rows.append(
-            {
-                "sha256": sha,
-                "custodian_id": m.custodian.id,
-                "entity": m.file_spec.entity,
-                "fund_cnpj": m.fund_cnpj,
-                "reference_date": m.reference_date,
-                "original_name": item.name,
-                "size_bytes": size,
-                "received_at": item.delivered_at,
-                "archive_uri": uri,
-                "status": "received",
-                "rows_accepted": None,
-                "rows_rejected": None,
-                "control_totals": None,
-                "error": None,
-                "processed_at": None,
-            }
+        received.append(
+            ReceivedFile(
+                sha256=sha,
+                custodian_id=m.custodian.id,
+                entity=m.file_spec.entity,
+                fund_cnpj=m.fund_cnpj,
+                reference_date=m.reference_date,
+                original_name=item.name,
+                size_bytes=size,
+                received_at=item.delivered_at,
+                archive_uri=uri,
+            )
         )
-    if rows:
+    if received:
+        rows = [r.registry_row() for r in received]
         table = pa.Table.from_pylist(rows, schema=arrow_schema(FILE_REGISTRY))
         lake.table(FILE_REGISTRY).append(table.cast(lake.table(FILE_REGISTRY).schema().as_arrow()))
-        report.received = rows
+        report.received = received
     return report
 
 
@@ -188,10 +219,13 @@ def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict
 
 def _slice_filter(entity: str, custodian_id: str, fund_cnpj: str, day: dt.date) -> BooleanExpression:
     """The rows one delivery (custodian, fund, file date) wrote to an entity's table."""
-    expr = And(EqualTo("custodian_id", custodian_id), And(EqualTo("fund_cnpj", fund_cnpj), EqualTo("file_date", day)))
-    if entity in DATED_BY_FILE:
+    expr = And(
+        equal_to("custodian_id", custodian_id), And(equal_to("fund_cnpj", fund_cnpj), equal_to("file_date", day))
+    )
+    partition_date = ENTITIES[entity].partition_date
+    if entity in DATED_BY_FILE and partition_date is not None:
         # the business date equals the file date: stating it lets Iceberg prune to one month partition
-        expr = And(expr, EqualTo(ENTITIES[entity].partition_date, day))
+        expr = And(expr, equal_to(partition_date, day))
     return expr
 
 
@@ -217,7 +251,7 @@ def land_slices(
     report = LandingReport()
     if not days:
         return report
-    registry = lake.read(FILE_REGISTRY, In("reference_date", days)).to_pylist()
+    registry = lake.read(FILE_REGISTRY, is_in("reference_date", days)).to_pylist()
     slices: dict[tuple, list[dict]] = defaultdict(list)
     for reg in registry:
         if reg["custodian_id"] not in specs or (wanted is not None and reg["entity"] not in wanted):
@@ -261,11 +295,11 @@ class _Pending:
             commits += 1
         if self.quarantine_shas:
             q = pa.Table.from_pylist(self.quarantine, schema=arrow_schema(QUARANTINE))
-            lake.replace_slice(QUARANTINE, q, In("source_file_sha256", sorted(self.quarantine_shas)))
+            lake.replace_slice(QUARANTINE, q, is_in("source_file_sha256", sorted(self.quarantine_shas)))
             commits += 1
         if self.registry:
             r = pa.Table.from_pylist(self.registry, schema=arrow_schema(FILE_REGISTRY))
-            lake.replace_slice(FILE_REGISTRY, r, In("sha256", [x["sha256"] for x in self.registry]))
+            lake.replace_slice(FILE_REGISTRY, r, is_in("sha256", [x["sha256"] for x in self.registry]))
             commits += 1
         self.rows.clear()
         self.filters.clear()

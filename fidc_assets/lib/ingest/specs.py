@@ -60,10 +60,10 @@ def _check_date_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
 class ValueFormats(_Strict):
     """How values are written in a file (shared by every format)."""
 
-    decimal: Literal[",", ".", "auto"] = Field(".", description="'auto': a comma means 1.234,56, else 1234.56")
+    decimal: Literal[",", ".", "auto"] = Field(default=".", description="'auto': a comma means 1.234,56, else 1234.56")
     thousands: Literal[",", ".", " ", None] = None
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
-    null_values: tuple[str, ...] = Field((), description="texts that mean 'no value' (e.g. 000000 in CNAB)")
+    null_values: tuple[str, ...] = Field(default=(), description="texts that mean 'no value' (e.g. 000000 in CNAB)")
 
     @field_validator("date_formats")
     @classmethod
@@ -80,11 +80,13 @@ class ValueFormats(_Strict):
 class TrailerField(_Strict):
     """Where a control total sits in the trailer: a field index (delimited) or 1-based columns (fixed width)."""
 
-    index: int | None = Field(None, ge=0)
-    start: int | None = Field(None, ge=1)
-    end: int | None = Field(None, ge=1)
-    implied_decimals: int = Field(0, ge=0, le=8)
-    offset: int = Field(0, description="subtracted from the value (e.g. 2 when a sequence counts header+trailer)")
+    index: int | None = Field(default=None, ge=0)
+    start: int | None = Field(default=None, ge=1)
+    end: int | None = Field(default=None, ge=1)
+    implied_decimals: int = Field(default=0, ge=0, le=8)
+    offset: int = Field(
+        default=0, description="subtracted from the value (e.g. 2 when a sequence counts header+trailer)"
+    )
 
     @model_validator(mode="after")
     def _one_position(self) -> TrailerField:
@@ -97,7 +99,7 @@ class Trailer(_Strict):
     """A last line carrying control totals the engine verifies before anything is written."""
 
     match: str = Field(description="regex the trailer line matches")
-    required: bool = Field(True, description="a missing trailer means the file was truncated")
+    required: bool = Field(default=True, description="a missing trailer means the file was truncated")
     record_count: TrailerField | None = None
     sums: dict[str, TrailerField] = Field(default_factory=dict, description="canonical field → its total")
 
@@ -116,7 +118,7 @@ class DelimitedFormat(ValueFormats):
     encoding: Encoding = "utf-8"
     delimiter: str = ","
     quote_char: str | None = '"'
-    skip_rows: int = Field(0, ge=0, description="lines before the header (titles, banners)")
+    skip_rows: int = Field(default=0, ge=0, description="lines before the header (titles, banners)")
     header: bool = True
     trailer: Trailer | None = None
 
@@ -130,14 +132,14 @@ class DelimitedFormat(ValueFormats):
 
 class XlsxFormat(ValueFormats):
     kind: Literal["xlsx"]
-    sheet: str | int = Field(0, description="sheet name, or 0-based index")
-    header_row: int = Field(1, ge=1, description="1-based sheet row holding the column names")
+    sheet: str | int = Field(default=0, description="sheet name, or 0-based index")
+    header_row: int = Field(default=1, ge=1, description="1-based sheet row holding the column names")
 
 
 class FixedField(_Strict):
     start: int = Field(ge=1, description="1-based first column")
     end: int = Field(ge=1, description="1-based last column, inclusive")
-    implied_decimals: int = Field(0, ge=0, le=8)
+    implied_decimals: int = Field(default=0, ge=0, le=8)
 
     @model_validator(mode="after")
     def _ordered(self) -> FixedField:
@@ -164,8 +166,8 @@ class FixedWidthLayout(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit(self) -> FixedWidthLayout:
-        for rec in (self.header, self.detail, self.trailer):
-            spans = sorted((f.start, f.end, name) for name, f in (rec.fields if rec else {}).items())
+        for rec in (r for r in (self.header, self.detail, self.trailer) if r is not None):
+            spans = sorted((f.start, f.end, name) for name, f in rec.fields.items())
             for _start, end, name in spans:
                 if end > self.line_length:
                     raise ValueError(f"field {name} ends at {end}, past the line length {self.line_length}")
@@ -203,7 +205,7 @@ class ArchiveSpec(_Strict):
 
     kind: Literal["zip"] = "zip"
     member_pattern: str = ".*"
-    max_uncompressed_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    max_uncompressed_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
 
 
 class DocumentKind(_Strict):
@@ -218,8 +220,8 @@ class ColumnMap(_Strict):
 
     column: str | None = None
     default: str | None = None
-    map: dict[str, str | bool | None] | None = Field(None, description="source value → canonical value")
-    restore_leading_zeros: bool = Field(False, description="documents whose zeros a spreadsheet dropped")
+    map: dict[str, str | bool | None] | None = Field(default=None, description="source value → canonical value")
+    restore_leading_zeros: bool = Field(default=False, description="documents whose zeros a spreadsheet dropped")
     document_kind: DocumentKind | None = None
     date_formats: tuple[str, ...] | None = None
     null_values: tuple[str, ...] | None = None
@@ -324,7 +326,7 @@ def _source_problem(column: str | None, field: CanonicalField, file_spec: FileSp
 class CustodianSpec(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
-    default_currency: str = Field("BRL", pattern=r"^[A-Z]{3}$")
+    default_currency: str = Field(default="BRL", pattern=r"^[A-Z]{3}$")
     files: tuple[FileSpec, ...] = Field(min_length=1)
     # not a YAML key: set by load_spec from the configuration the spec was read from
     _asset_types: AssetTypeRegistry | None = PrivateAttr(None)

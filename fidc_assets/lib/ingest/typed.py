@@ -12,6 +12,7 @@ import re
 import weakref
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -32,24 +33,50 @@ TWO_DIGIT_YEAR_PIVOT = 70
 _CLEANED: dict[int, weakref.ref] = {}
 
 
-def no_problems(n: int) -> pa.Array:
+def no_problems(n: int) -> pa.BooleanArray:
     """An all-false bad mask of n rows, built from a numpy buffer (not a Python list of n items)."""
-    return pa.array(np.zeros(n, dtype=bool))
+    return cast(pa.BooleanArray, pa.array(np.zeros(n, dtype=bool)))
 
 
-def blank_to_null(values: pa.Array) -> pa.Array:
+# pyarrow-stubs types some kernels more loosely than Arrow behaves; these three say what Arrow returns.
+_ArrayT = TypeVar("_ArrayT", bound=pa.Array)
+
+
+def _fill_null(values: _ArrayT, value: pa.Scalar) -> _ArrayT:
+    """`values` with its nulls replaced by `value`: an array of the same type. (The stubs type fill_null as
+    coalesce, whose answer is "array or scalar".)"""
+    return cast(_ArrayT, pc.fill_null(values, value))
+
+
+def _choose(cond: pa.BooleanArray, left: pa.Array | pa.Scalar, right: pa.Array | pa.Scalar) -> pa.Array:
+    """`pc.if_else`, which on an array condition gives an array (the stubs say "array or scalar")."""
+    return cast(pa.Array, pc.if_else(cond, left, right))
+
+
+def _text(values: pa.Array) -> pa.StringArray:
+    """The converters' input, a column of text: the readers hand over string arrays, typed as pa.Array."""
+    return cast(pa.StringArray, values)
+
+
+_NULL_TEXT = pa.scalar(None, pa.string())
+_FALSE = pa.scalar(False)
+_NULL_DAYS = pa.scalar(None, pa.int64())
+
+
+def blank_to_null(values: pa.Array) -> pa.StringArray:
     """Strip surrounding whitespace; empty strings become null. (Most columns have neither: then the array
     is returned as it is, without copying its strings.)"""
-    seen = _CLEANED.get(id(values))
-    if seen is not None and seen() is values:
-        return values
-    padded = None
+    text = _text(values)
+    seen = _CLEANED.get(id(text))
+    if seen is not None and seen() is text:
+        return text
+    padded: pa.BooleanArray | None = None
     for ws in (" ", "\t"):
-        edge = pc.or_(pc.starts_with(values, ws), pc.ends_with(values, ws))
+        edge = pc.or_(pc.starts_with(text, ws), pc.ends_with(text, ws))
         padded = edge if padded is None else pc.or_(padded, edge)
-    stripped = pc.utf8_trim_whitespace(values) if pc.any(padded).as_py() else values
-    empty = pc.equal(stripped, "")
-    result = pc.if_else(empty, pa.scalar(None, pa.string()), stripped) if pc.any(empty).as_py() else stripped
+    stripped = pc.utf8_trim_whitespace(text) if padded is not None and pc.any(padded).as_py() else text
+    empty = pc.equal(stripped, pa.scalar(""))
+    result = _text(_choose(empty, _NULL_TEXT, stripped)) if pc.any(empty).as_py() else stripped
     if len(_CLEANED) > 4096:
         _CLEANED.clear()
     _CLEANED[id(result)] = weakref.ref(result)
@@ -76,10 +103,10 @@ def _date_regex(fmt: str) -> str:
 
 def _days_from_civil(y: pa.Array, m: pa.Array, d: pa.Array) -> pa.Array:
     """Days since 1970-01-01 for a proleptic Gregorian (y, m, d); H. Hinnant's algorithm, vectorized."""
-    y = pc.subtract(y, pc.cast(pc.less_equal(m, 2), pa.int64()))
+    y = pc.subtract(y, pc.cast(pc.less_equal(m, pa.scalar(2)), pa.int64()))
     era = pc.divide(y, 400)  # years are positive here: integer division truncates correctly
     yoe = pc.subtract(y, pc.multiply(era, 400))
-    mp = pc.if_else(pc.greater(m, 2), pc.subtract(m, 3), pc.add(m, 9))
+    mp = _choose(pc.greater(m, pa.scalar(2)), pc.subtract(m, 3), pc.add(m, 9))
     doy = pc.add(pc.divide(pc.add(pc.multiply(mp, 153), 2), 5), pc.subtract(d, 1))
     doe = pc.add(pc.subtract(pc.add(pc.multiply(yoe, 365), pc.divide(yoe, 4)), pc.divide(yoe, 100)), doy)
     return pc.subtract(pc.add(pc.multiply(era, 146097), doe), 719468)
@@ -88,29 +115,31 @@ def _days_from_civil(y: pa.Array, m: pa.Array, d: pa.Array) -> pa.Array:
 _MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
 
 
-def _calendar_days(y: pa.Array, m: pa.Array, d: pa.Array) -> tuple[pa.Array, pa.Array]:
+def _calendar_days(y: pa.Array, m: pa.Array, d: pa.Array) -> tuple[pa.Array, pa.BooleanArray]:
     """(days since epoch or null, valid mask) for integer year/month/day arrays, checked against the calendar."""
-    month_ok = pc.and_(pc.greater_equal(m, 1), pc.less_equal(m, 12))
+    zero = pa.scalar(0, pa.int64())
+    month_ok = pc.and_(pc.greater_equal(m, pa.scalar(1)), pc.less_equal(m, pa.scalar(12)))
     leap = pc.or_(
         pc.and_(
-            pc.equal(pc.bit_wise_and(y, 3), 0), pc.not_equal(pc.subtract(y, pc.multiply(pc.divide(y, 100), 100)), 0)
+            pc.equal(pc.bit_wise_and(y, 3), zero),
+            pc.not_equal(pc.subtract(y, pc.multiply(pc.divide(y, 100), 100)), zero),
         ),
-        pc.equal(pc.subtract(y, pc.multiply(pc.divide(y, 400), 400)), 0),
+        pc.equal(pc.subtract(y, pc.multiply(pc.divide(y, 400), 400)), zero),
     )
-    dim = pc.take(_MONTH_DAYS, pc.fill_null(pc.if_else(month_ok, m, 0), 0))
-    dim = pc.add(dim, pc.cast(pc.and_(leap, pc.equal(m, 2)), pa.int64()))
-    day_ok = pc.and_(pc.greater_equal(d, 1), pc.less_equal(d, dim))
+    dim = pc.take(_MONTH_DAYS, _fill_null(_choose(month_ok, m, zero), zero))
+    dim = pc.add(dim, pc.cast(pc.and_(leap, pc.equal(m, pa.scalar(2))), pa.int64()))
+    day_ok = pc.and_(pc.greater_equal(d, pa.scalar(1)), pc.less_equal(d, dim))
     # year 0 does not exist (Python, PostgreSQL and the civil algorithm below all start at year 1)
-    valid = pc.fill_null(pc.and_(pc.and_(month_ok, day_ok), pc.greater_equal(y, 1)), False)
+    valid = _fill_null(pc.and_(pc.and_(month_ok, day_ok), pc.greater_equal(y, pa.scalar(1))), _FALSE)
     days = _days_from_civil(y, m, d)
-    return pc.if_else(valid, days, pa.scalar(None, pa.int64())), valid
+    return _choose(valid, days, _NULL_DAYS), valid
 
 
 def _year(parts: dict[str, pa.Array]) -> pa.Array:
     if "Y" in parts:
         return parts["Y"]
     yy = parts["y"]
-    return pc.add(yy, pc.if_else(pc.less(yy, TWO_DIGIT_YEAR_PIVOT), 2000, 1900))
+    return pc.add(yy, _choose(pc.less(yy, pa.scalar(TWO_DIGIT_YEAR_PIVOT)), pa.scalar(2000), pa.scalar(1900)))
 
 
 def _fixed_layout(fmt: str) -> tuple[list[tuple[str, int, int]], list[tuple[int, str]], int]:
@@ -130,26 +159,26 @@ def _fixed_layout(fmt: str) -> tuple[list[tuple[str, int, int]], list[tuple[int,
     return tokens, seps, pos
 
 
-def _parse_fixed(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array] | None:
+def _parse_fixed(text: pa.StringArray, fmt: str) -> tuple[pa.Array, pa.BooleanArray] | None:
     """The fast path: every value zero-padded at fixed positions, checked with plain kernels (no regex).
     None when some present value is not written that way (then the regex path decides)."""
     tokens, seps, length = _fixed_layout(fmt)
-    shaped = pc.equal(pc.utf8_length(text), length)
+    shaped = pc.equal(pc.utf8_length(text), pa.scalar(length))
     for pos, sep in seps:
-        shaped = pc.and_(shaped, pc.equal(pc.utf8_slice_codeunits(text, pos, pos + 1), sep))
-    parts = {}
+        shaped = pc.and_(shaped, pc.equal(pc.utf8_slice_codeunits(text, pos, pos + 1), pa.scalar(sep)))
+    parts: dict[str, pa.StringArray] = {}
     for name, start, end in tokens:
         piece = pc.utf8_slice_codeunits(text, start, end)
         shaped = pc.and_(shaped, pc.utf8_is_digit(piece))
         parts[name] = piece
-    shaped = pc.fill_null(shaped, True)  # nulls are absent values, not bad ones
+    shaped = _fill_null(shaped, pa.scalar(True))  # nulls are absent values, not bad ones
     if not pc.all(shaped).as_py():
         return None
-    ints = {k: pc.cast(v, pa.int64()) for k, v in parts.items()}
+    ints: dict[str, pa.Array] = {k: pc.cast(v, pa.int64()) for k, v in parts.items()}
     return _calendar_days(_year(ints), ints["m"], ints["d"])
 
 
-def _parse_strptime(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array] | None:
+def _parse_strptime(text: pa.StringArray, fmt: str) -> tuple[pa.Array, pa.BooleanArray] | None:
     """The fastest path, for four-digit-year formats whose values are all zero-padded: Arrow's strptime, then
     a check that it did not roll an impossible day over (31/02 → 02/03): the day it parsed must be the day
     written. None when some parsed value is not zero-padded (then the other paths decide)."""
@@ -158,27 +187,29 @@ def _parse_strptime(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array] | Non
         return None  # two-digit years follow our pivot, not strptime's
     ts = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
     parsed = pc.is_valid(ts)
-    fixed = pc.fill_null(pc.equal(pc.utf8_length(text), length), False)
+    fixed = _fill_null(pc.equal(pc.utf8_length(text), pa.scalar(length)), _FALSE)
     if pc.any(pc.and_(parsed, pc.invert(fixed))).as_py():
         return None
     start, end = next((s, e) for name, s, e in tokens if name == "d")
     day_text = pc.utf8_slice_codeunits(text, start, end)
-    written = pc.cast(pc.if_else(pc.utf8_is_digit(day_text), day_text, pa.scalar(None, pa.string())), pa.int64())
-    ok = pc.fill_null(pc.and_(pc.equal(pc.day(ts), written), pc.greater_equal(pc.year(ts), 1)), False)
+    written = pc.cast(_choose(pc.utf8_is_digit(day_text), day_text, _NULL_TEXT), pa.int64())
+    ok = _fill_null(pc.and_(pc.equal(pc.day(ts), written), pc.greater_equal(pc.year(ts), pa.scalar(1))), _FALSE)
     days = pc.cast(pc.cast(pc.cast(ts, pa.date32()), pa.int32()), pa.int64())
-    return pc.if_else(ok, days, pa.scalar(None, pa.int64())), ok
+    return _choose(ok, days, _NULL_DAYS), ok
 
 
-def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
+def _parse_date_format(text: pa.StringArray, fmt: str) -> tuple[pa.Array, pa.BooleanArray]:
     """(days since epoch or null, matched-and-valid mask) for one format."""
     fast = _parse_strptime(text, fmt) or _parse_fixed(text, fmt)
     if fast is not None:
         return fast
     regex = _date_regex(fmt)
-    matched = pc.fill_null(pc.match_substring_regex(text, regex), False)
-    safe = pc.if_else(matched, text, pa.scalar(None, pa.string()))
-    extracted = pc.extract_regex(safe, regex)
-    parts = {f.name: pc.cast(pc.struct_field(extracted, f.name), pa.int64()) for f in extracted.type}
+    matched = _fill_null(pc.match_substring_regex(text, regex), _FALSE)
+    safe = _choose(matched, text, _NULL_TEXT)
+    extracted = pc.extract_regex(_text(safe), regex)
+    parts: dict[str, pa.Array] = {
+        f.name: pc.cast(pc.struct_field(extracted, f.name), pa.int64()) for f in extracted.type
+    }
     return _calendar_days(_year(parts), parts["m"], parts["d"])
 
 
@@ -186,24 +217,24 @@ def _parse_date_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
 EXCEL_EPOCH_OFFSET = 25569
 
 
-def _parse_excel_serial(text: pa.Array) -> tuple[pa.Array, pa.Array]:
-    ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{2,6}(\.0+)?$"), False)
-    whole = pc.replace_substring_regex(pc.if_else(ok, text, pa.scalar(None, pa.string())), r"\.0+$", "")
+def _parse_excel_serial(text: pa.StringArray) -> tuple[pa.Array, pa.BooleanArray]:
+    ok = _fill_null(pc.match_substring_regex(text, r"^\d{2,6}(\.0+)?$"), _FALSE)
+    whole = pc.replace_substring_regex(_text(_choose(ok, text, _NULL_TEXT)), r"\.0+$", "")
     serial = pc.cast(whole, pa.int64())
-    ok = pc.and_(ok, pc.fill_null(pc.greater_equal(serial, 61), False))  # before 1900-03-01 Excel is wrong
+    ok = pc.and_(ok, _fill_null(pc.greater_equal(serial, pa.scalar(61)), _FALSE))  # before 1900-03-01 Excel is wrong
     days = pc.subtract(serial, EXCEL_EPOCH_OFFSET)
-    return pc.if_else(ok, days, pa.scalar(None, pa.int64())), ok
+    return _choose(ok, days, _NULL_DAYS), ok
 
 
-def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
+def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, pa.BooleanArray]:
     """Text → date32, trying each format in order; impossible dates (31/02) are bad, not rolled over.
 
     Formats use %d %m %Y %y, or `excel_serial` for a spreadsheet's day number."""
     text = blank_to_null(values)
-    days = pa.nulls(len(text), pa.int64())
+    days: pa.Array = pa.nulls(len(text), pa.int64())
     for fmt in formats:
         parsed, ok = _parse_excel_serial(text) if fmt == "excel_serial" else _parse_date_format(text, fmt)
-        days = pc.if_else(pc.is_null(days), parsed, days)
+        days = _choose(pc.is_null(days), parsed, days)
     dates = pc.cast(pc.cast(days, pa.int32()), pa.date32())
     bad = pc.and_(pc.is_valid(text), pc.is_null(days))
     return dates, bad
@@ -211,17 +242,17 @@ def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, p
 
 def parse_decimals(
     values: pa.Array, decimal: str, thousands: str | None, scale: int, precision: int = 18
-) -> tuple[pa.Array, pa.Array]:
+) -> tuple[pa.Array, pa.BooleanArray]:
     """Locale-formatted text (`1.234,56`) → decimal128(precision, scale), rounded half-even to the scale.
 
     `decimal="auto"` is for sources that mix both (JSON with floats and Brazilian strings, XLSX numeric and
     text cells): a value with a comma is read as `1.234,56`, any other as `1234.56`."""
     if decimal == "auto":
         text = blank_to_null(values)
-        comma = pc.fill_null(pc.match_substring(text, ","), False)
+        comma = _fill_null(pc.match_substring(text, ","), _FALSE)
         br, br_bad = parse_decimals(values, ",", ".", scale, precision)
         plain, plain_bad = parse_decimals(values, ".", None, scale, precision)
-        return pc.if_else(comma, br, plain), pc.if_else(comma, br_bad, plain_bad)
+        return _choose(comma, br, plain), cast(pa.BooleanArray, _choose(comma, br_bad, plain_bad))
     text = blank_to_null(values)
     fast = _parse_plain_decimals(text, decimal, scale, precision) if thousands is None else None
     if fast is not None:
@@ -231,16 +262,16 @@ def parse_decimals(
     frac = rf"(?:{d}\d{{1,{MAX_FRACTION_DIGITS}}})?"
     plain = rf"[+-]?\d{{1,{int_digits}}}{frac}"
     pattern = plain if t is None else rf"(?:{plain}|[+-]?\d{{1,3}}(?:{t}\d{{3}})+{frac})"
-    ok = pc.fill_null(pc.match_substring_regex(text, f"^{pattern}$"), False)
-    normalized = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    ok = _fill_null(pc.match_substring_regex(text, f"^{pattern}$"), _FALSE)
+    normalized = _text(_choose(ok, text, _NULL_TEXT))
     if thousands:
         normalized = pc.replace_substring(normalized, thousands, "")
     if decimal != ".":
         normalized = pc.replace_substring(normalized, decimal, ".")
     # too many integer digits after removing thousands separators → bad, not an overflow exception
     int_part = pc.utf8_length(pc.replace_substring_regex(normalized, r"^[+-]?(\d*)(?:\.\d*)?$", r"\1"))
-    ok = pc.and_(ok, pc.fill_null(pc.less_equal(int_part, int_digits), False))
-    normalized = pc.if_else(ok, normalized, pa.scalar(None, pa.string()))
+    ok = pc.and_(ok, _fill_null(pc.less_equal(int_part, pa.scalar(int_digits)), _FALSE))
+    normalized = _choose(ok, normalized, _NULL_TEXT)
     wide = pc.cast(normalized, pa.decimal256(int_digits + MAX_FRACTION_DIGITS, MAX_FRACTION_DIGITS))
     rounded = pc.round(wide, scale, round_mode="half_to_even")
     result = pc.cast(rounded, pa.decimal128(precision, scale))
@@ -248,7 +279,9 @@ def parse_decimals(
     return result, bad
 
 
-def _parse_plain_decimals(text: pa.Array, decimal: str, scale: int, precision: int) -> tuple[pa.Array, pa.Array] | None:
+def _parse_plain_decimals(
+    text: pa.StringArray, decimal: str, scale: int, precision: int
+) -> tuple[pa.Array, pa.BooleanArray] | None:
     """The fast path for numbers without thousands separators: Arrow's own cast, in one pass, after ruling
     out the forms it accepts and this engine does not (exponents, a bare leading or trailing point). None when
     any value needs more care (bad text, more decimals than the scale): the validating path decides."""
@@ -258,7 +291,7 @@ def _parse_plain_decimals(text: pa.Array, decimal: str, scale: int, precision: i
     )
     for prefix in (".", "-.", "+."):
         odd = pc.or_(odd, pc.starts_with(normalized, prefix))
-    if pc.any(pc.fill_null(odd, False)).as_py():
+    if pc.any(_fill_null(odd, _FALSE)).as_py():
         return None
     try:
         result = pc.cast(normalized, pa.decimal128(precision, scale))
@@ -267,15 +300,17 @@ def _parse_plain_decimals(text: pa.Array, decimal: str, scale: int, precision: i
     return result, no_problems(len(text))
 
 
-def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.BooleanArray]:
     text = blank_to_null(values)
-    ok = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
-    unsigned = pc.replace_substring_regex(pc.if_else(ok, text, pa.scalar(None, pa.string())), r"^\+", "")
+    ok = _fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), _FALSE)
+    unsigned = pc.replace_substring_regex(_text(_choose(ok, text, _NULL_TEXT)), r"^\+", "")
     result = pc.cast(unsigned, pa.int32())
     return result, pc.and_(pc.is_valid(text), pc.invert(ok))
 
 
-def map_values(values: pa.Array, mapping: Mapping[str, object], target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+def map_values(
+    values: pa.Array, mapping: Mapping[str, object], target: pa.DataType
+) -> tuple[pa.Array, pa.BooleanArray]:
     """Code → canonical value through a value map (case-insensitive); an unmapped code is bad."""
     text = blank_to_null(values)
     keys = [k.upper() for k in mapping]
@@ -298,15 +333,21 @@ def _normalize_one(raw: str, restore_leading_zeros: bool) -> tuple[str | None, b
     return (digits, False) if is_valid_document(digits) else (None, True)
 
 
-def _normalize_documents_by_value(values: pa.Array, restore_leading_zeros: bool) -> tuple[pa.Array, pa.Array]:
-    # Encode first, then normalize and check each distinct text once: a file repeats the same parties.
-    encoded = pc.dictionary_encode(values)
+def _dictionary_encode(values: pa.Array) -> pa.DictionaryArray:
+    """`pc.dictionary_encode` as one DictionaryArray (the stubs say it returns its input's type)."""
+    encoded = cast(pa.DictionaryArray | pa.ChunkedArray, pc.dictionary_encode(values))
     if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
+        return cast(pa.DictionaryArray, encoded.combine_chunks())
+    return encoded
+
+
+def _normalize_documents_by_value(values: pa.Array, restore_leading_zeros: bool) -> tuple[pa.Array, pa.BooleanArray]:
+    # Encode first, then normalize and check each distinct text once: a file repeats the same parties.
+    encoded = _dictionary_encode(values)
     results = [_normalize_one(u, restore_leading_zeros) for u in encoded.dictionary.to_pylist()]
     digits = pa.array([r[0] for r in results], pa.string())
     bad = pa.array([r[1] for r in results], pa.bool_())
-    return pc.take(digits, encoded.indices), pc.fill_null(pc.take(bad, encoded.indices), False)
+    return pc.take(digits, encoded.indices), _fill_null(pc.take(bad, encoded.indices), _FALSE)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -317,7 +358,7 @@ def _document_ok(digits: str) -> bool:
 
 def normalize_documents(
     values: pa.Array, restore_leading_zeros: bool = False, kinds: pa.Array | None = None
-) -> tuple[pa.Array, pa.Array]:
+) -> tuple[pa.Array, pa.BooleanArray]:
     """CPF/CNPJ in any punctuation → digits; a wrong length or check digit is bad.
 
     `kinds` ("cpf"/"cnpj" per row, e.g. from CNAB's document-type field) resolves fixed-width fields where a
@@ -334,29 +375,29 @@ def normalize_documents(
     if restore_leading_zeros:
         # a spreadsheet that stored a CPF/CNPJ as a number dropped its leading zeros: up to 11 digits is a CPF
         length = pc.utf8_length(digits)
-        digits = pc.if_else(pc.less_equal(length, 11), pc.utf8_lpad(digits, 11, "0"), pc.utf8_lpad(digits, 14, "0"))
+        digits = _text(
+            _choose(pc.less_equal(length, pa.scalar(11)), pc.utf8_lpad(digits, 11, "0"), pc.utf8_lpad(digits, 14, "0"))
+        )
     if kinds is not None:
-        is_cpf = pc.fill_null(pc.equal(kinds, "cpf"), False)
-        padded_cpf = pc.and_(is_cpf, pc.fill_null(pc.match_substring_regex(digits, r"^000\d{11}$"), False))
-        digits = pc.if_else(padded_cpf, pc.utf8_slice_codeunits(digits, 3), digits)
-        is_cnpj = pc.fill_null(pc.equal(kinds, "cnpj"), False)
-        digits = pc.if_else(is_cnpj, pc.utf8_lpad(digits, 14, "0"), digits)
-    encoded = pc.dictionary_encode(digits)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
+        is_cpf = _fill_null(pc.equal(kinds, pa.scalar("cpf")), _FALSE)
+        padded_cpf = pc.and_(is_cpf, _fill_null(pc.match_substring_regex(digits, r"^000\d{11}$"), _FALSE))
+        digits = _text(_choose(padded_cpf, pc.utf8_slice_codeunits(digits, 3), digits))
+        is_cnpj = _fill_null(pc.equal(kinds, pa.scalar("cnpj")), _FALSE)
+        digits = _text(_choose(is_cnpj, pc.utf8_lpad(digits, 14, "0"), digits))
+    encoded = _dictionary_encode(digits)
     uniques = encoded.dictionary.to_pylist()
     valid_unique = pa.array([_document_ok(u) for u in uniques], pa.bool_())
-    valid = pc.fill_null(pc.take(valid_unique, encoded.indices), False)
+    valid = _fill_null(pc.take(valid_unique, encoded.indices), _FALSE)
     if kinds is not None:
         length = pc.utf8_length(digits)
-        declared = pc.fill_null(kinds, "")
+        declared = _fill_null(kinds, pa.scalar(""))
         matches_kind = pc.or_(
-            pc.equal(declared, ""),
+            pc.equal(declared, pa.scalar("")),
             pc.or_(
-                pc.and_(pc.equal(declared, "cpf"), pc.equal(length, 11)),
-                pc.and_(pc.equal(declared, "cnpj"), pc.equal(length, 14)),
+                pc.and_(pc.equal(declared, pa.scalar("cpf")), pc.equal(length, pa.scalar(11))),
+                pc.and_(pc.equal(declared, pa.scalar("cnpj")), pc.equal(length, pa.scalar(14))),
             ),
         )
-        valid = pc.and_(valid, pc.fill_null(matches_kind, False))
+        valid = pc.and_(valid, _fill_null(matches_kind, _FALSE))
     bad = pc.and_(pc.is_valid(text), pc.invert(valid))
-    return pc.if_else(valid, digits, pa.scalar(None, pa.string())), bad
+    return _choose(valid, digits, _NULL_TEXT), bad

@@ -82,7 +82,15 @@ def validate_receivable_positions(rows: pa.Table, root: Path) -> ValidationSumma
 def build_context_config(root: Path) -> None:
     """(Re)create the committed data source and suite. Run by a developer when the suite changes."""
     import great_expectations as gx
-    import great_expectations.expectations as gxe
+
+    # GX's documented names, re-exported without __all__: pyright reads them as private imports
+    from great_expectations.expectations import (
+        ExpectColumnPairValuesAToBeGreaterThanB,  # pyright: ignore[reportPrivateImportUsage]
+        ExpectColumnValuesToBeBetween,  # pyright: ignore[reportPrivateImportUsage]
+        ExpectColumnValuesToMatchRegex,  # pyright: ignore[reportPrivateImportUsage]
+        ExpectColumnValuesToNotBeNull,  # pyright: ignore[reportPrivateImportUsage]
+        ExpectCompoundColumnsToBeUnique,  # pyright: ignore[reportPrivateImportUsage]
+    )
 
     context = _context(root)
     source = context.data_sources.add_or_update_pandas(DATASOURCE)
@@ -103,19 +111,19 @@ def build_context_config(root: Path) -> None:
         "source_file_sha256",
         "source_line",
     ):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="fund_cnpj", regex=r"^\d{14}$"))
-    suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="cedente_doc", regex=r"^(?:\d{11}|\d{14})$"))
-    suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="currency", regex=r"^[A-Z]{3}$"))
+        suite.add_expectation(ExpectColumnValuesToNotBeNull(column=column))
+    suite.add_expectation(ExpectColumnValuesToMatchRegex(column="fund_cnpj", regex=r"^\d{14}$"))
+    suite.add_expectation(ExpectColumnValuesToMatchRegex(column="cedente_doc", regex=r"^(?:\d{11}|\d{14})$"))
+    suite.add_expectation(ExpectColumnValuesToMatchRegex(column="currency", regex=r"^[A-Z]{3}$"))
     for column in ("nominal_value", "present_value", "acquisition_value", "pdd_value"):
-        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
+        suite.add_expectation(ExpectColumnValuesToBeBetween(column=column, min_value=0))
     suite.add_expectation(
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="present_value", column_B="pdd_value", or_equal=True, ignore_row_if="either_value_is_missing"
         )
     )
     suite.add_expectation(
-        gxe.ExpectCompoundColumnsToBeUnique(
+        ExpectCompoundColumnsToBeUnique(
             column_list=["fund_cnpj", "custodian_id", "reference_date", "cedente_doc", "receivable_id"]
         )
     )

@@ -38,7 +38,7 @@ class CutoverRule:
     def _cutover_column(self, funds: pa.ChunkedArray | pa.Array) -> pa.Array:
         if not self.per_fund:
             return pa.array([self.cutover] * len(funds), pa.date32())
-        return pa.array([self.per_fund.get(f, self.cutover) for f in funds.to_pylist()], pa.date32())
+        return pa.array([self.per_fund.get(str(f), self.cutover) for f in funds.to_pylist()], pa.date32())
 
     def authoritative(self, rows: pa.Table, date_field: str = "reference_date") -> pa.Table:
         """Only the rows of the source that counts for their fund-day (vectorized; for cold reads)."""
@@ -46,7 +46,7 @@ class CutoverRule:
             return rows
         cut = self._cutover_column(rows["fund_cnpj"])
         before = pc.less(rows[date_field], cut)
-        is_legacy = pc.equal(rows["source"], LEGACY)
+        is_legacy = pc.equal(rows["source"], pa.scalar(LEGACY))
         keep = pc.or_(pc.and_(before, is_legacy), pc.and_(pc.invert(before), pc.invert(is_legacy)))
         return rows.filter(keep)
 
@@ -57,7 +57,7 @@ class CutoverRule:
         if rows.num_rows == 0 or len(pc.unique(rows["source"])) < 2:  # the usual case: one source, no rival
             return rows
         sources = rows.group_by([date_field, "fund_cnpj"]).aggregate([("source", "count_distinct")])
-        both = sources.filter(pc.greater(sources["source_count_distinct"], 1))
+        both = sources.filter(pc.greater(sources["source_count_distinct"], pa.scalar(1)))
         if both.num_rows == 0:
             return rows
         key = [date_field, "fund_cnpj"]

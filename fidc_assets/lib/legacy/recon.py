@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from fidc_assets.lib.core.canonical import FUND_QUOTAS, RECEIVABLE_POSITIONS
 from fidc_assets.lib.core.months import next_month
+from fidc_assets.lib.hot.trusted_sql import trusted
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.legacy.ledger import RECON_SCHEMA
 from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec, month_params
@@ -78,10 +79,10 @@ def legacy_figures(legacy_dsn: str, month: dt.date, spec: LegacySpec) -> dict[Ke
     out: dict[Key, Figures] = defaultdict(Figures)
     params = month_params(month)
     with psycopg.connect(legacy_dsn) as conn:
-        for fund, day, rows, nominal, present, pdd in conn.execute(spec.recon.positions, params):
+        for fund, day, rows, nominal, present, pdd in conn.execute(trusted(spec.recon.positions), params):
             f = out[(fund, day)]
             f.rows, f.nominal, f.present, f.pdd = int(rows), _cents(nominal), _cents(present), _cents(pdd)
-        for fund, day, pl in conn.execute(spec.recon.pl, params):
+        for fund, day, pl in conn.execute(trusted(spec.recon.pl), params):
             out[(fund, day)].pl = _cents(pl)
     return out
 
@@ -94,7 +95,7 @@ def lake_figures(lake: Lake, month: dt.date) -> dict[Key, Figures]:
         ("fund_cnpj", "reference_date", "nominal_value", "present_value", "pdd_value"),
     )
     if pos.num_rows:
-        pos = pos.set_column(4, "pdd_value", pos["pdd_value"].fill_null(Decimal("0")))
+        pos = pos.set_column(4, "pdd_value", pos["pdd_value"].fill_null(pa.scalar(Decimal("0"))))
         agg = pos.group_by(["fund_cnpj", "reference_date"], use_threads=False).aggregate(
             [("nominal_value", "count"), ("nominal_value", "sum"), ("present_value", "sum"), ("pdd_value", "sum")]
         )
@@ -120,8 +121,8 @@ def mart_figures(
         return {}, set()
     start = max(month, window_start) if window_start is not None else month
     with psycopg.connect(dsn) as conn:
-        exists = conn.execute("select to_regclass('marts.mart_fund_daily')").fetchone()[0]
-        if exists is None:
+        exists = conn.execute("select to_regclass('marts.mart_fund_daily')").fetchone()
+        if exists is None or exists[0] is None:
             return {}, set()
         rows = conn.execute(
             "select fund_cnpj, reference_date, receivable_count, nominal_value, present_value, pdd_value "
@@ -135,14 +136,14 @@ def mart_figures(
 def known_defects(legacy_dsn: str, month: dt.date, spec: LegacySpec) -> tuple[list[KnownDefect], dict[int, Figures]]:
     """The month's documented defects, and the values of the legacy rows they name."""
     with psycopg.connect(legacy_dsn) as conn:
-        exists = conn.execute("select to_regclass('known_defects')").fetchone()[0]
-        if exists is None:
+        exists = conn.execute("select to_regclass('known_defects')").fetchone()
+        if exists is None or exists[0] is None:
             return [], {}
-        defects = [KnownDefect(*r) for r in conn.execute(spec.recon.known_defects, month_params(month))]
+        defects = [KnownDefect(*r) for r in conn.execute(trusted(spec.recon.known_defects), month_params(month))]
         ids = [d.legacy_row_id for d in defects if d.legacy_row_id is not None]
         values: dict[int, Figures] = {}
         if ids:
-            for row_id, nominal, present, pdd in conn.execute(spec.recon.row_values, {"ids": ids}):
+            for row_id, nominal, present, pdd in conn.execute(trusted(spec.recon.row_values), {"ids": ids}):
                 values[row_id] = Figures(1, _cents(nominal), _cents(present), _cents(pdd))
     return defects, values
 
@@ -183,7 +184,7 @@ def reconcile_month(
                 predicted.present += v.present
                 predicted.pdd += v.pdd
             if d.pl_factor is not None and lk.pl is not None:
-                predicted.pl += (lk.pl * d.pl_factor - lk.pl).quantize(CENTS)
+                predicted.pl = (predicted.pl or ZERO) + (lk.pl * d.pl_factor - lk.pl).quantize(CENTS)
         diff = {
             "rows": lg.rows - lk.rows,
             "nominal": lg.nominal - lk.nominal,
@@ -267,13 +268,17 @@ def write_recon(dsn: str, rows: list[dict], months: list[dt.date], run_id: str |
     cols = [c for c, _ in RECON_COLUMNS if c != "checked_at"]
     ddl = ",\n  ".join(f"{c} {t}" for c, t in RECON_COLUMNS)
     with psycopg.connect(dsn) as conn:
-        conn.execute(f"create schema if not exists {RECON_SCHEMA}")
+        # built from this module's constants (the schema, the table, RECON_COLUMNS): nothing from the data
+        conn.execute(trusted(f"create schema if not exists {RECON_SCHEMA}"))
         conn.execute(
-            f"create table if not exists {RECON_SCHEMA}.{RECON_TABLE} (\n  {ddl},\n"
-            "  primary key (fund_cnpj, reference_date))"
+            trusted(
+                f"create table if not exists {RECON_SCHEMA}.{RECON_TABLE} (\n  {ddl},\n"
+                "  primary key (fund_cnpj, reference_date))"
+            )
         )
-        conn.execute(f"delete from {RECON_SCHEMA}.{RECON_TABLE} where month = any(%s)", [months])
-        with conn.cursor() as cur, cur.copy(f"copy {RECON_SCHEMA}.{RECON_TABLE} ({', '.join(cols)}) from stdin") as cp:
+        conn.execute(trusted(f"delete from {RECON_SCHEMA}.{RECON_TABLE} where month = any(%s)"), [months])
+        copy = trusted(f"copy {RECON_SCHEMA}.{RECON_TABLE} ({', '.join(cols)}) from stdin")
+        with conn.cursor() as cur, cur.copy(copy) as cp:
             for r in rows:
                 cp.write_row([run_id if c == "run_id" else r.get(c) for c in cols])
     return len(rows)
@@ -302,7 +307,7 @@ def _context(root: Path):
 def _dataframe(rows: list[dict]):
     import pandas as pd
 
-    df = pd.DataFrame(rows, columns=[c for c, _ in RECON_COLUMNS if c not in ("run_id", "checked_at")])
+    df = pd.DataFrame(rows, columns=pd.Index([c for c, _ in RECON_COLUMNS if c not in ("run_id", "checked_at")]))
     for c in df.columns:
         if c.startswith(("legacy_", "lake_", "mart_", "diff_", "residual_", "mart_residual_")):
             df[c] = pd.to_numeric(df[c].map(lambda v: None if v is None else float(v)), errors="coerce")
@@ -331,7 +336,8 @@ def validate_recon(
     for r in results:
         if not r.success:
             cfg = r.expectation_config
-            failed.append(f"{cfg.type}({cfg.kwargs.get('column', '')}): {(r.result or {}).get('unexpected_count')}")
+            what = f"{cfg.type}({cfg.kwargs.get('column', '')})" if cfg is not None else "an expectation"
+            failed.append(f"{what}: {(r.result or {}).get('unexpected_count')}")
     docs = None
     if data_docs:
         sites = context.get_docs_sites_urls()
@@ -344,37 +350,53 @@ def validate_recon(
 
 def build_recon_gx_config(root: Path) -> None:
     """(Re)create the committed data source, suite, validation definition and checkpoint of the recon."""
+    from great_expectations.checkpoint import UpdateDataDocsAction  # pyright: ignore[reportPrivateImportUsage]
+
     import great_expectations as gx
-    import great_expectations.expectations as gxe
+
+    # GX's documented names, re-exported without __all__: pyright reads them as private imports
+    from great_expectations.expectations import (
+        ExpectColumnValuesToBeBetween,  # pyright: ignore[reportPrivateImportUsage]
+        ExpectColumnValuesToBeInSet,  # pyright: ignore[reportPrivateImportUsage]
+        ExpectCompoundColumnsToBeUnique,  # pyright: ignore[reportPrivateImportUsage]
+    )
 
     context = _context(root)
     source = context.data_sources.add_or_update_pandas(GX_DATASOURCE)
     asset = source.add_dataframe_asset(GX_ASSET)
     batch_definition = asset.add_batch_definition_whole_dataframe("whole_dataframe")
     suite = gx.ExpectationSuite(name=GX_SUITE)
-    tol = {"min_value": {"$PARAMETER": "min_diff"}, "max_value": {"$PARAMETER": "max_diff"}}
+    min_diff, max_diff = {"$PARAMETER": "min_diff"}, {"$PARAMETER": "max_diff"}  # the tolerance, given at run time
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectColumnValuesToBeInSet(
             column="status",
             value_set=["match", "explained"],
             description="every fund-day equal to the legacy, or different only by a known defect",
         )
     )
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="residual_rows", min_value=0, max_value=0))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="mart_residual_rows", min_value=0, max_value=0))
+    suite.add_expectation(ExpectColumnValuesToBeBetween(column="residual_rows", min_value=0, max_value=0))
+    suite.add_expectation(ExpectColumnValuesToBeBetween(column="mart_residual_rows", min_value=0, max_value=0))
     for m in MEASURES:
-        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=f"residual_{m}", **tol))
+        suite.add_expectation(
+            ExpectColumnValuesToBeBetween(column=f"residual_{m}", min_value=min_diff, max_value=max_diff)
+        )
     for m in MEASURES[:3]:
-        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=f"mart_residual_{m}", **tol))
+        suite.add_expectation(
+            ExpectColumnValuesToBeBetween(column=f"mart_residual_{m}", min_value=min_diff, max_value=max_diff)
+        )
     for m in ("rows", *MEASURES):
         # where no known defect touches a fund-day, the lake equals the legacy outright
-        kwargs = {"min_value": 0, "max_value": 0} if m == "rows" else tol
+        low, high = (0, 0) if m == "rows" else (min_diff, max_diff)
         suite.add_expectation(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=f"diff_{m}", row_condition="has_defect == False", condition_parser="pandas", **kwargs
+            ExpectColumnValuesToBeBetween(
+                column=f"diff_{m}",
+                row_condition="has_defect == False",
+                condition_parser="pandas",
+                min_value=low,
+                max_value=high,
             )
         )
-    suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=["fund_cnpj", "reference_date"]))
+    suite.add_expectation(ExpectCompoundColumnsToBeUnique(column_list=["fund_cnpj", "reference_date"]))
     if GX_SUITE in [s.name for s in context.suites.all()]:
         context.suites.delete(GX_SUITE)
     suite = context.suites.add(suite)
@@ -389,7 +411,7 @@ def build_recon_gx_config(root: Path) -> None:
         gx.Checkpoint(
             name=GX_CHECKPOINT,
             validation_definitions=[validation],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
             result_format="SUMMARY",
         )
     )
