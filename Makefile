@@ -39,7 +39,7 @@ ui: setup
 
 # The gates, fastest first. .pre-commit-config.yaml runs the same commands and .ci/run runs `make check`
 # before `make test`: keep the three in step (tests/unit/test_gates.py checks they are).
-check: lint imports sql types deploy-check
+check: lint imports sql types
 
 lint: $(STAMP)
 	$(BIN)/ruff check fidc_assets tests bench
