@@ -9,7 +9,8 @@ from fidc_assets.defs.partitions import FUNDS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import is_business_day
 from fidc_assets.lib.core.canonical import FILE_REGISTRY
-from fidc_assets.lib.ingest.inbox import InboxCursor, detect_changes
+from fidc_assets.lib.ingest.inbox import InboxCursor, detect_changes, set_aside_all
+from fidc_assets.lib.ingest.specs import name_problem, shown_name
 
 
 def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
@@ -44,7 +45,10 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         cursor = InboxCursor.from_json(context.cursor)
         changes = detect_changes(inbox.list(), cursor, lakehouse.specs(), hasher=inbox.sha256)
         seen_shas = {sha for _, _, sha in cursor.files.values()} | _already_received(lakehouse, changes.new)
-        requests, set_aside = [], [(f, "matches no custodian's file pattern") for f in changes.unmatched]
+        requests = []
+        set_aside = [
+            (f, name_problem(f.listing.name) or "matches no custodian's file pattern") for f in changes.unmatched
+        ]
         for f in changes.new:
             if not is_business_day(f.match.reference_date):
                 set_aside.append((f, "is dated on a non-business day"))
@@ -64,10 +68,17 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                     )
                 )
         now = dt.datetime.now(dt.UTC)
-        for f, why in set_aside:
-            moved_to = inbox.set_aside(f.listing, now)
-            changes.cursor.files.pop(str(f.listing.path), None)
-            context.log.warning(f"{f.listing.name} {why}: moved to {moved_to}")
+        # each file on its own: one that cannot be moved is reported (and tried again next tick), never raised
+        for done in set_aside_all(inbox, [(f.listing, why) for f, why in set_aside], now):
+            changes.cursor.files.pop(str(done.listing.path), None)
+            if done.moved_to is None:
+                context.log.error(
+                    f"{shown_name(done.listing.name)} {done.reason}; could not be moved aside: {done.error}"
+                )
+            else:
+                context.log.warning(
+                    f"{shown_name(done.listing.name)} {done.reason}: moved to {shown_name(done.moved_to)}"
+                )
         if new_funds:
             context.log.info(f"registering {len(new_funds)} fund(s) from the fund registry: {', '.join(new_funds)}")
         return dg.SensorResult(
