@@ -23,7 +23,7 @@ ROW_REASONS = {
 FILE_REASONS = (
     "empty_file", "no_rows", "wrong_encoding", "missing_columns", "unreadable", "truncated_file", "bad_trailer",
     "control_totals_mismatch", "archive_too_large", "archive_member_missing", "archive_ambiguous",
-    "missing_sheet", "missing_records", "unsupported_format",
+    "missing_sheet", "missing_records", "unsupported_format", "too_many_rejected_rows", "field_too_long",
 )  # fmt: skip
 
 

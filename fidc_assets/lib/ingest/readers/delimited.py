@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 import pyarrow.csv as pcsv
@@ -19,6 +20,7 @@ from fidc_assets.lib.ingest.readers.common import (
     FileRejected,
     RawBatch,
     RejectedRow,
+    Rejections,
     Source,
     TextReader,
     TrailerTotals,
@@ -42,6 +44,19 @@ pc: Any = _compute
 BLOCK_SIZE = 1 << 22
 BATCH_ROWS = 100_000
 PEEK_BLOCK_SIZE = 1 << 20
+
+
+def _past_skipped(lines: pa.Array, skipped: list[int]) -> pa.Array:
+    """Shift each line past the skipped (invalid) physical lines at or before it. Equivalent to adding 1 for
+    each skipped line s, in ascending order, to the lines >= s; computed in one search: with the skipped lines
+    sorted s_1 < s_2 < ..., a line x moves past s_j exactly when x >= s_j - (j - 1), and those thresholds
+    never decrease, so the shift of x is the number of thresholds <= x."""
+    if not skipped:
+        return lines
+    ordered = np.unique(np.asarray(skipped, dtype=np.int64))
+    thresholds = ordered - np.arange(len(ordered), dtype=np.int64)
+    values = lines.to_numpy(zero_copy_only=False)
+    return pa.array(values + np.searchsorted(thresholds, values, side="right"), pa.int64())
 
 
 class _Limited(io.RawIOBase):
@@ -72,7 +87,8 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             raise empty_file(name)
         check_encoding(source, fmt.encoding, name)
         self.fmt, self.name, self.source = fmt, name, source
-        self.invalid = []
+        self.invalid = Rejections(name)
+        self._abort: FileRejected | None = None  # raised by the invalid-row handler, re-raised by batches()
         self._skipped: list[int] = []
         self._trailer_line: str | None = None
         self._limit = self._find_trailer(fmt.trailer)
@@ -151,13 +167,18 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             return "error"
         self._skipped.append(line)
         if row.text.strip():
-            self.invalid.append(
-                RejectedRow(
+            detail = None
+            if self.invalid.wants_detail():
+                detail = RejectedRow(
                     line, None, "wrong_column_count",
                     f"line {line} has {row.actual_columns} columns but the header has {row.expected_columns}",
                     row.text,
-                )
-            )  # fmt: skip
+                )  # fmt: skip
+            try:
+                self.invalid.append(detail)
+            except FileRejected as e:  # too many: stop parsing (Arrow raises), batches() says why
+                self._abort = e
+                return "error"
         return "skip"
 
     def _lines_for(self, start_index: int, batch: pa.RecordBatch) -> pa.Array:
@@ -174,9 +195,7 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             before = pc.subtract(pc.cumulative_sum(breaks), breaks)
             lines = pc.add(pc.add(lines, before), self._breaks_so_far)
             self._breaks_so_far += pc.sum(breaks).as_py() or 0
-        for s in sorted(self._skipped):
-            lines = pc.if_else(pc.greater_equal(lines, s), pc.add(lines, 1), lines)
-        return lines
+        return _past_skipped(lines, self._skipped)
 
     def batches(self) -> Iterator[RawBatch]:
         read, parse = self._options(self._handler)
@@ -185,11 +204,11 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
-        reader = pcsv.open_csv(self._input(), read_options=read, parse_options=parse, convert_options=convert)
         seen = 0
         pending: list[pa.RecordBatch] = []
         pending_lines: list[pa.Array] = []
         try:
+            reader = pcsv.open_csv(self._input(), read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
                 pending_lines.append(self._lines_for(seen, batch))
                 pending.append(batch)
@@ -200,6 +219,8 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             if pending:
                 yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
         except pa.ArrowInvalid as e:
+            if self._abort is not None:
+                raise self._abort from None
             raise FileRejected("unreadable", f"{self.name}: the file could not be parsed: {e}") from None
 
     def trailer_totals(self) -> TrailerTotals | None:
