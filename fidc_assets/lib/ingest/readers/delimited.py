@@ -44,6 +44,46 @@ pc: Any = _compute
 BLOCK_SIZE = 1 << 22
 BATCH_ROWS = 100_000
 PEEK_BLOCK_SIZE = 1 << 20
+#: Arrow cannot split a row longer than about two blocks ("straddling object straddles two block boundaries"):
+#: a file with longer lines is read with blocks grown to fit its longest line, up to this; a file with a line
+#: longer than this is rejected as `field_too_long`, naming the line.
+MAX_BLOCK_SIZE = 1 << 26
+#: A field longer than this (bytes) rejects its row (`field_too_long`): no custodian field is that long, and the
+#: lake, the marts and BI tools are not the place for it. The quarantine keeps the start of the line.
+MAX_FIELD_BYTES = 1 << 20
+_RAW_TEXT_PREFIX = 200
+_STRADDLING = "straddling object straddles"
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def longest_line(source: Source) -> tuple[int, int]:
+    """(length in bytes, 1-based physical line number) of the longest line, reading the file once."""
+    best, best_line = 0, 1
+    start = 0  # file offset where the current line began
+    line = 1
+    offset = 0
+    with open_source(source) as f:
+        while chunk := f.read(CHUNK * 8):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + offset
+            if len(ends):
+                starts = np.concatenate(([start], ends[:-1] + 1))
+                lengths = ends - starts
+                i = int(np.argmax(lengths))
+                if lengths[i] > best:
+                    best, best_line = int(lengths[i]), line + i
+                line += len(ends)
+                start = int(ends[-1]) + 1
+            offset += len(chunk)
+    if offset - start > best:
+        best, best_line = offset - start, line
+    return best, best_line
+
+
+class _Straddling(Exception):
+    """Arrow met a row longer than its blocks."""
 
 
 def _past_skipped(lines: pa.Array, skipped: list[int]) -> pa.Array:
@@ -95,7 +135,24 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         self.first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
         self._may_have_multiline_values = bool(fmt.quote_char) and self._contains(fmt.quote_char.encode())
         self._breaks_so_far = 0
+        self.block_size = self._block_size()
         self.names = self._peek_names()
+
+    def _block_size(self) -> int:
+        """BLOCK_SIZE, or a block grown to hold the longest line (see MAX_BLOCK_SIZE)."""
+        length, line = longest_line(self.source)
+        if length < BLOCK_SIZE:
+            return BLOCK_SIZE
+        if length >= MAX_BLOCK_SIZE:
+            raise self._too_long(f"line {line} is {_mib(length)} long")
+        return min(MAX_BLOCK_SIZE, 1 << length.bit_length())
+
+    def _too_long(self, what: str) -> FileRejected:
+        return FileRejected(
+            "field_too_long",
+            f"{self.name}: {what}, a field longer than the {MAX_BLOCK_SIZE >> 20} MiB a line may hold; the file "
+            "cannot be read. Check the file (a missing quote or line break?) and resend it.",
+        )
 
     def _contains(self, needle: bytes) -> bool:
         with open_source(self.source) as f:
@@ -139,7 +196,7 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             skip_rows=self.fmt.skip_rows,
             autogenerate_column_names=not self.fmt.header,
             use_threads=False,  # invalid-row line numbers are only known when parsing serially
-            block_size=BLOCK_SIZE,
+            block_size=self.block_size,
         )
         parse = pcsv.ParseOptions(
             delimiter=self.fmt.delimiter,
@@ -151,7 +208,8 @@ class DelimitedReader(TextReader[DelimitedFormat]):
 
     def _peek_names(self) -> list[str]:
         read, parse = self._options(lambda row: "skip")  # throwaway handler: each invalid row is seen once
-        read.block_size = PEEK_BLOCK_SIZE  # opening parses one block: keep it small, only the header is needed
+        if self.block_size == BLOCK_SIZE:  # opening parses one block: keep it small, only the header is needed
+            read.block_size = PEEK_BLOCK_SIZE
         try:
             return pcsv.open_csv(self._input(), read_options=read, parse_options=parse).schema.names
         except pa.ArrowInvalid as e:
@@ -198,13 +256,30 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         return _past_skipped(lines, self._skipped)
 
     def batches(self) -> Iterator[RawBatch]:
+        """Batches of BATCH_ROWS rows; if Arrow still finds a row longer than its blocks (a quoted value
+        spanning lines) before anything was handed out, read again with blocks twice as large."""
+        while True:
+            started = False
+            try:
+                for batch in self._batches():
+                    started = True
+                    yield batch
+                return
+            except _Straddling:
+                if started or self.block_size >= MAX_BLOCK_SIZE:
+                    raise self._too_long(f"a row from about line {self._rows_seen + self.first_data_line}") from None
+                self.block_size *= 2
+                self.invalid = Rejections(self.name)
+                self._skipped, self._breaks_so_far = [], 0
+
+    def _batches(self) -> Iterator[RawBatch]:
         read, parse = self._options(self._handler)
         convert = pcsv.ConvertOptions(
             column_types={n: pa.string() for n in self.names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
-        seen = 0
+        seen = self._rows_seen = 0
         pending: list[pa.RecordBatch] = []
         pending_lines: list[pa.Array] = []
         try:
@@ -212,16 +287,46 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             for batch in reader:
                 pending_lines.append(self._lines_for(seen, batch))
                 pending.append(batch)
-                seen += batch.num_rows
+                seen = self._rows_seen = seen + batch.num_rows
                 if sum(b.num_rows for b in pending) >= BATCH_ROWS:
-                    yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
+                    yield self._without_huge_fields(pa.Table.from_batches(pending), pa.concat_arrays(pending_lines))
                     pending, pending_lines = [], []
             if pending:
-                yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
+                yield self._without_huge_fields(pa.Table.from_batches(pending), pa.concat_arrays(pending_lines))
         except pa.ArrowInvalid as e:
             if self._abort is not None:
                 raise self._abort from None
+            if _STRADDLING in str(e):
+                raise _Straddling from None
             raise FileRejected("unreadable", f"{self.name}: the file could not be parsed: {e}") from None
+
+    def _without_huge_fields(self, table: pa.Table, lines: pa.Array) -> RawBatch:
+        """Rows with a field longer than MAX_FIELD_BYTES become rejected rows (`field_too_long`)."""
+        table = table.combine_chunks()
+        if not table.num_rows:
+            return RawBatch(table, lines)
+        huge = None
+        for column in table.columns:
+            long = pc.greater(pc.binary_length(column), MAX_FIELD_BYTES)
+            huge = long if huge is None else pc.or_(huge, long)
+        if huge is None or not pc.any(huge).as_py():
+            return RawBatch(table, lines)
+        for i in pc.indices_nonzero(huge).to_pylist():
+            line = lines[i].as_py()
+            values = {name: table.column(name)[i].as_py() or "" for name in table.column_names}
+            name, value = max(values.items(), key=lambda kv: len(kv[1].encode()))
+            text = self.fmt.delimiter.join(v[:_RAW_TEXT_PREFIX] for v in values.values())
+            detail = None
+            if self.invalid.wants_detail():
+                detail = RejectedRow(
+                    line, name, "field_too_long",
+                    f"line {line}: {name} is {_mib(len(value.encode()))} long, more than the "
+                    f"{_mib(MAX_FIELD_BYTES)} a field may hold",
+                    f"{text[:2 * _RAW_TEXT_PREFIX]}…",
+                )  # fmt: skip
+            self.invalid.append(detail)
+        keep = pc.invert(huge)
+        return RawBatch(table.filter(keep), lines.filter(keep))
 
     def trailer_totals(self) -> TrailerTotals | None:
         trailer = self.fmt.trailer
