@@ -18,6 +18,7 @@ ROW_REASONS = {
     "fund_mismatch": "belongs to another fund than the one in the file name",
     "date_mismatch": "has another reference date than the one in the file name",
     "duplicate_key": "repeats the key of an earlier row in the same file",
+    "field_too_long": "has a field longer than the 1 MiB a field may hold",
 }
 #: File reason codes (the whole file is quarantined).
 FILE_REASONS = (
