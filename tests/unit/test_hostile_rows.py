@@ -36,7 +36,7 @@ def test_a_file_of_millions_of_bad_lines_is_quarantined_whole_early(built):
     with pytest.raises(FileRejected) as info:
         parse(hostile)
     assert info.value.reason_code == "too_many_rejected_rows"
-    assert f"more than {MAX_REJECTED_ROWS:,} rows were rejected" in info.value.message
+    assert f"more than {MAX_REJECTED_ROWS:,} rows were rejected by line {MAX_REJECTED_ROWS + 2}" in info.value.message
     assert "line 2: line 2 has 1 columns" in info.value.message  # the first rejection, for the analyst
     assert "resend" in info.value.message
     assert built[0] <= REJECTED_ROWS_KEPT

@@ -207,17 +207,35 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         return read, parse
 
     def _peek_names(self) -> list[str]:
-        read, parse = self._options(lambda row: "skip")  # throwaway handler: each invalid row is seen once
-        if self.block_size == BLOCK_SIZE:  # opening parses one block: keep it small, only the header is needed
-            read.block_size = PEEK_BLOCK_SIZE
+        """The column names, from the file's first lines only (up to the header, or the first row without one):
+        opening the whole file would parse a block of it, and Arrow's cost per invalid row grows with the block
+        (a block of a million bad lines took minutes)."""
+        read, parse = self._options(lambda row: "skip")
         try:
-            return pcsv.open_csv(self._input(), read_options=read, parse_options=parse).schema.names
+            return pcsv.open_csv(io.BytesIO(self._head()), read_options=read, parse_options=parse).schema.names
         except pa.ArrowInvalid as e:
             if "Empty CSV file" in str(e):
                 raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.") from None
             raise FileRejected(
                 "unreadable", f"{self.name}: the file could not be read as {self.fmt.delimiter!r}-separated text: {e}"
             ) from None
+
+    def _head(self) -> bytes:
+        """The bytes of the first `skip_rows` + 1 lines."""
+        wanted, head = self.fmt.skip_rows + 1, b""
+        with self._input_stream() as f:
+            while head.count(b"\n") < wanted and (chunk := f.read(PEEK_BLOCK_SIZE)):
+                head += chunk
+        cut = -1
+        for _ in range(wanted):
+            cut = head.find(b"\n", cut + 1)
+            if cut < 0:
+                return head
+        return head[: cut + 1]
+
+    def _input_stream(self):
+        source = self._input()
+        return open(source, "rb") if isinstance(source, str) else source
 
     def _handler(self, row: pcsv.InvalidRow) -> str:
         line = row.number
@@ -233,7 +251,10 @@ class DelimitedReader(TextReader[DelimitedFormat]):
                     row.text,
                 )  # fmt: skip
             try:
-                self.invalid.append(detail)
+                if detail is not None:
+                    self.invalid.append(detail)
+                else:
+                    self.invalid.count(1, line)
             except FileRejected as e:  # too many: stop parsing (Arrow raises), batches() says why
                 self._abort = e
                 return "error"
