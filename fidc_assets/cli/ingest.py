@@ -9,6 +9,9 @@ from typing import Any
 
 from fidc_assets.cli.common import CliError, custodians_dir, input_file, load_settings, positive_int
 
+#: Rejected rows listed on the terminal; the rest are only counted (lake.quarantine keeps the first ones).
+REJECTS_SHOWN = 20
+
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
@@ -41,13 +44,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except FileRejected as e:
         print(f"FILE REJECTED ({e.reason_code}): {e.message}")
         return 1
-    print(f"{result.rows.num_rows} rows accepted, {len(result.rejected)} rejected; totals {result.control_totals}")
+    print(f"{result.rows.num_rows} rows accepted, {result.rows_rejected} rejected; totals {result.control_totals}")
     preview = [c for c in result.rows.column_names if c not in ("source", "source_file_sha256", "ingested_at")]
     if result.rows.num_rows:
         print(f"first {min(args.limit, result.rows.num_rows)} canonical rows:")
         _print_table(result.rows.slice(0, args.limit).to_pylist(), preview[: args.columns])
-    for r in result.rejected:
+    for r in result.rejected[:REJECTS_SHOWN]:
         print(f"  line {r.line_number}: {r.reason_code}: {r.message}")
+    if result.rows_rejected > REJECTS_SHOWN:
+        print(f"  … and {result.rows_rejected - REJECTS_SHOWN:,} more rejected rows not listed")
     if args.dry_run:
         print("dry run: nothing written")
         return 0

@@ -41,6 +41,10 @@ class MartsEnv:
             return conn.execute(sql, params).fetchall()
 
 
+def _tenant_password(role: str) -> str:
+    return f"pw-{role}-S3nha"
+
+
 def _dsn_for(dsn: str, database: str) -> str:
     base, _, _ = dsn.rpartition("/")
     return f"{base}/{database}"
@@ -67,6 +71,10 @@ def marts_env(lakehouse, dbt_manifest):
         manifest = generate_sample(home / "sample", **MARTS_SAMPLE)
         deliver([manifest.inbox_dir / f for f in manifest.files], home / "inbox")
         adopt_fund_registry(manifest.out_dir / REGISTRY_FILE_NAME, home / "funds.yaml")
+        from fidc_assets.lib.core.funds import load_fund_registry
+
+        for manager in load_fund_registry(home / "funds.yaml").managers:  # logins need a password
+            mp.setenv(f"FIDC_BI_PASSWORD_{manager.id.upper()}", _tenant_password(f"fidc_tenant_{manager.id}"))
         with dg.DagsterInstance.ephemeral() as instance:
             result = run_days(list(manifest.days), instance=instance)
             assert result.success
@@ -178,11 +186,23 @@ def test_rebuilding_a_day_touches_only_its_partition_and_changes_nothing(marts_e
     assert _deleted(marts_env, "fct_receivable_position_daily_p202408") == august_deleted + day_rows
 
 
-def _as_role(env: MartsEnv, role: str) -> psycopg.Connection:
+def _as_role(env: MartsEnv, role: str, password: str | None = None) -> psycopg.Connection:
     from fidc_assets.lib.hot.dsn import dsn_parts
 
     parts = dsn_parts(env.dsn)
-    return psycopg.connect(host=parts["host"], port=parts["port"], dbname=parts["dbname"], user=role)
+    secret = password if password is not None else _tenant_password(role)
+    return psycopg.connect(host=parts["host"], port=parts["port"], dbname=parts["dbname"], user=role, password=secret)
+
+
+def test_a_tenant_cannot_log_in_without_its_password_nor_as_the_owner(marts_env):
+    from fidc_assets.lib.core.funds import load_fund_registry
+
+    tenant = f"fidc_tenant_{load_fund_registry(marts_env.home / 'funds.yaml').managers[0].id}"
+    for role, password in ((tenant, ""), (tenant, "wrong"), ("postgres", ""), ("postgres", _tenant_password(tenant))):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            _as_role(marts_env, role, password).close()
+    with _as_role(marts_env, tenant) as conn:
+        assert conn.execute("select current_user").fetchone() == (tenant,)
 
 
 def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts_env):

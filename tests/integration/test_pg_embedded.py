@@ -100,7 +100,7 @@ def proc_uids(pid: int) -> list[int]:
 
 def test_start_returns_a_working_dsn_for_the_fidc_database(pg: EmbeddedPostgres) -> None:
     dsn = pg.start()
-    assert dsn.startswith("postgresql://postgres@127.0.0.1:") and dsn.endswith("/fidc")
+    assert dsn.startswith("postgresql://postgres:") and "@127.0.0.1:" in dsn and dsn.endswith("/fidc")
     assert query_one(dsn, "select 1") == 1
     assert query_one(dsn, "select current_database()") == "fidc"
 

@@ -248,3 +248,15 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr("fidc_assets.cli.custodian.cmd_custodian", broken)
     with pytest.raises(KeyError, match="a bug"):
         main(["custodian", "list"])
+
+
+def test_ingest_lists_a_bounded_number_of_rejections(tmp_path: Path, capsys):
+    """Issue 13, defect 3: the CLI printed one line per rejected row (848 MB for a hostile file)."""
+    from tests.unit.test_adapters import NAME, csv, row
+
+    path = tmp_path / NAME
+    path.write_bytes(csv(*[row(f"R{i}") if i % 3 else "a;b" for i in range(3_000)]))
+    assert main(["ingest", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": wrong_column_count:") == 20
+    assert "1000 rejected" in out and "and 980 more rejected rows not listed" in out

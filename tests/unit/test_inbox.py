@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import posixpath
 import time
 from pathlib import Path
 
 import pytest
 
 from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
-from fidc_assets.lib.ingest.inbox import Inbox, InboxCursor, detect_changes
+from fidc_assets.lib.ingest.inbox import Inbox, InboxCursor, detect_changes, set_aside_all
 from fidc_assets.lib.ingest.specs import load_specs
 
 FUND = "17556821000101"
@@ -129,3 +130,57 @@ def test_an_fsspec_inbox_is_listed_hashed_and_set_aside(tmp_path: Path):
     assert [x.name for x in inbox.list()] == [f"ESTOQUE_{FUND}_20240701.csv"]  # the unmatched area is not listed
     with inbox.local_path(new.listing.path) as local:
         assert local.read_bytes() == b"a;b\n1;2\n"
+
+
+# --- set-aside names that always fit (issue 13, defect 1) --------------------------------------------------------
+
+NAME_MAX = 255
+
+
+@pytest.mark.parametrize("stem", ["r" * 251, "ç" * 125, "relatório " * 25 + "x"])
+def test_a_longest_name_set_aside_twice_a_day_gets_a_valid_distinct_name(tmp_path: Path, stem: str):
+    """A 255-byte name delivered twice on one day used to fail with `File name too long` (`<stem>.1.pdf`)."""
+    name = stem.encode()[: NAME_MAX - 4].decode("utf-8", errors="ignore") + ".pdf"
+    assert name.endswith(".pdf") and len(name.encode()) <= NAME_MAX
+    inbox = Inbox.at(tmp_path)
+    day = dt.datetime(2024, 7, 1)
+    moved = []
+    for content in (b"first", b"second", b"third"):
+        path = _write(tmp_path, name, content, 1_000)
+        [listing] = [x for x in inbox.list() if x.path == str(path)]
+        moved.append(inbox.set_aside(listing, day))
+    assert len(set(moved)) == 3
+    folder = tmp_path / "unmatched" / "2024-07-01"
+    assert sorted(p.read_bytes() for p in folder.iterdir()) == [b"first", b"second", b"third"]
+    for target in moved:
+        base = posixpath.basename(target)
+        assert len(base.encode()) <= NAME_MAX and base.endswith(".pdf")
+
+
+def test_a_name_with_a_long_extension_still_fits(tmp_path: Path):
+    name = "a." + "e" * 250
+    inbox = Inbox.at(tmp_path)
+    for content in (b"1", b"2"):
+        _write(tmp_path, name, content, 1_000)
+        [listing] = inbox.list()
+        target = inbox.set_aside(listing, dt.datetime(2024, 7, 1))
+        assert len(posixpath.basename(target).encode()) <= NAME_MAX
+    assert len(list((tmp_path / "unmatched" / "2024-07-01").iterdir())) == 2
+
+
+def test_one_file_that_cannot_be_set_aside_does_not_stop_the_others(tmp_path: Path, monkeypatch):
+    inbox = Inbox.at(tmp_path)
+    _write(tmp_path, "a.pdf", b"a", 1_000)
+    _write(tmp_path, "b.pdf", b"b", 1_000)
+    real_mv = inbox.fs.mv
+
+    def mv(src, dst, **kw):
+        if src.endswith("a.pdf"):
+            raise OSError(36, "File name too long")
+        return real_mv(src, dst, **kw)
+
+    monkeypatch.setattr(inbox.fs, "mv", mv)
+    outcomes = set_aside_all(inbox, [(x, "matches nothing") for x in inbox.list()], dt.datetime(2024, 7, 1))
+    by_name = {o.listing.name: o for o in outcomes}
+    assert by_name["a.pdf"].moved_to is None and "File name too long" in (by_name["a.pdf"].error or "")
+    assert by_name["b.pdf"].moved_to == "unmatched/2024-07-01/b.pdf" and by_name["b.pdf"].error is None

@@ -251,3 +251,24 @@ def test_a_v1_cursor_still_loads(sensor, inbox: Path):
     v1 = json.dumps({"v": 1, "newest": raw["newest"], "files": raw["files"]})
     result = _tick(sensor, inbox, v1)
     assert _requests(result) == [] and json.loads(result.cursor)["pending"] == {}
+
+
+def test_a_longest_name_delivered_twice_never_stalls_the_sensor(sensor, inbox: Path):
+    """Issue 13, defect 1: the second 255-byte name of a day failed to be set aside and every later tick
+    raised, so no file of anyone was ingested any more."""
+    long_name = "r" * 251 + ".pdf"
+    _write(inbox, long_name, b"first", 1_000)
+    first = _tick(sensor, inbox)
+    _write(inbox, long_name, b"second", 2_000)
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 2_000)
+    second = _tick(sensor, inbox, first.cursor)
+    assert [n for n, _, _ in _requests(second)] == [f"ESTOQUE_{FUND}_20240701.csv"]
+    assert len([p for p in (inbox / "unmatched").rglob("*") if p.is_file()]) == 2
+
+
+def test_a_name_with_a_newline_is_set_aside_with_its_reason(sensor, inbox: Path):
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv\n", b"a", 1_000)
+    result = _tick(sensor, inbox)
+    assert _requests(result) == []
+    [moved] = [p for p in (inbox / "unmatched").rglob("*") if p.is_file()]
+    assert "\n" not in moved.name

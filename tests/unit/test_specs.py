@@ -330,3 +330,54 @@ def test_fund_may_come_from_the_file_name_alone(tmp_path, shipped_raw):
     path.write_text(yaml.safe_dump(shipped_raw, allow_unicode=True), encoding="utf-8")
     spec = load_spec(path)
     assert "fund_cnpj" not in spec.files[0].columns
+
+
+# --- hostile names (issue 13, defect 2) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r\n", "\x00", "\t"])
+def test_a_name_ending_in_a_control_character_does_not_match(specs, tail):
+    """`$` with re.match matched before a trailing newline: such a name was accepted, archived with the
+    newline, and could never be read back."""
+    assert match_file(f"ESTOQUE_{FUND}_20240315.csv{tail}", specs) is None
+
+
+def test_a_control_character_anywhere_is_named_as_the_reason():
+    from fidc_assets.lib.ingest.specs import name_problem
+
+    assert name_problem(f"ESTOQUE_{FUND}_20240315.csv") is None
+    problem = name_problem(f"ESTOQUE_{FUND}\n_20240315.csv")
+    assert problem is not None and "control character" in problem and "\\n" in problem and "\n" not in problem
+
+
+def test_shown_name_never_carries_a_raw_newline():
+    from fidc_assets.lib.ingest.specs import shown_name
+
+    assert shown_name("ESTOQUE.csv") == "ESTOQUE.csv"
+    assert shown_name("x.csv\nFORGED LOG LINE") == repr("x.csv\nFORGED LOG LINE")
+
+
+def test_fullwidth_digits_do_not_match_a_digit_pattern(specs):
+    fullwidth = "".join(chr(ord("０") + int(c)) for c in FUND)
+    assert match_file(f"ESTOQUE_{fullwidth}_20240315.csv", specs) is None
+    assert match_file(f"ESTOQUE_{FUND}_２０２４０３１５.csv", specs) is None
+
+
+def test_a_fund_group_that_is_not_fourteen_ascii_digits_does_not_match(tmp_path, shipped_raw):
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["pattern"] = r"^ESTOQUE_(?P<fund>[^_]+)_(?P<date>\d{8})\.csv$"
+    spec = load_spec(_write(tmp_path, raw))
+    specs = {spec.id: spec}
+    assert match_file(f"ESTOQUE_{format_cnpj(FUND)}_20240315.csv", specs) is not None  # punctuation is fine
+    assert match_file("ESTOQUE_12345_20240315.csv", specs) is None
+    fullwidth = "".join(chr(ord("０") + int(c)) for c in FUND)
+    assert match_file(f"ESTOQUE_{fullwidth}_20240315.csv", specs) is None
+
+
+def test_a_pattern_matches_the_whole_name(tmp_path, shipped_raw):
+    """Without `$` a pattern still has to match the whole name, not a prefix of it."""
+    raw = copy.deepcopy(shipped_raw)
+    raw["files"][0]["pattern"] = r"ESTOQUE_(?P<fund>\d{14})_(?P<date>\d{8})\.csv"
+    spec = load_spec(_write(tmp_path, raw))
+    assert match_file(f"ESTOQUE_{FUND}_20240315.csv", {spec.id: spec}) is not None
+    assert match_file(f"ESTOQUE_{FUND}_20240315.csv.bak", {spec.id: spec}) is None

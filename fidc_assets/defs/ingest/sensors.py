@@ -21,7 +21,9 @@ from fidc_assets.lib.ingest.inbox import (
     detect_changes,
     group_by_fund_day,
     reconcile,
+    set_aside_all,
 )
+from fidc_assets.lib.ingest.specs import name_problem, shown_name
 from fidc_assets.lib.lake.filters import is_in
 
 #: A run in one of these states may still land its files: the reconciliation waits for it.
@@ -99,7 +101,9 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         received = _already_received(lakehouse, asked)
         now = time.time()
         to_request: list[tuple[str, Pending]] = []
-        set_aside = [(f, "matches no custodian's file pattern") for f in changes.unmatched]
+        set_aside = [
+            (f, name_problem(f.listing.name) or "matches no custodian's file pattern") for f in changes.unmatched
+        ]
         for f in fresh:
             match, partition = f.match, f.partition_key
             assert match is not None and partition is not None  # detect_changes puts matched files in `new`
@@ -132,10 +136,17 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         requests = [_run_request(r) for r in group_by_fund_day([*to_request, *rec.overdue])]
 
         stamp = dt.datetime.now(dt.UTC)
-        for f, why in set_aside:
-            moved_to = inbox.set_aside(f.listing, stamp)
-            changes.cursor.files.pop(str(f.listing.path), None)
-            context.log.warning(f"{f.listing.name} {why}: moved to {moved_to}")
+        # each file on its own: one that cannot be moved is reported (and tried again next tick), never raised
+        for done in set_aside_all(inbox, [(f.listing, why) for f, why in set_aside], stamp):
+            changes.cursor.files.pop(str(done.listing.path), None)
+            if done.moved_to is None:
+                context.log.error(
+                    f"{shown_name(done.listing.name)} {done.reason}; could not be moved aside: {done.error}"
+                )
+            else:
+                context.log.warning(
+                    f"{shown_name(done.listing.name)} {done.reason}: moved to {shown_name(done.moved_to)}"
+                )
         if new_funds:
             context.log.info(f"registering {len(new_funds)} fund(s) from the fund registry: {', '.join(new_funds)}")
         changes.cursor.pending = pending

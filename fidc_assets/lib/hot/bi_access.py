@@ -4,8 +4,9 @@
   `staging`, `intermediate`, no write anywhere (read-only transactions by default, and no write grant).
 * one login role per fund manager of the registry (`fidc_tenant_<manager id>`), member of `fidc_bi_reader`;
   password from the `passwords` mapping (manager id → password; the settings read it from
-  `FIDC_BI_PASSWORD_<MANAGER ID>`). No password: only a server trusting local connections accepts the login,
-  e.g. the embedded one; a real server then refuses it.
+  `FIDC_BI_PASSWORD_<MANAGER ID>`), set as a SCRAM-SHA-256 verifier computed client-side (`hot.scram`), so
+  the plain password never reaches the server or its log. No password: the role cannot log in (the embedded
+  server, like any sensibly configured one, requires passwords).
 * row-level security on every mart table with a `fund_cnpj` column: a tenant sees the rows of the funds the
   registry (`reference.funds`, synced by `fidc_assets.lib.hot.reference`) gives its manager. The policy is
   installed by `reference.apply_bi_access(regclass)`, which the dbt models call as a post-hook inside their
@@ -27,6 +28,7 @@ from psycopg import sql
 
 from fidc_assets.lib.core.funds import FundRegistry
 from fidc_assets.lib.hot.reference import REFERENCE_SCHEMA, TENANT_ROLE_PREFIX, tenant_role
+from fidc_assets.lib.hot.scram import scram_sha256_verifier
 
 READER_ROLE = "fidc_bi_reader"
 MARTS_SCHEMA = "marts"
@@ -75,7 +77,9 @@ def _ensure_role(conn: psycopg.Connection, role: str, login: bool, password: str
             ident, sql.SQL("login" if login else "nologin")
         )
     )
-    conn.execute(sql.SQL("alter role {} password {}").format(ident, sql.Literal(password) if password else sql.NULL))
+    # a SCRAM verifier computed here, never the password: statement logging would keep a plain one
+    secret = sql.Literal(scram_sha256_verifier(password)) if password else sql.NULL
+    conn.execute(sql.SQL("alter role {} password {}").format(ident, secret))
     conn.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(ident))
 
 

@@ -20,6 +20,7 @@ import json
 import posixpath
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +117,13 @@ class Inbox:
             yield Path(tmp.name)
 
     def unmatched_destination(self, listing: Listing, now: dt.datetime) -> str:
-        """Where a file set aside goes: `<inbox>/unmatched/<yyyy-mm-dd>/<name>` (never overwritten)."""
+        """Where a file set aside goes: `<inbox>/unmatched/<yyyy-mm-dd>/<name>`, never overwritten (a second
+        file of that name on that day gets `<stem>.1<ext>`, ...). The name is always one a filesystem takes
+        (see `set_aside_name`), however long or strange the delivered one."""
         folder = f"{self.root}/unmatched/{now:%Y-%m-%d}"
-        stem, ext = posixpath.splitext(listing.name)
-        target, n = f"{folder}/{listing.name}", 1
+        target, n = f"{folder}/{set_aside_name(listing.name)}", 1
         while self.fs.exists(target):
-            target, n = f"{folder}/{stem}.{n}{ext}", n + 1
+            target, n = f"{folder}/{set_aside_name(listing.name, n)}", n + 1
         return target
 
     def set_aside(self, listing: Listing, now: dt.datetime) -> str:
@@ -130,6 +132,57 @@ class Inbox:
         self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
         self.fs.mv(listing.path, target)
         return target[len(self.root) + 1 :]
+
+
+#: Longest file name (bytes, UTF-8) set-aside names are kept within: Linux's NAME_MAX, the common limit.
+NAME_MAX = 255
+#: Extensions longer than this (bytes) are not kept apart from the stem when a name has to be shortened.
+_MAX_EXTENSION = 16
+
+
+def _utf8_prefix(text: str, limit: int) -> str:
+    """The longest prefix of `text` within `limit` UTF-8 bytes (never half a character)."""
+    return text.encode("utf-8")[: max(limit, 0)].decode("utf-8", errors="ignore")
+
+
+def set_aside_name(name: str, counter: int = 0) -> str:
+    """The file name a set-aside file gets: `name` itself when it fits, else (control characters replaced,
+    a counter for the n-th file of that name on a day) a stem shortened to fit NAME_MAX bytes, marked with a
+    short hash of the delivered name so that two long names never shorten to the same one; the extension is
+    kept. Deterministic, so a tick that finds the name taken simply tries the next counter."""
+    clean = "".join("_" if unicodedata.category(ch)[0] == "C" or ch == "/" else ch for ch in name) or "_"
+    suffix = f".{counter}" if counter else ""
+    if clean == name and len((name + suffix).encode("utf-8")) <= NAME_MAX:
+        stem, ext = posixpath.splitext(name)
+        return f"{stem}{suffix}{ext}"
+    stem, ext = posixpath.splitext(clean)
+    if len(ext.encode("utf-8")) > _MAX_EXTENSION:
+        stem, ext = clean, ""
+    marker = "~" + hashlib.sha256(name.encode("utf-8", errors="surrogateescape")).hexdigest()[:8]
+    room = NAME_MAX - len((marker + suffix + ext).encode("utf-8"))
+    return f"{_utf8_prefix(stem, room)}{marker}{suffix}{ext}"
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """What became of one file to set aside: moved (`moved_to`, relative to the inbox) or not (`error`)."""
+
+    listing: Listing
+    reason: str
+    moved_to: str | None
+    error: str | None = None
+
+
+def set_aside_all(inbox: Inbox, files: Iterable[tuple[Listing, str]], now: dt.datetime) -> list[SetAside]:
+    """Set every file aside, each on its own: one that cannot be moved (a filesystem error) is reported in its
+    outcome, never raised, so it cannot stop the tick for the files of everyone else."""
+    outcomes = []
+    for listing, reason in files:
+        try:
+            outcomes.append(SetAside(listing, reason, inbox.set_aside(listing, now)))
+        except OSError as e:
+            outcomes.append(SetAside(listing, reason, None, f"{type(e).__name__}: {e}"))
+    return outcomes
 
 
 @dataclass(frozen=True)

@@ -372,7 +372,7 @@ def _land_one_slice(
             **reg,
             "status": "accepted",
             "rows_accepted": result.accepted_count,
-            "rows_rejected": len(result.rejected),
+            "rows_rejected": result.rows_rejected,
             "control_totals": json.dumps(result.control_totals, sort_keys=True),
             "error": None,
             "processed_at": now,
@@ -383,6 +383,6 @@ def _land_one_slice(
             pending.rows[entity].append(result.rows)
             pending.filters[entity].append(where)
         outcome.file_name, outcome.sha256 = reg["original_name"], reg["sha256"]
-        outcome.rows_accepted, outcome.rows_rejected = result.accepted_count, len(result.rejected)
+        outcome.rows_accepted, outcome.rows_rejected = result.accepted_count, result.rows_rejected
     pending.registry.extend(updates.values())
     return outcome

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -240,7 +241,9 @@ class ColumnMap(_Strict):
 
 class FileSpec(_Strict):
     entity: str
-    pattern: str = Field(description="regex on the file name with named groups `fund` and `date`")
+    pattern: str = Field(
+        description="regex the whole file name must match (ASCII `\\d`/`\\w`), with named groups `fund` and `date`"
+    )
     name_date_format: str = "%Y%m%d"
     format: Format
     archive: ArchiveSpec | None = None
@@ -257,7 +260,7 @@ class FileSpec(_Strict):
     @classmethod
     def _valid_regex(cls, v: str) -> str:
         try:
-            compiled = re.compile(v)
+            compiled = re.compile(v, re.ASCII)
         except re.error as e:
             raise ValueError(f"not a valid regular expression: {e}") from None
         missing = {"fund", "date"} - set(compiled.groupindex)
@@ -300,7 +303,9 @@ class FileSpec(_Strict):
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
-        return re.compile(self.pattern)
+        """The pattern as file names are matched: whole name (`fullmatch`, so a `$` never matches before a
+        trailing newline), ASCII classes (a fullwidth `１` is not a `\\d`)."""
+        return re.compile(self.pattern, re.ASCII)
 
     def column_maps(self) -> dict[str, ColumnMap]:
         return {k: (ColumnMap(column=v) if isinstance(v, str) else v) for k, v in self.columns.items()}
@@ -451,19 +456,40 @@ def load_specs(directory: Path, asset_types: AssetTypeRegistry | None = None) ->
     return specs
 
 
-def match_file(name: str, specs: dict[str, CustodianSpec]) -> FileMatch | None:
-    """The custodian spec whose pattern matches a file name, with fund and date taken from the name."""
-    from fidc_assets.lib.core.documents import only_digits
+def name_problem(name: str) -> str | None:
+    """Why a file name can never be a custodian's delivery, or None. Control and format characters (a newline,
+    a NUL, a bidi override) are refused wherever a name enters: kept, a newline would be archived and then lost
+    by URL parsing, and would forge lines in logs. The problem names the character escaped, never raw."""
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return f"holds the control character {ch!r} at position {i + 1}; file names must be printable"
+    return None
 
+
+def shown_name(name: str) -> str:
+    """A file name as logs and messages show it: as is when printable, else its repr (no forged lines)."""
+    return name if name_problem(name) is None else repr(name)
+
+
+def match_file(name: str, specs: dict[str, CustodianSpec]) -> FileMatch | None:
+    """The custodian spec whose pattern matches the whole file name, with fund and date taken from the name.
+    A name with control characters (`name_problem`) never matches; nor does one whose fund group does not
+    hold a 14-digit CNPJ in ASCII digits (punctuation around them is dropped)."""
+    from fidc_assets.lib.core.documents import CNPJ_LENGTH, only_digits
+
+    if not name or name_problem(name) is not None:
+        return None
     for spec in specs.values():
         for file_spec in spec.files:
-            m = file_spec.regex.match(name)
-            if not m:
+            m = file_spec.regex.fullmatch(name)
+            if not m or not m.group("date").isascii():
                 continue
             try:
                 day = dt.datetime.strptime(m.group("date"), file_spec.name_date_format).date()
             except ValueError:
                 continue
             fund = only_digits(m.group("fund"))
+            if len(fund) != CNPJ_LENGTH or not m.group("fund").isascii():
+                continue
             return FileMatch(custodian=spec, file_spec=file_spec, fund_cnpj=fund, reference_date=day)
     return None

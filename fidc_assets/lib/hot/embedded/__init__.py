@@ -11,6 +11,7 @@ Layout of ``root``::
     postgres.log   server log (pg_ctl -l)
     port           last TCP port used, so status/url work from any process
     .lock          flock()ed around start/stop so concurrent processes don't race
+    superuser.password  the superuser's password (mode 0600), read into the DSN
     pginstall/     only under root: binaries the server's OS user could not reach where they are, copied
 
 Choices, and why:
@@ -18,7 +19,10 @@ Choices, and why:
 * Only pgserver's *binaries* are used, never its Python server API: that API keeps its own state elsewhere and
   has its own lifecycle, while we want one state dir and one lifecycle owned by this project.
 * The server listens on 127.0.0.1 over TCP only (no unix socket, whose path length and permissions differ per
-  machine), with trust auth: nothing is reachable from outside the host, so no password has to be managed.
+  machine). Every login needs its password (scram-sha-256 in pg_hba.conf): a BI tenant on the same host must
+  not log in as another tenant or as the superuser. The superuser's password is generated at initdb, kept in
+  ``superuser.password`` (mode 0600) and put in the DSN `start` returns; a cluster made with trust by an
+  older version is migrated on start.
 * fsync stays on: this database holds the marts, and durability is worth more than a faster test suite.
   ``settings`` lets a caller (e.g. tests) relax it explicitly.
 * PostgreSQL refuses to run as root. Under root (CI containers) initdb/pg_ctl/postgres run as an unprivileged

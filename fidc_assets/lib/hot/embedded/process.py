@@ -177,8 +177,11 @@ def wait_until_accepting(dsn: str, timeout: float = 30.0) -> None:
             last_error = exc
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            from fidc_assets.lib.hot.dsn import redacted
+
             raise TimeoutError(
-                f"PostgreSQL at {dsn} did not accept connections within {timeout:.0f}s; last error: {last_error}"
+                f"PostgreSQL at {redacted(dsn)} did not accept connections within {timeout:.0f}s; "
+                f"last error: {last_error}"
             )
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.5)

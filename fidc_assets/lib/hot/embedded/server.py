@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import tempfile
 import time
@@ -16,6 +17,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from fidc_assets.lib.hot.dsn import redacted
 from fidc_assets.lib.hot.embedded.binaries import ENV_BIN, find_pg_bin_dir, server_major_version
 from fidc_assets.lib.hot.embedded.errors import EmbeddedPostgresError, PgBinariesNotFoundError
 from fidc_assets.lib.hot.embedded.os_user import (
@@ -44,11 +46,18 @@ from fidc_assets.lib.hot.embedded.process import (
     tail,
     wait_until_accepting,
 )
+from fidc_assets.lib.hot.scram import scram_sha256_verifier
 
 SUPERUSER = "postgres"
 #: Settings this module owns: changing them would break how the server is found and reached.
 _RESERVED_SETTINGS = frozenset({"port", "listen_addresses"})
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+#: pg_hba.conf of the embedded server: every login needs its password (the server listens on TCP only).
+PG_HBA = """# written by fidc-lakehouse: every login needs its password (SCRAM-SHA-256)
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 _BIND_FAILURE_MARKERS = ("could not bind", "Address already in use", "could not create any TCP/IP sockets")
 
 
@@ -118,9 +127,24 @@ class EmbeddedPostgres:
     def lock_file(self) -> Path:
         return self.root / ".lock"
 
+    @property
+    def password_file(self) -> Path:
+        """The superuser's password, generated at initdb (or when a trust-era cluster is migrated), mode 0600."""
+        return self.root / "superuser.password"
+
+    def superuser_password(self) -> str | None:
+        """The superuser's password, or None when there is none (yet) or this OS user may not read it."""
+        try:
+            return self.password_file.read_text().strip() or None
+        except OSError:
+            return None
+
     def dsn_for(self, port: int, database: str | None = None) -> str:
-        """``postgresql://postgres@127.0.0.1:PORT/<database>`` (default: this instance's database)."""
-        return f"postgresql://{SUPERUSER}@{HOST}:{port}/{quote(database or self.database, safe='')}"
+        """``postgresql://postgres:PASSWORD@127.0.0.1:PORT/<database>`` (default: this instance's database);
+        without the password when it cannot be read (another OS user's server: the login then fails)."""
+        password = self.superuser_password()
+        who = f"{SUPERUSER}:{quote(password, safe='')}" if password else SUPERUSER
+        return f"postgresql://{who}@{HOST}:{port}/{quote(database or self.database, safe='')}"
 
     def is_initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").is_file()
@@ -147,6 +171,7 @@ class EmbeddedPostgres:
             if port is None:
                 self._check_cluster_version(bin_dir)
                 port = self._start_server(bin_dir, user)
+            self._ensure_password_auth(port, user)
             self._write_port(port, user)
             self._ensure_database(port)
         return self.dsn_for(port)
@@ -221,7 +246,10 @@ class EmbeddedPostgres:
 
     def _holds_only_our_files(self) -> bool:
         """Never re-own a directory that holds anything else (e.g. root=/tmp by mistake)."""
-        ours = {"data", self.log_file.name, self.port_file.name, self.lock_file.name, RELOCATED_INSTALL}
+        ours = {
+            "data", self.log_file.name, self.port_file.name, self.lock_file.name, self.password_file.name,
+            RELOCATED_INSTALL,
+        }  # fmt: skip
         return all(
             entry.name in ours or entry.name.startswith((".port.", f".{RELOCATED_INSTALL}."))
             for entry in self.root.iterdir()
@@ -234,13 +262,67 @@ class EmbeddedPostgres:
                 f"initdb. Move it away or delete it, then start again"
             )
         initdb = bin_dir / "initdb"
-        argv = [initdb, "-D", self.data_dir, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"]
-        code, output = run_binary(argv, user=user, cwd=self.root, timeout=max(120, self.timeout))
+        password = self._new_password()
+        # initdb reads the password from a file the server's OS user can read; it is gone right after
+        fd, pwfile = tempfile.mkstemp(prefix=".pwfile.", dir=self.root)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            if user is not None:
+                os.chown(pwfile, user.uid, user.gid)
+            argv = [
+                initdb, "-D", self.data_dir, "-U", SUPERUSER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                "-E", "UTF8", "--locale=C",
+            ]  # fmt: skip
+            code, output = run_binary(argv, user=user, cwd=self.root, timeout=max(120, self.timeout))
+        finally:
+            os.unlink(pwfile)
         if code != 0:
             who = user.name if user else "the current user"
             raise EmbeddedPostgresError(
                 f"{initdb} failed (exit {code}) for data dir {self.data_dir}, run as {who}:\n{output}"
             )
+
+    def _new_password(self) -> str:
+        """Generate the superuser's password and keep it in `password_file` (0600, this process's OS user)."""
+        password = secrets.token_urlsafe(32)
+        fd, tmp = tempfile.mkstemp(prefix=".password.", dir=self.root)  # mkstemp: created 0600
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        os.replace(tmp, self.password_file)
+        return password
+
+    def _hba_trusts(self) -> bool:
+        """Whether pg_hba.conf lets any login in without a password (clusters made before passwords)."""
+        lines = (self.data_dir / "pg_hba.conf").read_text().splitlines()
+        return any("trust" in line.split("#", 1)[0].split() for line in lines)
+
+    def _ensure_password_auth(self, port: int, user: OsUser | None) -> None:
+        """Migrate a cluster made with trust authentication: give the superuser a password (sent as a SCRAM
+        verifier, so the server never sees it), then require passwords in pg_hba.conf and reload."""
+        if not self._hba_trusts():
+            return
+        password = self.superuser_password() or self._new_password()
+        try:
+            with psycopg.connect(self.dsn_for(port, "postgres"), autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(SUPERUSER), sql.Literal(scram_sha256_verifier(password))
+                    )
+                )
+                hba = self.data_dir / "pg_hba.conf"
+                tmp = hba.with_name(".pg_hba.conf.new")
+                tmp.write_text(PG_HBA)
+                tmp.chmod(0o600)
+                if user is not None:
+                    os.chown(tmp, user.uid, user.gid)
+                os.replace(tmp, hba)
+                conn.execute("select pg_reload_conf()")
+        except psycopg.Error as exc:
+            raise EmbeddedPostgresError(
+                f"could not require passwords on {redacted(self.dsn_for(port, 'postgres'))}: {exc}"
+            ) from exc
+        wait_until_accepting(self.dsn_for(port, "postgres"), timeout=self.timeout)
 
     def _check_cluster_version(self, bin_dir: Path) -> None:
         """A cluster runs only on binaries of its major version: say so, not a cryptic postgres FATAL."""
@@ -372,7 +454,7 @@ class EmbeddedPostgres:
             return
         except psycopg.Error as exc:
             raise EmbeddedPostgresError(
-                f"could not create database {self.database!r} on {self.dsn_for(port, 'postgres')}: {exc}"
+                f"could not create database {self.database!r} on {redacted(self.dsn_for(port, 'postgres'))}: {exc}"
             ) from exc
 
     # -- state files -----------------------------------------------------------------------------------

@@ -37,10 +37,12 @@ from fidc_assets.lib.ingest.readers import (
     RawBatch,
     RawReader,
     RejectedRow,
+    Rejections,
     Source,
     open_reader,
     unpack_archive,
 )
+from fidc_assets.lib.ingest.readers.common import MAX_REJECTED_SHARE, REJECTED_ROWS_KEPT, too_many_rejected
 from fidc_assets.lib.ingest.specs import FILE_DATE_COLUMN, FileMatch
 
 #: pyarrow.compute's kernels (add, if_else, ...) are generated when it is imported, so a type checker cannot see
@@ -50,13 +52,24 @@ pc: Any = _compute
 
 @dataclass
 class ParseResult:
-    """Accepted canonical rows (lineage filled) and every rejected row with its reason."""
+    """Accepted canonical rows (lineage filled) and the rejected rows: `rejected_count` of them in all, the
+    first `REJECTED_ROWS_KEPT` (by line) in `rejected` with their reason and text."""
 
     entity: Entity
     rows: pa.Table
     rejected: list[RejectedRow] = field(default_factory=list)
     trailer_checked: bool = False
     streamed_rows: int | None = None  # set when the rows went straight to the lake instead of `rows`
+    rejected_count: int | None = None  # None: as many as `rejected` holds
+
+    @property
+    def rows_rejected(self) -> int:
+        """Every rejected row, including those not kept in `rejected`."""
+        return len(self.rejected) if self.rejected_count is None else self.rejected_count
+
+    @property
+    def rejected_not_kept(self) -> int:
+        return self.rows_rejected - len(self.rejected)
 
     @property
     def accepted_count(self) -> int:
@@ -66,7 +79,7 @@ class ParseResult:
     def control_totals(self) -> dict[str, str | int | bool]:
         totals: dict[str, str | int | bool] = {
             "rows_accepted": self.accepted_count,
-            "rows_rejected": len(self.rejected),
+            "rows_rejected": self.rows_rejected,
             "trailer_checked": self.trailer_checked,
         }
         for name in ("nominal_value", "present_value", "acquisition_value", "amount_paid", "net_assets"):
@@ -146,7 +159,9 @@ class FileParse:
     """One file through the engine, streaming: iterate `accepted_batches()` once; every check runs as it goes
     and the last ones (trailer control totals) before the iterator ends, raising `FileRejected` if they fail.
     A consumer that writes the batches inside one transaction (an Iceberg overwrite) therefore commits either
-    the whole file or nothing. After the iteration, `rejected` lists every rejected row."""
+    the whole file or nothing. After the iteration, `rejected_count` counts every rejected row and `rejected`
+    holds the first REJECTED_ROWS_KEPT of them (by line); a file with too many (readers.common's
+    MAX_REJECTED_ROWS, MAX_REJECTED_SHARE) is rejected whole (`too_many_rejected_rows`)."""
 
     def __init__(self, source: Source, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime):
         self.match, self.sha256, self.ingested_at = match, sha256, ingested_at
@@ -156,7 +171,9 @@ class FileParse:
         self.cmaps = match.file_spec.column_maps()
         self.vf = effective_formats(match)
         _check_columns(self.reader, match, self.name)
+        self._rejections = Rejections(self.name)
         self.rejected: list[RejectedRow] = []
+        self.rejected_count = 0
         self.rows_accepted = 0
         self.data_records = 0
         self.trailer_checked = False
@@ -177,25 +194,36 @@ class FileParse:
                 pending = converting
             if pending is not None:
                 yield from self._finish(pending.result(), index, totals_fields)
-        self.data_records += len(self.reader.invalid)
+        invalid = self.reader.invalid
+        self.data_records += invalid.total
         if not self.data_records:
             raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.")
+        self.rejected_count = invalid.total + self._rejections.total
+        if self.rejected_count > max(REJECTED_ROWS_KEPT, MAX_REJECTED_SHARE * self.data_records):
+            raise too_many_rejected(
+                self.name,
+                self.rejected_count,
+                f"{self.rejected_count:,} of its {self.data_records:,} rows "
+                f"({self.rejected_count / self.data_records:.0%}) were rejected",
+            )
         self.trailer_checked = self._check_trailer()
-        rejected = sorted([*self.reader.invalid, *self.rejected], key=lambda r: r.line_number)
-        self.rejected = _with_raw_text(rejected, self.reader)
+        # each source kept its first rows: the first REJECTED_ROWS_KEPT of both together are among them
+        rejected = sorted([*invalid.rows, *self._rejections.rows], key=lambda r: r.line_number)
+        self.rejected = _with_raw_text(rejected[:REJECTED_ROWS_KEPT], self.reader)
 
     def collect(self) -> ParseResult:
         """Every accepted row in one table (for files small enough to hold), with the rejected rows."""
         tables = list(self.accepted_batches())
         schema = arrow_schema(self.entity)
         rows = pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
-        return ParseResult(self.entity, rows, self.rejected, self.trailer_checked)
+        return ParseResult(self.entity, rows, self.rejected, self.trailer_checked, None, self.rejected_count)
 
     def stream_into(self, sink) -> ParseResult:
         """Hand the accepted batches to `sink` (which consumes the iterator, e.g. an Iceberg transaction);
         the result carries the rejected rows and the count, not the rows."""
         sink(self.accepted_batches())
-        result = ParseResult(self.entity, arrow_schema(self.entity).empty_table(), self.rejected, self.trailer_checked)
+        empty = arrow_schema(self.entity).empty_table()
+        result = ParseResult(self.entity, empty, self.rejected, self.trailer_checked, None, self.rejected_count)
         result.streamed_rows = self.rows_accepted
         return result
 
@@ -235,16 +263,20 @@ class FileParse:
             self._sums[name] = self._sums.get(name, Decimal("0")) + total
 
     def _collect_rejected(self, batch: Batch, reason: pa.Array, field: pa.Array) -> None:
-        bad = pc.indices_nonzero(pc.is_valid(reason)).to_pylist()
-        if not bad:
+        """Count the batch's rejected rows; only those still wanted in detail become RejectedRow objects (a file
+        of millions of bad rows must not make millions of them). Past the limit, the file is rejected whole."""
+        count = len(reason) - reason.null_count
+        if not count:
             return
-        reasons, fields, lines = reason.to_pylist(), field.to_pylist(), batch.canonical["source_line"]
+        rejections = self._rejections
+        room = max(0, rejections.keep - len(rejections.rows))
+        bad = pc.indices_nonzero(pc.is_valid(reason)).slice(0, room).to_pylist() if room else []
+        lines = batch.canonical["source_line"]
         for i in bad:
-            col = fields[i]
+            col, code = field[i].as_py(), reason[i].as_py()
             value = batch.raw.column(col)[i].as_py() if col in batch.raw.column_names else None
-            self.rejected.append(
-                RejectedRow(lines[i].as_py(), col, reasons[i], row_message(reasons[i], col, value, self.vf))
-            )
+            rejections.rows.append(RejectedRow(lines[i].as_py(), col, code, row_message(code, col, value, self.vf)))
+        rejections.count(count, lines[-1].as_py(), also=self.reader.invalid.total)
 
     def _check_trailer(self) -> bool:
         """Compare the trailer's control totals with what was read; a difference rejects the whole file."""

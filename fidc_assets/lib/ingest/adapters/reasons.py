@@ -18,12 +18,13 @@ ROW_REASONS = {
     "fund_mismatch": "belongs to another fund than the one in the file name",
     "date_mismatch": "has another reference date than the one in the file name",
     "duplicate_key": "repeats the key of an earlier row in the same file",
+    "field_too_long": "has a field longer than the 1 MiB a field may hold",
 }
 #: File reason codes (the whole file is quarantined).
 FILE_REASONS = (
     "empty_file", "no_rows", "wrong_encoding", "missing_columns", "unreadable", "truncated_file", "bad_trailer",
     "control_totals_mismatch", "archive_too_large", "archive_member_missing", "archive_ambiguous",
-    "missing_sheet", "missing_records", "unsupported_format",
+    "missing_sheet", "missing_records", "unsupported_format", "too_many_rejected_rows", "field_too_long",
 )  # fmt: skip
 
 

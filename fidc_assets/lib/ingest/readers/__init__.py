@@ -14,6 +14,7 @@ from fidc_assets.lib.ingest.readers.common import (
     RawBatch,
     RawReader,
     RejectedRow,
+    Rejections,
     Source,
     TrailerTotals,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "RawBatch",
     "RawReader",
     "RejectedRow",
+    "Rejections",
     "Source",
     "TrailerTotals",
     "XlsxReader",

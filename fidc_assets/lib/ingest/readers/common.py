@@ -40,6 +40,62 @@ class RejectedRow:
     raw_text: str | None = None
 
 
+#: Rejected rows of a file kept with their full detail (line, field, reason, message, raw text) for the quarantine
+#: and the CLI; every further one is only counted. Bounds memory however many rows a file gets wrong.
+REJECTED_ROWS_KEPT = 1_000
+#: A file with more rejected rows than this is quarantined whole as soon as the count passes it (it is not
+#: read to its end): such a file is of another layout or damaged, not a delivery with a few bad rows.
+MAX_REJECTED_ROWS = 100_000
+#: A file is also quarantined whole when, read to its end, more than this share of its records were rejected
+#: (and more than REJECTED_ROWS_KEPT rows: a small file with a few bad rows still lands its good ones).
+MAX_REJECTED_SHARE = 0.5
+
+
+def too_many_rejected(name: str, total: int, detail: str) -> FileRejected:
+    return FileRejected(
+        "too_many_rejected_rows",
+        f"{name}: {detail} ({total:,} rows rejected); a file this wrong is not a delivery with a few bad rows, "
+        "so none of it was loaded. Check that it is the right file in the agreed layout and resend it.",
+    )
+
+
+class Rejections:
+    """The rejected rows of one file: all counted (`total`), the first `keep` kept with their detail (`rows`,
+    in the order added), past `limit` the whole file rejected (`append` raises `FileRejected`)."""
+
+    def __init__(self, name: str, keep: int = REJECTED_ROWS_KEPT, limit: int = MAX_REJECTED_ROWS):
+        self.name, self.keep, self.limit = name, keep, limit
+        self.rows: list[RejectedRow] = []
+        self.total = 0
+
+    def wants_detail(self) -> bool:
+        """Whether the next rejected row is kept: callers skip building its message when it is not."""
+        return self.total < self.keep
+
+    def append(self, row: RejectedRow | None) -> None:
+        """Count one rejected row (kept when `wants_detail`; None: counted only)."""
+        if row is not None and len(self.rows) < self.keep:
+            self.rows.append(row)
+        self.count(1, None if row is None else row.line_number)
+
+    def count(self, n: int, line: int | None = None, also: int = 0) -> None:
+        """Count `n` more rejected rows (up to `line`); `also`: rejected rows counted elsewhere for the same
+        file (the reader's), which the limit includes."""
+        self.total += n
+        if self.total + also > self.limit:
+            first = f"; the first: line {self.rows[0].line_number}: {self.rows[0].message}" if self.rows else ""
+            where = f" by line {line}" if line is not None else ""
+            raise too_many_rejected(
+                self.name, self.total + also, f"more than {self.limit:,} rows were rejected{where}{first}"
+            )
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
 @dataclass
 class RawBatch:
     table: pa.Table  # string columns, named as in the source
@@ -56,7 +112,7 @@ class RawReader(ABC):
     """What every format reader offers the engine."""
 
     names: list[str]
-    invalid: list[RejectedRow]
+    invalid: Rejections  # rows the reader could not split: counted, the first kept in detail
 
     @abstractmethod
     def batches(self) -> Iterator[RawBatch]:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 import pyarrow.csv as pcsv
@@ -19,6 +20,7 @@ from fidc_assets.lib.ingest.readers.common import (
     FileRejected,
     RawBatch,
     RejectedRow,
+    Rejections,
     Source,
     TextReader,
     TrailerTotals,
@@ -42,6 +44,59 @@ pc: Any = _compute
 BLOCK_SIZE = 1 << 22
 BATCH_ROWS = 100_000
 PEEK_BLOCK_SIZE = 1 << 20
+#: Arrow cannot split a row longer than about two blocks ("straddling object straddles two block boundaries"):
+#: a file with longer lines is read with blocks grown to fit its longest line, up to this; a file with a line
+#: longer than this is rejected as `field_too_long`, naming the line.
+MAX_BLOCK_SIZE = 1 << 26
+#: A field longer than this (bytes) rejects its row (`field_too_long`): no custodian field is that long, and the
+#: lake, the marts and BI tools are not the place for it. The quarantine keeps the start of the line.
+MAX_FIELD_BYTES = 1 << 20
+_RAW_TEXT_PREFIX = 200
+_STRADDLING = "straddling object straddles"
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def longest_line(source: Source) -> tuple[int, int]:
+    """(length in bytes, 1-based physical line number) of the longest line, reading the file once."""
+    best, best_line = 0, 1
+    start = 0  # file offset where the current line began
+    line = 1
+    offset = 0
+    with open_source(source) as f:
+        while chunk := f.read(CHUNK * 8):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + offset
+            if len(ends):
+                starts = np.concatenate(([start], ends[:-1] + 1))
+                lengths = ends - starts
+                i = int(np.argmax(lengths))
+                if lengths[i] > best:
+                    best, best_line = int(lengths[i]), line + i
+                line += len(ends)
+                start = int(ends[-1]) + 1
+            offset += len(chunk)
+    if offset - start > best:
+        best, best_line = offset - start, line
+    return best, best_line
+
+
+class _Straddling(Exception):
+    """Arrow met a row longer than its blocks."""
+
+
+def _past_skipped(lines: pa.Array, skipped: list[int]) -> pa.Array:
+    """Shift each line past the skipped (invalid) physical lines at or before it. Equivalent to adding 1 for
+    each skipped line s, in ascending order, to the lines >= s; computed in one search: with the skipped lines
+    sorted s_1 < s_2 < ..., a line x moves past s_j exactly when x >= s_j - (j - 1), and those thresholds
+    never decrease, so the shift of x is the number of thresholds <= x."""
+    if not skipped:
+        return lines
+    ordered = np.unique(np.asarray(skipped, dtype=np.int64))
+    thresholds = ordered - np.arange(len(ordered), dtype=np.int64)
+    values = lines.to_numpy(zero_copy_only=False)
+    return pa.array(values + np.searchsorted(thresholds, values, side="right"), pa.int64())
 
 
 class _Limited(io.RawIOBase):
@@ -72,14 +127,32 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             raise empty_file(name)
         check_encoding(source, fmt.encoding, name)
         self.fmt, self.name, self.source = fmt, name, source
-        self.invalid = []
+        self.invalid = Rejections(name)
+        self._abort: FileRejected | None = None  # raised by the invalid-row handler, re-raised by batches()
         self._skipped: list[int] = []
         self._trailer_line: str | None = None
         self._limit = self._find_trailer(fmt.trailer)
         self.first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
         self._may_have_multiline_values = bool(fmt.quote_char) and self._contains(fmt.quote_char.encode())
         self._breaks_so_far = 0
+        self.block_size = self._block_size()
         self.names = self._peek_names()
+
+    def _block_size(self) -> int:
+        """BLOCK_SIZE, or a block grown to hold the longest line (see MAX_BLOCK_SIZE)."""
+        length, line = longest_line(self.source)
+        if length < BLOCK_SIZE:
+            return BLOCK_SIZE
+        if length >= MAX_BLOCK_SIZE:
+            raise self._too_long(f"line {line} is {_mib(length)} long")
+        return min(MAX_BLOCK_SIZE, 1 << length.bit_length())
+
+    def _too_long(self, what: str) -> FileRejected:
+        return FileRejected(
+            "field_too_long",
+            f"{self.name}: {what}, a field longer than the {MAX_BLOCK_SIZE >> 20} MiB a line may hold; the file "
+            "cannot be read. Check the file (a missing quote or line break?) and resend it.",
+        )
 
     def _contains(self, needle: bytes) -> bool:
         with open_source(self.source) as f:
@@ -123,7 +196,7 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             skip_rows=self.fmt.skip_rows,
             autogenerate_column_names=not self.fmt.header,
             use_threads=False,  # invalid-row line numbers are only known when parsing serially
-            block_size=BLOCK_SIZE,
+            block_size=self.block_size,
         )
         parse = pcsv.ParseOptions(
             delimiter=self.fmt.delimiter,
@@ -134,10 +207,12 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         return read, parse
 
     def _peek_names(self) -> list[str]:
-        read, parse = self._options(lambda row: "skip")  # throwaway handler: each invalid row is seen once
-        read.block_size = PEEK_BLOCK_SIZE  # opening parses one block: keep it small, only the header is needed
+        """The column names, from the file's first lines only (up to the header, or the first row without one):
+        opening the whole file would parse a block of it, and Arrow's cost per invalid row grows with the block
+        (a block of a million bad lines took minutes)."""
+        read, parse = self._options(lambda row: "skip")
         try:
-            return pcsv.open_csv(self._input(), read_options=read, parse_options=parse).schema.names
+            return pcsv.open_csv(io.BytesIO(self._head()), read_options=read, parse_options=parse).schema.names
         except pa.ArrowInvalid as e:
             if "Empty CSV file" in str(e):
                 raise FileRejected("no_rows", f"{self.name}: the file has a header but no data rows.") from None
@@ -145,19 +220,44 @@ class DelimitedReader(TextReader[DelimitedFormat]):
                 "unreadable", f"{self.name}: the file could not be read as {self.fmt.delimiter!r}-separated text: {e}"
             ) from None
 
+    def _head(self) -> bytes:
+        """The bytes of the first `skip_rows` + 1 lines."""
+        wanted, head = self.fmt.skip_rows + 1, b""
+        with self._input_stream() as f:
+            while head.count(b"\n") < wanted and (chunk := f.read(PEEK_BLOCK_SIZE)):
+                head += chunk
+        cut = -1
+        for _ in range(wanted):
+            cut = head.find(b"\n", cut + 1)
+            if cut < 0:
+                return head
+        return head[: cut + 1]
+
+    def _input_stream(self):
+        source = self._input()
+        return open(source, "rb") if isinstance(source, str) else source
+
     def _handler(self, row: pcsv.InvalidRow) -> str:
         line = row.number
         if line is None:  # only with threaded parsing, which is never used here
             return "error"
         self._skipped.append(line)
         if row.text.strip():
-            self.invalid.append(
-                RejectedRow(
+            detail = None
+            if self.invalid.wants_detail():
+                detail = RejectedRow(
                     line, None, "wrong_column_count",
                     f"line {line} has {row.actual_columns} columns but the header has {row.expected_columns}",
                     row.text,
-                )
-            )  # fmt: skip
+                )  # fmt: skip
+            try:
+                if detail is not None:
+                    self.invalid.append(detail)
+                else:
+                    self.invalid.count(1, line)
+            except FileRejected as e:  # too many: stop parsing (Arrow raises), batches() says why
+                self._abort = e
+                return "error"
         return "skip"
 
     def _lines_for(self, start_index: int, batch: pa.RecordBatch) -> pa.Array:
@@ -174,33 +274,80 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             before = pc.subtract(pc.cumulative_sum(breaks), breaks)
             lines = pc.add(pc.add(lines, before), self._breaks_so_far)
             self._breaks_so_far += pc.sum(breaks).as_py() or 0
-        for s in sorted(self._skipped):
-            lines = pc.if_else(pc.greater_equal(lines, s), pc.add(lines, 1), lines)
-        return lines
+        return _past_skipped(lines, self._skipped)
 
     def batches(self) -> Iterator[RawBatch]:
+        """Batches of BATCH_ROWS rows; if Arrow still finds a row longer than its blocks (a quoted value
+        spanning lines) before anything was handed out, read again with blocks twice as large."""
+        while True:
+            started = False
+            try:
+                for batch in self._batches():
+                    started = True
+                    yield batch
+                return
+            except _Straddling:
+                if started or self.block_size >= MAX_BLOCK_SIZE:
+                    raise self._too_long(f"a row from about line {self._rows_seen + self.first_data_line}") from None
+                self.block_size *= 2
+                self.invalid = Rejections(self.name)
+                self._skipped, self._breaks_so_far = [], 0
+
+    def _batches(self) -> Iterator[RawBatch]:
         read, parse = self._options(self._handler)
         convert = pcsv.ConvertOptions(
             column_types={n: pa.string() for n in self.names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
-        reader = pcsv.open_csv(self._input(), read_options=read, parse_options=parse, convert_options=convert)
-        seen = 0
+        seen = self._rows_seen = 0
         pending: list[pa.RecordBatch] = []
         pending_lines: list[pa.Array] = []
         try:
+            reader = pcsv.open_csv(self._input(), read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
                 pending_lines.append(self._lines_for(seen, batch))
                 pending.append(batch)
-                seen += batch.num_rows
+                seen = self._rows_seen = seen + batch.num_rows
                 if sum(b.num_rows for b in pending) >= BATCH_ROWS:
-                    yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
+                    yield self._without_huge_fields(pa.Table.from_batches(pending), pa.concat_arrays(pending_lines))
                     pending, pending_lines = [], []
             if pending:
-                yield RawBatch(pa.Table.from_batches(pending).combine_chunks(), pa.concat_arrays(pending_lines))
+                yield self._without_huge_fields(pa.Table.from_batches(pending), pa.concat_arrays(pending_lines))
         except pa.ArrowInvalid as e:
+            if self._abort is not None:
+                raise self._abort from None
+            if _STRADDLING in str(e):
+                raise _Straddling from None
             raise FileRejected("unreadable", f"{self.name}: the file could not be parsed: {e}") from None
+
+    def _without_huge_fields(self, table: pa.Table, lines: pa.Array) -> RawBatch:
+        """Rows with a field longer than MAX_FIELD_BYTES become rejected rows (`field_too_long`)."""
+        table = table.combine_chunks()
+        if not table.num_rows:
+            return RawBatch(table, lines)
+        huge = None
+        for column in table.columns:
+            long = pc.greater(pc.binary_length(column), MAX_FIELD_BYTES)
+            huge = long if huge is None else pc.or_(huge, long)
+        if huge is None or not pc.any(huge).as_py():
+            return RawBatch(table, lines)
+        for i in pc.indices_nonzero(huge).to_pylist():
+            line = lines[i].as_py()
+            values = {name: table.column(name)[i].as_py() or "" for name in table.column_names}
+            name, value = max(values.items(), key=lambda kv: len(kv[1].encode()))
+            text = self.fmt.delimiter.join(v[:_RAW_TEXT_PREFIX] for v in values.values())
+            detail = None
+            if self.invalid.wants_detail():
+                detail = RejectedRow(
+                    line, name, "field_too_long",
+                    f"line {line}: {name} is {_mib(len(value.encode()))} long, more than the "
+                    f"{_mib(MAX_FIELD_BYTES)} a field may hold",
+                    f"{text[:2 * _RAW_TEXT_PREFIX]}…",
+                )  # fmt: skip
+            self.invalid.append(detail)
+        keep = pc.invert(huge)
+        return RawBatch(table.filter(keep), lines.filter(keep))
 
     def trailer_totals(self) -> TrailerTotals | None:
         trailer = self.fmt.trailer

@@ -14,6 +14,7 @@ from fidc_assets.lib.ingest.readers.common import (
     FileRejected,
     RawBatch,
     RejectedRow,
+    Rejections,
     Source,
     TextReader,
     TrailerTotals,
@@ -55,7 +56,7 @@ class FixedWidthReader(TextReader[FixedWidthFormat]):
         check_encoding(source, fmt.encoding, name)
         self.name, self.fmt, self.source = name, fmt, source
         self.layout = fmt.resolved_layout()
-        self.invalid = []
+        self.invalid = Rejections(name)
         self.names = list(self.layout.detail.fields)
         self._trailer: str | None = None
         self._header: str | None = None

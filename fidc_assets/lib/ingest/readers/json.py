@@ -13,6 +13,7 @@ from fidc_assets.lib.ingest.readers.common import (
     RawBatch,
     RawReader,
     RejectedRow,
+    Rejections,
     Source,
     check_encoding,
     empty_file,
@@ -52,7 +53,7 @@ class JsonReader(RawReader):
             raise empty_file(name)
         check_encoding(source, fmt.encoding, name)
         self.name, self.fmt = name, fmt
-        self.invalid = []
+        self.invalid = Rejections(name)
         try:
             doc = json.loads(data.decode(python_encoding(fmt.encoding)))
         except json.JSONDecodeError as e:

@@ -7,7 +7,7 @@ import re
 import zipfile
 
 from fidc_assets.lib.ingest.readers.common import FileRejected, Source, read_all
-from fidc_assets.lib.ingest.specs import ArchiveSpec, FileSpec
+from fidc_assets.lib.ingest.specs import ArchiveSpec, FileSpec, name_problem, shown_name
 
 
 def unpack_archive(source: Source, name: str, spec: FileSpec) -> tuple[Source, str]:
@@ -24,10 +24,12 @@ def unpack_archive(source: Source, name: str, spec: FileSpec) -> tuple[Source, s
         raise FileRejected(
             "unreadable", f"{name}: the file is not a valid ZIP archive (damaged or truncated)."
         ) from None
-    pattern = re.compile(archive.member_pattern)
-    members = [i for i in zf.infolist() if not i.is_dir() and pattern.search(i.filename)]
+    pattern = re.compile(archive.member_pattern, re.ASCII)
+    members = [
+        i for i in zf.infolist() if not i.is_dir() and name_problem(i.filename) is None and pattern.search(i.filename)
+    ]  # a member name with a control character is never the delivery (and `$` would match before a newline)
     if not members:
-        listed = ", ".join(i.filename for i in zf.infolist()) or "nothing"
+        listed = ", ".join(shown_name(i.filename) for i in zf.infolist()) or "nothing"
         raise FileRejected(
             "archive_member_missing",
             f"{name}: the ZIP holds {listed}; expected a file matching {archive.member_pattern!r}.",

@@ -9,7 +9,15 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from fidc_assets.lib.ingest.readers.common import FileRejected, RawBatch, RawReader, Source, empty_file, read_all
+from fidc_assets.lib.ingest.readers.common import (
+    FileRejected,
+    RawBatch,
+    RawReader,
+    Rejections,
+    Source,
+    empty_file,
+    read_all,
+)
 from fidc_assets.lib.ingest.specs import XlsxFormat
 
 
@@ -36,7 +44,7 @@ class XlsxReader(RawReader):
         if not data:
             raise empty_file(name)
         self.name, self.fmt = name, fmt
-        self.invalid = []
+        self.invalid = Rejections(name)
         try:
             wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         except Exception as e:  # calamine raises its own error types for damaged workbooks
