@@ -142,6 +142,21 @@ def test_mart_fund_monthly_takes_month_end_positions_and_sums_flows(marts_env):
             assert row[name] == sum(expected_daily[(fund, d)][name] for d in days), (fund, month, name)
 
 
+def test_every_fund_day_of_a_fully_delivered_sample_is_complete(marts_env):
+    from fidc_assets.lib.core.funds import load_fund_registry
+
+    expected = {f.cnpj: len(f.expected) for f in load_fund_registry(marts_env.home / "funds.yaml").funds}
+    rows = marts_env.query(
+        "select fund_cnpj, reference_date, expected_files, accepted_files, missing_files, is_complete "
+        "from marts.mart_fund_day_completeness"
+    )
+    got = {(r[0], r[1]): r[2:] for r in rows}
+    assert set(got) == {(f, d) for f in expected for d in marts_env.days}
+    assert all(got[k] == (expected[k[0]], expected[k[0]], 0, True) for k in got), got
+    daily = {(r[0], r[1]) for r in marts_env.query("select fund_cnpj, reference_date from marts.mart_fund_daily")}
+    assert daily <= set(got)
+
+
 def _partitions(env: MartsEnv, parent: str) -> list[str]:
     rows = env.query(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
@@ -152,7 +167,8 @@ def _partitions(env: MartsEnv, parent: str) -> list[str]:
 
 
 def test_facts_and_marts_are_range_partitioned_by_date(marts_env):
-    for parent in ("fct_receivable_position_daily", "fct_acquisition", "fct_settlement", "mart_fund_daily"):
+    for parent in ("fct_receivable_position_daily", "fct_acquisition", "fct_settlement", "mart_fund_daily",
+                   "mart_fund_day_completeness"):  # fmt: skip
         assert _partitions(marts_env, parent) == [f"{parent}_p202407", f"{parent}_p202408"], parent
     assert _partitions(marts_env, "mart_fund_monthly") == ["mart_fund_monthly_p2024"]
     kinds = dict(marts_env.query("select relname, relkind from pg_class where relname like 'mart_fund_%%'"))
@@ -214,12 +230,17 @@ def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts
     for manager in registry.managers:
         own = {f.cnpj for f in registry.funds if f.manager == manager.id}
         with _as_role(marts_env, f"fidc_tenant_{manager.id}") as conn:
-            for table in ("mart_fund_daily", "mart_fund_monthly", "fct_receivable_position_daily", "fct_acquisition",
-                          "fct_settlement", "dim_fund", "dim_cedente", "dim_sacado"):  # fmt: skip
+            for table in ("mart_fund_daily", "mart_fund_monthly", "mart_fund_day_completeness",
+                          "fct_receivable_position_daily", "fct_acquisition", "fct_settlement", "dim_fund",
+                          "dim_cedente", "dim_sacado"):  # fmt: skip
                 seen = {r[0] for r in conn.execute(f"select distinct fund_cnpj from marts.{table}").fetchall()}
                 assert seen == own, (manager.id, table)
             assert scalar(conn, "select count(*) from marts.dim_date") > 0
             assert {r[0] for r in conn.execute("select fund_cnpj from reference.funds")} == own
+            # reference.delivery_status is the pipeline's: tenants read its mart, not the table
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select count(*) from reference.delivery_status")
+            conn.rollback()
     # the owner sees every fund: the policy restricts tenants only
     assert {r[0] for r in marts_env.query("select distinct fund_cnpj from marts.mart_fund_daily")} == all_funds
 

@@ -1,9 +1,13 @@
-"""The `reference` schema the marts read (fund registry, custodians, asset types, ANBIMA holidays, FX rates)
-and the BI roles. Thin: the work is in `fidc_assets.lib.hot.reference` and `fidc_assets.lib.hot.bi_access`."""
+"""The `reference` schema the marts read (fund registry, custodians, asset types, ANBIMA holidays, FX rates,
+the expected deliveries' statuses) and the BI roles. Thin: the work is in `fidc_assets.lib.hot.reference`,
+`fidc_assets.lib.hot.bi_access` and `fidc_assets.lib.hot.delivery_status`."""
+
+import datetime as dt
 
 import dagster as dg
 
-from fidc_assets.defs.hot.assets import LANDING_ASSETS
+from fidc_assets.defs.hot.assets import FOLLOWS_UPSTREAM, LANDING_ASSETS
+from fidc_assets.defs.ingest.assets import CUSTODIAN_FILES
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 
@@ -18,6 +22,7 @@ REFERENCE_TABLES = {
     "file holds illustrative sample values).",
 }
 REFERENCE_KEYS = {name: dg.AssetKey(["reference", name]) for name in REFERENCE_TABLES}
+DELIVERY_STATUS = dg.AssetKey(["reference", "delivery_status"])
 RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -70,4 +75,56 @@ def definitions() -> dg.Definitions:
         for name, key in REFERENCE_KEYS.items():
             yield dg.MaterializeResult(asset_key=key, metadata={"rows": counts[name], "tenant_roles": tenants})
 
-    return dg.Definitions(assets=[reference_registries])
+    @dg.asset(
+        key=DELIVERY_STATUS,
+        description="Per fund, custodian, entity and business day of the partitions: the expected delivery's state "
+        "(accepted / received / quarantined / missing / pending), whether it was late, the accepted file (name, "
+        "sha256), when it arrived and when it was due, in PostgreSQL `reference.delivery_status`. The same "
+        "evaluation as the `expected_deliveries` check (fund registry `expected` × lake.file_registry, at the "
+        "run's clock); dbt's mart_fund_day_completeness reads it. Each run replaces its days' rows at once.",
+        # lineage from the file registry; after the window's landing, so that hot_and_marts (the landing assets'
+        # downstream) writes it in the same run as the hot load, right before dbt reads it
+        deps=[CUSTODIAN_FILES, *LANDING_ASSETS.values()],
+        # like the hot loads: follows its day's ingestion by itself, so the completeness mart does too
+        automation_condition=FOLLOWS_UPSTREAM,
+        group_name="bi",
+        kinds={"postgres"},
+        owners=["team:data-engineering"],
+        partitions_def=business_days(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=RETRY,
+    )
+    def delivery_status(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        import psycopg
+
+        from fidc_assets.lib.core.deliveries import Tally, evaluate
+        from fidc_assets.lib.core.partition_math import days_from_keys
+        from fidc_assets.lib.hot.delivery_status import status_rows, write_delivery_status
+        from fidc_assets.lib.lake.deliveries import read_file_records
+
+        days = days_from_keys(context.partition_keys)
+        now = dt.datetime.now(dt.UTC)
+        files = read_file_records(lakehouse.lake(), days)
+        statuses = evaluate(lakehouse.fund_registry(), days, files, now)
+        rows = status_rows(statuses, files, now)
+        with psycopg.connect(lakehouse.dsn()) as conn:
+            write_delivery_status(conn, days, rows)
+            conn.commit()
+        tally = Tally.of(statuses)
+        if not statuses:
+            context.log.warning("the fund registry expects no file on these days: nothing to say about completeness")
+        return dg.MaterializeResult(
+            metadata={
+                "rows": len(rows),
+                "days": len(days),
+                "expected": tally.expected,
+                "accepted": tally.accepted,
+                "quarantined": tally.quarantined,
+                "missing": tally.missing,
+                "pending": tally.pending,
+                "late": tally.late,
+                "evaluated_at": now.isoformat(timespec="seconds"),
+            }
+        )
+
+    return dg.Definitions(assets=[reference_registries, delivery_status])

@@ -51,6 +51,7 @@ class FileRecord:
     reference_date: dt.date
     received_at: dt.datetime | None  # aware; None only for rows written before it was recorded
     status: str  # received | accepted | quarantined | superseded
+    file_name: str = ""  # the name it was delivered under (lake.file_registry.original_name)
 
 
 @dataclass(frozen=True, slots=True)

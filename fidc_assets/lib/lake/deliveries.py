@@ -11,7 +11,16 @@ from fidc_assets.lib.core.canonical import FILE_REGISTRY
 from fidc_assets.lib.core.deliveries import FileRecord
 from fidc_assets.lib.lake.catalog import Lake
 
-_COLUMNS = ("sha256", "custodian_id", "entity", "fund_cnpj", "reference_date", "received_at", "status")
+_COLUMNS = (
+    "sha256",
+    "custodian_id",
+    "entity",
+    "fund_cnpj",
+    "reference_date",
+    "received_at",
+    "status",
+    "original_name",
+)
 
 
 def read_file_records(lake: Lake, days: Iterable[dt.date]) -> list[FileRecord]:
@@ -31,6 +40,7 @@ def read_file_records(lake: Lake, days: Iterable[dt.date]) -> list[FileRecord]:
             reference_date=r["reference_date"],
             received_at=r["received_at"],
             status=r["status"],
+            file_name=r["original_name"],
         )
         for r in table.to_pylist()
     ]
