@@ -64,7 +64,7 @@ def test_rest_catalog_creates_a_table_with_its_data_on_s3_and_reads_it_back(s3_p
     again = _catalog(s3_profile, auth).load_table(table.name())
     got = again.scan().to_arrow()
     assert got.num_rows == 750
-    assert sorted(got["id"].to_pylist()) == list(range(750))
+    assert got.sort_by("id")["id"].to_pylist() == list(range(750))
     files = again.inspect.files().to_pylist()
     assert len(files) == 2
     assert all(f["file_path"].startswith(f"s3://{TABLE_BUCKET}/") for f in files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -69,6 +70,11 @@ def _tick(sensor, inbox: Path, cursor: str | None = None, instance=None) -> dg.S
 def _cursor(result: dg.SensorResult) -> dict:
     assert result.cursor is not None, "the sensor set no cursor"
     return json.loads(result.cursor)
+
+
+def _runs(result: dg.SensorResult) -> Sequence[dg.RunRequest]:
+    assert result.run_requests is not None, "the sensor returned no run requests"
+    return result.run_requests
 
 
 def _requests(result) -> list[tuple[str, str | None, str]]:
@@ -153,7 +159,7 @@ def test_a_thousand_files_in_one_tick(sensor, inbox: Path):
     result = _tick(sensor, inbox)
     elapsed = time.perf_counter() - started
     assert len(_requests(result)) == 5  # one run per fund-day, each with its 200 files
-    assert sum(int(r.tags["fidc/file_count"]) for r in result.run_requests) == 1000
+    assert sum(int(r.tags["fidc/file_count"]) for r in _runs(result)) == 1000
     assert {p for _, p, _ in _requests(result)} == {
         f"2024-07-01|{FUND}",
         f"2024-07-02|{FUND}",
@@ -196,7 +202,7 @@ def test_one_run_per_fund_day_keyed_by_its_files(sensor, inbox: Path):
         _write(inbox, name, f"{i}".encode(), 1_000 + i)
     _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"next day", 1_100)
     result = _tick(sensor, inbox)
-    reqs = sorted(result.run_requests, key=lambda r: r.partition_key)
+    reqs = sorted(_runs(result), key=lambda r: r.partition_key or "")
     assert [(r.partition_key, r.tags["fidc/file_count"]) for r in reqs] == [
         (f"2024-07-01|{FUND}", "3"),
         (f"2024-07-02|{FUND}", "1"),
@@ -205,12 +211,12 @@ def test_one_run_per_fund_day_keyed_by_its_files(sensor, inbox: Path):
         f"ESTOQUE_{FUND}_20240701.csv, ESTOQUE_{FUND}_20240701_b.csv, ESTOQUE_{FUND}_20240701_c.csv"
     )
     assert reqs[0].run_key == run_key(reqs[0].tags["fidc/sha256s"].split(","))
-    assert set(json.loads(result.cursor)["pending"]) == {s for r in reqs for s in r.tags["fidc/sha256s"].split(",")}
+    assert set(_cursor(result)["pending"]) == {s for r in reqs for s in r.tags["fidc/sha256s"].split(",")}
 
 
-def _pending_ago(cursor: str, seconds: float) -> str:
-    """The cursor as if its requests had been made `seconds` earlier."""
-    raw = json.loads(cursor)
+def _pending_ago(result: dg.SensorResult, seconds: float) -> str:
+    """The result's cursor as if its requests had been made `seconds` earlier."""
+    raw = _cursor(result)
     for v in raw["pending"].values():
         v[2] -= seconds
     return json.dumps(raw)
@@ -223,11 +229,11 @@ def test_a_file_not_landed_is_requested_again_after_the_delay(sensor, inbox: Pat
     # next tick, within the delay: nothing
     assert _requests(_tick(sensor, inbox, first.cursor)) == []
     # the run never landed it (killed, never started) and the delay (10 min by default) is past: asked again
-    late = _tick(sensor, inbox, _pending_ago(first.cursor, 11 * 60))
+    late = _tick(sensor, inbox, _pending_ago(first, 11 * 60))
     [(_, again_partition, again_key)] = _requests(late)
     assert again_partition == partition and again_key != key and again_key.startswith(key)
-    assert late.run_requests[0].tags["fidc/attempt"] == "2"
-    [entry] = json.loads(late.cursor)["pending"].values()
+    assert _runs(late)[0].tags["fidc/attempt"] == "2"
+    [entry] = _cursor(late)["pending"].values()
     assert entry[3] == 2  # attempt
 
 
@@ -238,19 +244,19 @@ def test_a_landed_file_is_no_longer_pending(sensor, inbox: Path):
 
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
     first = _tick(sensor, inbox)
-    assert len(json.loads(first.cursor)["pending"]) == 1
+    assert len(_cursor(first)["pending"]) == 1
     matched, _ = scan_inbox(inbox, load_specs(CUSTODIANS_DIR))
     receive_files(_lakehouse(inbox).lake(), matched)  # what the run does first
-    later = _tick(sensor, inbox, _pending_ago(first.cursor, 11 * 60))
-    assert _requests(later) == [] and json.loads(later.cursor)["pending"] == {}
+    later = _tick(sensor, inbox, _pending_ago(first, 11 * 60))
+    assert _requests(later) == [] and _cursor(later)["pending"] == {}
 
 
 def test_a_v1_cursor_still_loads(sensor, inbox: Path):
     _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"a", 1_000)
-    raw = json.loads(_tick(sensor, inbox).cursor)
+    raw = _cursor(_tick(sensor, inbox))
     v1 = json.dumps({"v": 1, "newest": raw["newest"], "files": raw["files"]})
     result = _tick(sensor, inbox, v1)
-    assert _requests(result) == [] and json.loads(result.cursor)["pending"] == {}
+    assert _requests(result) == [] and _cursor(result)["pending"] == {}
 
 
 def test_a_longest_name_delivered_twice_never_stalls_the_sensor(sensor, inbox: Path):

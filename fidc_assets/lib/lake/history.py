@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
@@ -70,8 +71,9 @@ def as_of(lake: Lake, moment: dt.datetime, entities: tuple[str, ...] = INGESTIBL
         if snap is not None:
             rows = table.scan(snapshot_id=snap.snapshot_id, selected_fields=("source", date)).to_arrow()
             if rows.num_rows:
-                months = [month_key(d) for d in rows[date].to_pylist()]
-                counts.update(zip(rows["source"].to_pylist(), months, strict=True))
+                # `source` and the partition date are required fields of every ingestible table: never null
+                months = [month_key(d) for d in cast(list[dt.date], rows[date].to_pylist())]
+                counts.update(zip(cast(list[str], rows["source"].to_pylist()), months, strict=True))
         out.append(
             TableState(
                 entity.table_name,

@@ -158,7 +158,8 @@ def convert(values: pa.Array, cmap: LegacyColumn, target: pa.DataType) -> pa.Arr
     """One source column (strings) → the canonical field's type, by the column's `parse` and `map`."""
     if cmap.map is not None:
         keys = list(cmap.map)
-        mapped = pa.array([cmap.map[k] for k in keys])
+        # one map's values are all text or all flags (Arrow infers which, and rejects a mix)
+        mapped = pa.array(cast(list[str] | list[bool], [cmap.map[k] for k in keys]))
         idx = pc.index_in(pc.utf8_trim_whitespace(values), value_set=pa.array(keys))
         return pc.take(mapped, idx).cast(target)
     kind = cmap.parse

@@ -147,7 +147,7 @@ def source_name(cmaps: dict[str, ColumnMap], name: str) -> str:
 
 def constant(value, type_: pa.DataType, n: int) -> pa.Array:
     """A column of one repeated value, built by Arrow (not a Python list of n items)."""
-    return pa.array([value], type_).take(pa.array(np.zeros(n, dtype=np.int64)))
+    return pa.array([value], type_).take(pa.array(np.zeros(n, dtype=np.int64), pa.int64()))
 
 
 @dataclass
@@ -168,7 +168,7 @@ def _convert_column(f, cmap: ColumnMap, raw: pa.Table, match: FileMatch, vf: Val
     else:
         text = blank_to_null(constant(cmap.default, pa.string(), n))
     values, bad, code = _convert_field(f.name, f.type, text, cmap, vf, raw)
-    problems = [(bad, code)]
+    problems: list[tuple[pa.Array, str]] = [(bad, code)]
     if f.required and f.name != "currency":  # an empty currency takes the asset type's or the custodian's
         problems.append((pc.is_null(text), "missing_required"))
     if f.name in NON_NEGATIVE_FIELDS:

@@ -29,9 +29,18 @@ def _key_hashes(keys: pa.Array) -> np.ndarray:
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    # A string array's buffers: validity (or None), int32 offsets, bytes (None when every value is empty).
+    # memoryview() hands them to numpy without a copy (numpy's stubs take no buffer-protocol object before 3.12).
     buffers = keys.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[keys.offset : keys.offset + n + 1].astype(np.int64)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, dtype=np.uint8)
+    offsets_buffer, data_buffer = buffers[1], buffers[2]
+    assert offsets_buffer is not None, "a non-empty string array has offsets"
+    offsets = np.frombuffer(memoryview(offsets_buffer), dtype=np.int32)[keys.offset : keys.offset + n + 1]
+    offsets = offsets.astype(np.int64)
+    data = (
+        np.frombuffer(memoryview(data_buffer), dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(1, dtype=np.uint8)
+    )
     starts = offsets[:-1]
     lengths = np.minimum(offsets[1:] - starts, len(_HASH_WEIGHTS))
     last = max(len(data) - 1, 0)

@@ -270,7 +270,7 @@ class FileParse:
             return
         rejections = self._rejections
         room = max(0, rejections.keep - len(rejections.rows))
-        bad = pc.indices_nonzero(pc.is_valid(reason)).slice(0, room).to_pylist() if room else []
+        bad: list[int] = pc.indices_nonzero(pc.is_valid(reason)).slice(0, room).to_pylist() if room else []
         lines = batch.canonical["source_line"]
         for i in bad:
             col, code = field[i].as_py(), reason[i].as_py()

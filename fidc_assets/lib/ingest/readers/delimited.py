@@ -332,7 +332,8 @@ class DelimitedReader(TextReader[DelimitedFormat]):
             huge = long if huge is None else pc.or_(huge, long)
         if huge is None or not pc.any(huge).as_py():
             return RawBatch(table, lines)
-        for i in pc.indices_nonzero(huge).to_pylist():
+        rows: list[int] = pc.indices_nonzero(huge).to_pylist()
+        for i in rows:
             line = lines[i].as_py()
             values = {name: table.column(name)[i].as_py() or "" for name in table.column_names}
             name, value = max(values.items(), key=lambda kv: len(kv[1].encode()))
