@@ -118,7 +118,7 @@ def test_a_custodian_only_in_the_config_dir_lands_its_file_through_the_sensor(de
         instance.add_dynamic_partitions(add_funds.partitions_def_name, list(add_funds.partition_keys))
         [request] = tick.run_requests or []
         assert request.partition_key == f"{DAY.isoformat()}|{FUND}"
-        assert (request.tags["fidc/custodian"], request.tags["fidc/file"]) == ("custodia_sigma", FILE_NAME)
+        assert (request.tags["fidc/files"], request.tags["fidc/file_count"]) == (FILE_NAME, "1")
 
         job = definitions.resolve_job_def("ingest_files")
         result = job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=request.tags)
