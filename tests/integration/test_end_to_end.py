@@ -210,7 +210,8 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
         tick = sensor(ctx)
     assert isinstance(tick, dg.SensorResult) and tick.run_requests is not None
     [request] = tick.run_requests
-    assert request.partition_key == f"{day.isoformat()}|{fund}" and request.tags["fidc/file"] == corrected_name
+    assert request.partition_key == f"{day.isoformat()}|{fund}" and request.tags["fidc/files"] == corrected_name
+    sha = request.tags["fidc/sha256s"]  # one file in this fund-day's run
 
     job = definitions.get_job_def("ingest_files")
     result = job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=request.tags)
@@ -218,6 +219,6 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
     assert result.success
     registry = {r["original_name"]: r for r in _lake(lakehouse).read(canonical.FILE_REGISTRY).to_pylist()}
     assert registry[corrected_name]["status"] == "accepted"
-    assert registry[corrected_name]["sha256"] == request.run_key
+    assert registry[corrected_name]["sha256"] == sha
     rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, equal_to("reference_date", day)).to_pylist()
-    assert {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund} == {request.run_key}
+    assert {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund} == {sha}
