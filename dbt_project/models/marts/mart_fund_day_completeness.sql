@@ -30,7 +30,7 @@ final as (
         (count(*) filter (where is_late))::integer as late_files,
         bool_and(state = 'accepted') as is_complete,
         string_agg(custodian_id || ' ' || entity || ' ' || state, ', ' order by custodian_id, entity)
-            filter (where state <> 'accepted') as open_deliveries,
+        filter (where state <> 'accepted') as open_deliveries,
         max(first_received_at) as last_received_at,
         max(due_at) as last_due_at,
         max(evaluated_at) as evaluated_at
