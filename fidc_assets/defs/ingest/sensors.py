@@ -1,24 +1,33 @@
-"""The inbox sensor: one run per new file, keyed by its sha256. Thin: the logic is in `fidc_assets.lib.ingest.inbox`."""
+"""The inbox sensor: one run per new delivery (bytes + the slice the name designates), keyed by it. Thin: the
+logic is in `fidc_assets.lib.ingest.inbox` and `fidc_assets.lib.ingest.landing`."""
 
 import datetime as dt
+from pathlib import PurePosixPath
 
 import dagster as dg
-from pyiceberg.expressions import In
 
 from fidc_assets.defs.partitions import FUNDS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import is_business_day
-from fidc_assets.lib.core.canonical import FILE_REGISTRY
-from fidc_assets.lib.ingest.inbox import InboxCursor, detect_changes
+from fidc_assets.lib.ingest.inbox import InboxCursor, NewFile, detect_changes
+from fidc_assets.lib.ingest.landing import Delivery, SliceKey, already_received
+from fidc_assets.lib.ingest.specs import CustodianSpec, match_file
 
 
-def _already_received(lakehouse: LakehouseResource, new: list) -> set[str]:
-    """Shas of new files whose bytes the lake already holds (a restarted sensor, a file copied in again)."""
-    shas = sorted({f.sha256 for f in new if f.match is not None})
-    if not shas:
-        return set()
-    found = lakehouse.lake().read(FILE_REGISTRY, In("sha256", shas), ("sha256",))
-    return set(found["sha256"].to_pylist())
+def _delivery(f: NewFile) -> Delivery:
+    assert f.match is not None
+    return Delivery(f.sha256, SliceKey.of_match(f.match))
+
+
+def _seen(lakehouse: LakehouseResource, cursor: InboxCursor, specs: dict[str, CustodianSpec], new: list) -> set:
+    """Deliveries already seen: in the cursor (a file renamed in the inbox) or in the lake's registry (a
+    restarted sensor, a file copied in again). The same bytes under a name for another slice are not seen."""
+    seen: set[Delivery] = set()
+    for path, (_, _, sha) in cursor.files.items():
+        m = match_file(PurePosixPath(path).name, specs)
+        if m is not None:
+            seen.add(Delivery(sha, SliceKey.of_match(m)))
+    return seen | already_received(lakehouse.lake(), [_delivery(f) for f in new if f.match is not None])
 
 
 def inbox_sensor(job) -> dg.SensorDefinition:
@@ -30,10 +39,11 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Watches FIDC_INBOX: every new or corrected custodian file starts one ingestion run for its "
-        "business day (run key = the file's sha256, so the same bytes never run twice, and bytes the lake "
-        "already holds start no run); files no custodian sends, dated on a non-business day, or for a fund "
-        "not in the fund registry are moved to the inbox's unmatched/ area and reported. Registry funds "
-        "not yet known to Dagster are added to the `funds` partitions.",
+        "business day (run key = the delivery: the file's sha256 and the slice its name designates, so the same "
+        "bytes never run twice for one slice, bytes the lake already holds for that slice start no run, and bytes "
+        "re-sent under a corrected name land for the right slice); files no custodian sends, dated on a "
+        "non-business day, or for a fund not in the fund registry are moved to the inbox's unmatched/ area and "
+        "reported. Registry funds not yet known to Dagster are added to the `funds` partitions.",
     )
     def _inbox_sensor(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SensorResult:
         inbox = lakehouse.inbox_fs()
@@ -43,7 +53,7 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         new_funds = [c for c in registry.cnpjs if c not in registered]
         cursor = InboxCursor.from_json(context.cursor)
         changes = detect_changes(inbox.list(), cursor, lakehouse.specs(), hasher=inbox.sha256)
-        seen_shas = {sha for _, _, sha in cursor.files.values()} | _already_received(lakehouse, changes.new)
+        seen = _seen(lakehouse, cursor, lakehouse.specs(), changes.new)
         requests, set_aside = [], [(f, "matches no custodian's file pattern") for f in changes.unmatched]
         for f in changes.new:
             if not is_business_day(f.match.reference_date):
@@ -51,10 +61,10 @@ def inbox_sensor(job) -> dg.SensorDefinition:
             elif f.match.fund_cnpj not in funds:
                 why = f"is for fund {f.match.fund_cnpj}, which is not in the fund registry (FIDC_FUNDS)"
                 set_aside.append((f, why))
-            elif f.sha256 not in seen_shas:  # the same bytes under another name are not a new delivery
+            elif _delivery(f) not in seen:  # the same bytes under another name for the same slice: not new
                 requests.append(
                     dg.RunRequest(
-                        run_key=f.sha256,
+                        run_key=_delivery(f).id,
                         partition_key=f.partition_key,
                         tags={
                             "fidc/file": f.listing.name,
