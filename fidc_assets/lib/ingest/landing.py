@@ -257,6 +257,10 @@ class SliceOutcome:
 class LandingReport:
     slices: list[SliceOutcome] = field(default_factory=list)
     commits: int = 0
+    #: files rejected whole by this landing, by sha256
+    rejected_files: dict[str, FileRejected] = field(default_factory=dict)
+    #: the parse each landed delivery was made from, by sha256 (only with `keep_parses`: a CLI preview)
+    parses: dict[str, ParseResult] = field(default_factory=dict)
 
     @property
     def rows_accepted(self) -> int:
@@ -320,10 +324,12 @@ def land_slices(
     entities: Iterable[str] | None = None,
     day_funds: Iterable[tuple[dt.date, str]] | None = None,
     retry_quarantined: bool = False,
+    keep_parses: bool = False,
 ) -> LandingReport:
     """Land every registered delivery of `days` (of `entities`, default all; only the (day, fund) pairs
     `day_funds` when given: an ingestion partition) into Iceberg, with quarantine and registry updates.
-    `retry_quarantined`: files quarantined whole are parsed again (reprocessing after a spec fix)."""
+    `retry_quarantined`: files quarantined whole are parsed again (reprocessing after a spec fix);
+    `keep_parses`: the report keeps each landed delivery's parse (its rows: for small landings only)."""
     days = sorted(set(days))
     wanted = set(entities) if entities is not None else None
     pairs = set(day_funds) if day_funds is not None else None
@@ -342,9 +348,9 @@ def land_slices(
         for key in sorted(keys[entity]):
             batch.add(key)
             if batch.row_count >= MAX_ROWS_PER_COMMIT:
-                report.commits += batch.commit(report)
+                report.commits += batch.commit(report, keep_parses)
                 batch = _Batch(lake, specs, entity, retry_quarantined)
-        report.commits += batch.commit(report)
+        report.commits += batch.commit(report, keep_parses)
     return report
 
 
@@ -412,7 +418,7 @@ class _Batch:
         return d not in self.parsed and d not in self.streamed
 
     # -- committing ---------------------------------------------------------------------------------------
-    def commit(self, report: LandingReport) -> int:
+    def commit(self, report: LandingReport, keep_parses: bool = False) -> int:
         if not self.keys:
             return 0
         commits = self._commit_quarantine()
@@ -425,6 +431,9 @@ class _Batch:
         commits += 1
         for key in self.keys:
             report.slices.append(self._outcome(key))
+        report.rejected_files.update({d.sha256: err for d, err in self.rejected.items()})
+        if keep_parses:
+            report.parses.update({d.sha256: r for d, r in (*self.parsed.items(), *self.streamed.items())})
         return commits
 
     def _commit_data(self) -> list[SliceKey]:
