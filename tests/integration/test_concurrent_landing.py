@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def _land(lake_dir: str, paths: list[str], day: dt.date, fund: str | None, barri
         results.put((os.getpid(), f"{type(err).__name__}: {str(err)[:300]}"))
 
 
-def run_at_once(lake_dir: Path, jobs: list[tuple[list[Path], dt.date, str | None]]) -> list[str]:
+def run_at_once(lake_dir: Path, jobs: Sequence[tuple[list[Path], dt.date, str | None]]) -> list[str]:
     """Start one process per job, released together by a barrier; the errors of those that failed."""
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(len(jobs)), ctx.Queue()
