@@ -217,6 +217,6 @@ def test_the_inbox_sensor_starts_the_run_that_lands_a_new_file(first_run, lakeho
     assert result.success
     registry = {r["original_name"]: r for r in _lake(lakehouse).read(canonical.FILE_REGISTRY).to_pylist()}
     assert registry[corrected_name]["status"] == "accepted"
-    assert registry[corrected_name]["sha256"] == request.run_key
+    assert registry[corrected_name]["sha256"] == request.tags["fidc/sha256"]
     rows = _lake(lakehouse).read(canonical.RECEIVABLE_POSITIONS, EqualTo("reference_date", day)).to_pylist()
-    assert {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund} == {request.run_key}
+    assert {r["source_file_sha256"] for r in rows if r["fund_cnpj"] == fund} == {request.tags["fidc/sha256"]}
