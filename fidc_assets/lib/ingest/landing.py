@@ -336,17 +336,17 @@ def land_slices(
     report = LandingReport()
     if not days:
         return report
-    registry = lake.read(FILE_REGISTRY, In("reference_date", days), _KEY_COLUMNS).to_pylist()
-    keys: dict[str, set[SliceKey]] = defaultdict(set)
+    registry = lake.read(FILE_REGISTRY, In("reference_date", days)).to_pylist()
+    keys: dict[str, dict[SliceKey, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for reg in registry:
         if reg["custodian_id"] not in specs or (wanted is not None and reg["entity"] not in wanted):
             continue
         if pairs is None or (reg["reference_date"], reg["fund_cnpj"]) in pairs:
-            keys[reg["entity"]].add(SliceKey.of_row(reg))
+            keys[reg["entity"]][SliceKey.of_row(reg)].append(reg)
     for entity in sorted(keys):
         batch = _Batch(lake, specs, entity, retry_quarantined)
-        for key in sorted(keys[entity]):
-            batch.add(key)
+        for key, rows in sorted(keys[entity].items()):
+            batch.add(key, rows)
             if batch.row_count >= MAX_ROWS_PER_COMMIT:
                 report.commits += batch.commit(report, keep_parses)
                 batch = _Batch(lake, specs, entity, retry_quarantined)
@@ -373,9 +373,9 @@ class _Batch:
     def row_count(self) -> int:
         return sum(self.parsed[d].rows.num_rows for d in self.chosen.values() if d in self.parsed)
 
-    def add(self, key: SliceKey) -> None:
+    def add(self, key: SliceKey, rows: list[dict]) -> None:
+        """A slice to land, parsed now from the registry as read (`rows`); chosen again at commit time."""
         self.keys.append(key)
-        rows = self.lake.read(FILE_REGISTRY, key.registry_filter()).to_pylist()
         chosen = self._choose(key, rows, stream_big=False)
         if chosen is not None:
             self.chosen[key] = chosen
