@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from fidc_assets.cli import config, custodian, db, dbt, demo, history, ingest, sample, status, ui
+from fidc_assets.cli import config, custodian, db, dbt, demo, history, ingest, quarantine, sample, status, ui
 from fidc_assets.cli.common import USAGE, CliError, Parser, one_line
 from fidc_assets.cli.console import quiet_known_chatter
 from fidc_assets.lib.core.errors import SpecError
@@ -28,7 +28,7 @@ __all__ = ["build_parser", "main"]
 #: The command groups, one module each, in the order `fidc-lake -h` lists them. Each has `register(sub)`,
 #: which adds its subcommand(s) with `func` set to the command. A new group (e.g. `config`, for
 #: `fidc-lake config init DIR`: fidc_assets/cli/config.py) is one module and one entry here.
-GROUPS = (db, sample, demo, custodian, ingest, status, history, config, dbt, ui)
+GROUPS = (db, sample, demo, custodian, ingest, status, quarantine, history, config, dbt, ui)
 
 #: Errors that are a user's mistake wherever they are raised, as the project defines them: an invalid
 #: configuration file (SpecError: file, key, expected, found) and an embedded server that cannot run with
