@@ -5,99 +5,41 @@ money. Compaction leaves fewer files, the same rows, in one snapshot."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 
-from fidc_assets.lib.core import canonical
 from fidc_assets.lib.lake import engines
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.compaction import OPERATION, PROP_OPERATION
 from fidc_assets.lib.lake.filters import equal_to
 from fidc_assets.lib.lake.maintenance import compact, expire_snapshots, remove_orphan_files
 from fidc_assets.sample.canonical_rows import canonical_rows
+from tests.lake_faults import FUNDS, JULY, RP, kill_a_landing_mid_commit, land_days, unreferenced
 
 pytestmark = pytest.mark.integration
-
-RP = canonical.RECEIVABLE_POSITIONS
-FUNDS = ["11111111000111", "22222222000122"]
-JULY = [dt.date(2024, 7, d) for d in (1, 2, 3, 4, 5)]
-
-#: A landing that streams batches forever into one transaction (each chunk writes a data file) and is killed.
-KILLED_WRITER = textwrap.dedent("""
-    import datetime as dt, sys, time
-    from pathlib import Path
-    from fidc_assets.lib.core import canonical
-    from fidc_assets.lib.lake.catalog import Lake
-    from fidc_assets.lib.lake.filters import equal_to
-    from fidc_assets.sample.canonical_rows import canonical_rows
-
-    day = dt.date(2024, 7, 2)
-    def batches():
-        i = 0
-        while True:
-            yield canonical_rows(canonical.RECEIVABLE_POSITIONS, 400, [day], ["33333333000133"], seed=1000 + i)
-            i += 1
-            print(f"chunk {i}", flush=True)
-            time.sleep(0.05)
-    Lake.local(Path(sys.argv[1])).replace_slice_streaming(
-        canonical.RECEIVABLE_POSITIONS, batches(), equal_to("reference_date", day), chunk_rows=400)
-""")
-
-
-def _land_days(lake: Lake, days: list[dt.date], seed: int = 0) -> None:
-    for i, day in enumerate(days):
-        rows = canonical_rows(RP, 300, [day], FUNDS, seed=seed + i)
-        lake.replace_slice(RP, rows, equal_to("reference_date", day))
-
-
-def _unreferenced(lake: Lake) -> int:
-    """Unreferenced files of every table, whatever their age (a dry run with no margin)."""
-    return sum(len(r.orphans) for r in remove_orphan_files(lake, dt.timedelta(0), dry_run=True))
-
-
-def _kill_a_landing_mid_commit(root: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root)], stdout=subprocess.PIPE, env=env)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(b"chunk 4"):  # three chunks appended (data files written), no commit yet
-                break
-        else:
-            pytest.fail(f"the writer ended before it was killed (exit {proc.wait()})")
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(30)
-    assert proc.returncode == -signal.SIGKILL
 
 
 def test_a_killed_landing_and_a_lost_conflict_leave_orphans_that_removal_takes_to_zero(tmp_path: Path):
     lake = Lake.local(tmp_path)
-    _land_days(lake, JULY[:3])
+    land_days(lake, JULY[:3])
     before = engines.pyiceberg_totals(lake.table(RP))
-    assert _unreferenced(lake) == 0
+    assert unreferenced(lake) == 0
 
-    _kill_a_landing_mid_commit(tmp_path)
-    after_kill = _unreferenced(lake)
+    kill_a_landing_mid_commit(lake)
+    after_kill = unreferenced(lake)
     assert after_kill >= 3  # at least the three data files the killed transaction wrote
     assert engines.pyiceberg_totals(lake.table(RP)) == before  # the killed landing never committed
 
     # a commit conflict: a writer whose base moved under it, overwriting the slice another writer replaced
     stale = lake.table(RP)
-    _land_days(lake, JULY[1:2], seed=50)
+    land_days(lake, JULY[1:2], seed=50)
     after_winner = engines.pyiceberg_totals(lake.table(RP))
     loser_rows = canonical_rows(RP, 300, [JULY[1]], FUNDS, seed=99).cast(stale.schema().as_arrow())
     with pytest.raises((CommitFailedException, ValidationException)):
         stale.overwrite(loser_rows, overwrite_filter=equal_to("reference_date", JULY[1]))
-    after_conflict = _unreferenced(lake)
+    after_conflict = unreferenced(lake)
     assert after_conflict > after_kill  # the loser's data file(s)
     assert engines.pyiceberg_totals(lake.table(RP)) == after_winner
 
@@ -114,7 +56,7 @@ def test_a_killed_landing_and_a_lost_conflict_leave_orphans_that_removal_takes_t
 
     removed = remove_orphan_files(lake, dt.timedelta(hours=1), now=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
     assert sum(r.deleted for r in removed) == after_conflict
-    assert _unreferenced(lake) == 0
+    assert unreferenced(lake) == 0
     assert engines.pyiceberg_totals(lake.table(RP)) == after_winner
     # every snapshot still reads (nothing a retained snapshot references was removed)
     table = lake.table(RP)
@@ -124,8 +66,8 @@ def test_a_killed_landing_and_a_lost_conflict_leave_orphans_that_removal_takes_t
 
 def test_compaction_leaves_fewer_files_the_same_rows_in_one_snapshot(tmp_path: Path):
     lake = Lake.local(tmp_path)
-    _land_days(lake, JULY)  # five commits into the July partition
-    _land_days(lake, [dt.date(2024, 8, 1), dt.date(2024, 8, 2)], seed=10)  # two into August
+    land_days(lake, JULY)  # five commits into the July partition
+    land_days(lake, [dt.date(2024, 8, 1), dt.date(2024, 8, 2)], seed=10)  # two into August
     table = lake.table(RP)
     before = engines.pyiceberg_totals(table)
     files_before = len(list(table.scan().plan_files()))
@@ -155,9 +97,9 @@ def test_compaction_leaves_fewer_files_the_same_rows_in_one_snapshot(tmp_path: P
 
     # the nightly order: expiry unreferences the small files, orphan removal deletes them, the rows stay
     expire_snapshots(lake, dt.timedelta(0))
-    assert _unreferenced(lake) >= files_before
+    assert unreferenced(lake) >= files_before
     remove_orphan_files(lake, dt.timedelta(0))
-    assert _unreferenced(lake) == 0
+    assert unreferenced(lake) == 0
     assert engines.pyiceberg_totals(lake.table(RP)) == before
 
 
@@ -169,10 +111,10 @@ def test_the_nightly_job_and_the_commands_compact_and_remove_orphans(tmp_path: P
     from fidc_assets.defs.resources import LakehouseResource
 
     lake = Lake.local(tmp_path / "lake")
-    _land_days(lake, JULY)
+    land_days(lake, JULY)
     before = engines.pyiceberg_totals(lake.table(RP))
-    _kill_a_landing_mid_commit(tmp_path / "lake")
-    orphans = _unreferenced(lake)
+    kill_a_landing_mid_commit(lake)
+    orphans = unreferenced(lake)
     assert orphans >= 3
     monkeypatch.setenv("FIDC_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FIDC_ICEBERG_CATALOG_URI", lake.catalog_uri)
@@ -181,7 +123,7 @@ def test_the_nightly_job_and_the_commands_compact_and_remove_orphans(tmp_path: P
     assert main(["lake", "orphans", "--dry-run", "--older-than", "0m"]) == 0
     out = capsys.readouterr().out
     assert f"total: would delete {orphans} orphan files" in out
-    assert _unreferenced(lake) == orphans  # a dry run deletes nothing
+    assert unreferenced(lake) == orphans  # a dry run deletes nothing
     assert main(["lake", "orphans"]) == 0  # default margin 3 days: the fresh orphans are kept
     assert "total: deleted 0 orphan files" in capsys.readouterr().out
 
@@ -199,10 +141,10 @@ def test_the_nightly_job_and_the_commands_compact_and_remove_orphans(tmp_path: P
     assert result.success
     table = lake.table(RP)
     assert len(list(table.scan().plan_files())) == 1  # July compacted into one file
-    assert _unreferenced(lake) == 0  # the killed landing's files (and nothing the current snapshots need)
+    assert unreferenced(lake) == 0  # the killed landing's files (and nothing the current snapshots need)
     assert engines.pyiceberg_totals(table) == before
 
-    _land_days(lake, JULY[:2], seed=7)
+    land_days(lake, JULY[:2], seed=7)
     assert main(["lake", "compact"]) == 0  # July was written just now: not quiet
     assert f"{RP.table_name}: 3 files, nothing to compact" in capsys.readouterr().out
     assert main(["lake", "compact", "--quiet-for", "0m"]) == 0
