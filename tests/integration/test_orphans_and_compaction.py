@@ -149,3 +149,21 @@ def test_the_nightly_job_and_the_commands_compact_and_remove_orphans(tmp_path: P
     assert f"{RP.table_name}: 3 files, nothing to compact" in capsys.readouterr().out
     assert main(["lake", "compact", "--quiet-for", "0m"]) == 0
     assert f"{RP.table_name}: 3 → 1 files" in capsys.readouterr().out
+
+
+def test_a_compaction_that_loses_to_a_concurrent_landing_leaves_the_table_and_no_files(tmp_path: Path):
+    from fidc_assets.lib.lake.compaction import compact_table
+
+    lake = Lake.local(tmp_path)
+    land_days(lake, JULY)
+    stale = lake.table(RP)  # the compaction's view, before a landing replaces a day it would rewrite
+    land_days(lake, JULY[2:3], seed=77)
+    after_landing = engines.pyiceberg_totals(lake.table(RP))
+    snapshots = len(lake.table(RP).snapshots())
+
+    report = compact_table(stale, quiet_for=dt.timedelta(0))
+
+    assert report.snapshot_id is None and report.skipped.startswith(("ValidationException", "CommitFailedException"))
+    assert len(lake.table(RP).snapshots()) == snapshots
+    assert engines.pyiceberg_totals(lake.table(RP)) == after_landing
+    assert unreferenced(lake) == 0  # the files written for the lost commit were deleted again
