@@ -8,8 +8,6 @@ import dagster as dg
 from fidc_assets.defs.hot.assets import LANDING_ASSETS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import TIMEZONE, is_business_day
-from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
-from fidc_assets.lib.lake.maintenance import expire_snapshots
 from fidc_assets.settings import Settings
 
 
@@ -21,6 +19,8 @@ def _cutoff() -> tuple[int, int]:
 
 @dg.op(description="Expire Iceberg snapshots older than the retention (FIDC_SNAPSHOT_RETENTION_DAYS, default 30).")
 def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
+    from fidc_assets.lib.lake.maintenance import expire_snapshots
+
     days = lakehouse.settings().schedules.snapshot_retention_days
     for e in expire_snapshots(lakehouse.lake(), dt.timedelta(days=days)):
         context.log.info(f"{e.table}: {e.before} → {e.after} snapshots")
@@ -33,6 +33,8 @@ def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: Lakehous
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def drop_outside_hot_window(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
+    from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
+
     settings = lakehouse.settings()
     try:
         report = apply_retention(
