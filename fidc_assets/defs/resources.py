@@ -7,15 +7,19 @@ environment points at an external PostgreSQL, a PostgreSQL catalog, S3 and its o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from fidc_assets.lib.core.asset_types import AssetTypeRegistry, load_asset_types
-from fidc_assets.lib.core.funds import FundRegistry, load_fund_registry
-from fidc_assets.lib.ingest.inbox import Inbox
-from fidc_assets.lib.ingest.specs import CustodianSpec, load_specs
-from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.lib.legacy.cutover import CutoverRule, rule_from
 from fidc_assets.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: loading the definitions must not pay for pyiceberg, pydantic specs…
+    from fidc_assets.lib.core.asset_types import AssetTypeRegistry
+    from fidc_assets.lib.core.funds import FundRegistry
+    from fidc_assets.lib.ingest.inbox import Inbox
+    from fidc_assets.lib.ingest.specs import CustodianSpec
+    from fidc_assets.lib.lake.catalog import Lake
+    from fidc_assets.lib.legacy.cutover import CutoverRule
 
 
 class LakehouseResource(dg.ConfigurableResource):
@@ -44,6 +48,8 @@ class LakehouseResource(dg.ConfigurableResource):
         )
 
     def lake(self) -> Lake:
+        from fidc_assets.lib.lake.catalog import Lake
+
         s = self.settings()
         return Lake(s.iceberg_catalog_uri, s.warehouse, archive=s.archive)
 
@@ -52,19 +58,27 @@ class LakehouseResource(dg.ConfigurableResource):
 
     def asset_types(self) -> AssetTypeRegistry:
         """The configuration's asset type registry (FIDC_CONFIG_DIR/reference/asset_types.yaml)."""
+        from fidc_assets.lib.core.asset_types import load_asset_types
+
         return load_asset_types(self.settings().config.asset_types_file)
 
     def specs(self) -> dict[str, CustodianSpec]:
         """The configuration's custodian specs (FIDC_CONFIG_DIR/custodians), checked against its registry."""
+        from fidc_assets.lib.core.asset_types import load_asset_types
+        from fidc_assets.lib.ingest.specs import load_specs
+
         config = self.settings().config
         return load_specs(config.custodians_dir, asset_types=load_asset_types(config.asset_types_file))
 
     def fund_registry(self) -> FundRegistry:
+        from fidc_assets.lib.core.funds import load_fund_registry
+
         return load_fund_registry(self.settings().funds_file)
 
     def cutover_rule(self) -> CutoverRule:
         """Which source is authoritative for a fund-day held by both (the legacy mapping's cutover date, or
         FIDC_LEGACY_CUTOVER): passed to every cold read of the hot side."""
+        from fidc_assets.lib.legacy.cutover import rule_from
         from fidc_assets.lib.legacy.mapping import load_legacy_spec
 
         s = self.settings()
@@ -72,4 +86,6 @@ class LakehouseResource(dg.ConfigurableResource):
 
     def inbox_fs(self) -> Inbox:
         """FIDC_INBOX as a filesystem: a local directory or any fsspec URL (`s3://…`, `sftp://…`)."""
+        from fidc_assets.lib.ingest.inbox import Inbox
+
         return Inbox.at(self.settings().inbox)

@@ -2,16 +2,18 @@
 
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from fidc_assets.defs.partitions import months
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.months import parse_month
-from fidc_assets.lib.legacy.mapping import LegacySpec, load_legacy_spec
-from fidc_assets.lib.legacy.migration import migrate_month
-from fidc_assets.lib.legacy.recon import RECON_TABLE, recon_months
+from fidc_assets.lib.legacy.ledger import RECON_TABLE
 from fidc_assets.settings import Settings
+
+if TYPE_CHECKING:  # the migration and the reconciliation (pandas, pyarrow) are imported by the asset bodies
+    from fidc_assets.lib.legacy.mapping import LegacySpec
 
 MIGRATION = dg.AssetKey(["legacy", "migration"])
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -28,7 +30,9 @@ class LegacyResource(dg.ConfigurableResource):
     mapping: str | None = None
     tolerance: str = "0.01"
 
-    def spec(self) -> LegacySpec:
+    def spec(self) -> "LegacySpec":
+        from fidc_assets.lib.legacy.mapping import load_legacy_spec
+
         return load_legacy_spec(Path(self.mapping) if self.mapping else Settings.from_env().config.legacy_mapping_file)
 
     def legacy_dsn(self, lakehouse_dsn: str) -> str:
@@ -53,6 +57,8 @@ def definitions() -> dg.Definitions:
     def legacy_migration(
         context: dg.AssetExecutionContext, lakehouse: LakehouseResource, legacy: LegacyResource
     ) -> dg.MaterializeResult:
+        from fidc_assets.lib.legacy.migration import migrate_month
+
         lake, dsn, spec = lakehouse.lake(), lakehouse.dsn(), legacy.spec()
         source = legacy.legacy_dsn(dsn)
         per_month = []
@@ -86,6 +92,8 @@ def definitions() -> dg.Definitions:
     def recon_legacy_vs_lake(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, legacy: LegacyResource
     ) -> dg.AssetCheckResult:
+        from fidc_assets.lib.legacy.recon import recon_months
+
         dsn, spec = lakehouse.dsn(), legacy.spec()
         month_list = [parse_month(k) for k in context.partition_keys]
         rows, result = recon_months(

@@ -22,7 +22,6 @@ from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import TIMEZONE, business_days_between
 from fidc_assets.lib.core.deliveries import DeliveryStatus, Tally, by_fund_day, evaluate
 from fidc_assets.lib.core.partition_math import date_fund_pairs
-from fidc_assets.lib.lake.deliveries import read_file_records
 
 CHECK_NAME = "expected_deliveries"
 #: Calendar days back from today the sensor watches (a week covers a late file of the previous business days).
@@ -89,6 +88,8 @@ def expected_deliveries_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg
         "when a fund-day's result changes (raised when a file is overdue, cleared when it arrives).",
     )
     def expected_deliveries(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SensorResult:
+        from fidc_assets.lib.lake.deliveries import read_file_records  # run-time import (pyiceberg)
+
         now = clock()
         today = now.astimezone(ZoneInfo(TIMEZONE)).date()
         days = list(business_days_between(today - dt.timedelta(days=LOOKBACK_DAYS), today))
@@ -124,6 +125,8 @@ def definitions() -> dg.Definitions:
     def expected_deliveries(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> dg.AssetCheckResult:
+        from fidc_assets.lib.lake.deliveries import read_file_records  # run-time import (pyiceberg)
+
         # one result for the run's partitions (one fund-day from the UI; a range passes only if each does)
         pairs = date_fund_pairs(context.partition_keys)
         days = sorted({d for d, _ in pairs})

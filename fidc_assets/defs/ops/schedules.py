@@ -8,10 +8,12 @@ import dagster as dg
 from fidc_assets.defs.hot.assets import LANDING_ASSETS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import TIMEZONE, is_business_day
-from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
-from fidc_assets.lib.lake.compaction import DEFAULT_MIN_FILES, DEFAULT_QUIET_FOR, DEFAULT_SMALL_FILE_BYTES
-from fidc_assets.lib.lake.maintenance import compact, expire_snapshots, remove_orphan_files
-from fidc_assets.lib.lake.orphans import DEFAULT_MARGIN
+from fidc_assets.lib.lake.maintenance_defaults import (
+    DEFAULT_MARGIN,
+    DEFAULT_MIN_FILES,
+    DEFAULT_QUIET_FOR,
+    DEFAULT_SMALL_FILE_BYTES,
+)
 from fidc_assets.settings import Settings
 
 
@@ -23,6 +25,8 @@ def _cutoff() -> tuple[int, int]:
 
 @dg.op(description="Expire Iceberg snapshots older than the retention (FIDC_SNAPSHOT_RETENTION_DAYS, default 30).")
 def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
+    from fidc_assets.lib.lake.maintenance import expire_snapshots
+
     days = lakehouse.settings().schedules.snapshot_retention_days
     for e in expire_snapshots(lakehouse.lake(), dt.timedelta(days=days)):
         context.log.info(f"{e.table}: {e.before} → {e.after} snapshots")
@@ -43,6 +47,8 @@ class CompactionConfig(dg.Config):
 def compact_iceberg_files(
     context: dg.OpExecutionContext, lakehouse: LakehouseResource, config: CompactionConfig
 ) -> None:
+    from fidc_assets.lib.lake.maintenance import compact
+
     quiet = dt.timedelta(days=config.quiet_days)
     for c in compact(lakehouse.lake(), config.small_file_mib * 1024 * 1024, config.min_files, quiet):
         if c.skipped:
@@ -63,6 +69,8 @@ class OrphanConfig(dg.Config):
     "expiry and compaction leave behind.",
 )
 def remove_iceberg_orphans(context: dg.OpExecutionContext, lakehouse: LakehouseResource, config: OrphanConfig) -> None:
+    from fidc_assets.lib.lake.maintenance import remove_orphan_files
+
     for r in remove_orphan_files(lakehouse.lake(), dt.timedelta(hours=config.older_than_hours)):
         context.log.info(
             f"{r.table}: {r.listed} files, deleted {r.deleted} orphans ({r.orphan_bytes} bytes), "
@@ -77,6 +85,8 @@ def remove_iceberg_orphans(context: dg.OpExecutionContext, lakehouse: LakehouseR
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def drop_outside_hot_window(context: dg.OpExecutionContext, lakehouse: LakehouseResource) -> None:
+    from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
+
     settings = lakehouse.settings()
     try:
         report = apply_retention(

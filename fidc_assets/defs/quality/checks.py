@@ -1,15 +1,11 @@
 """GX suites as asset checks: blocking, so bad canonical rows never reach the hot marts."""
 
 import dagster as dg
-import pyarrow as pa
-from pyiceberg.expressions import And
 
 from fidc_assets.defs.ingest.assets import RECEIVABLE_POSITIONS
 from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
-from fidc_assets.lib.core import canonical
 from fidc_assets.lib.core.partition_math import date_fund_pairs
-from fidc_assets.lib.lake.filters import is_in
 
 
 def definitions() -> dg.Definitions:
@@ -24,6 +20,11 @@ def definitions() -> dg.Definitions:
     def gx_receivable_positions(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> dg.AssetCheckResult:
+        import pyarrow as pa
+        from pyiceberg.expressions import And
+
+        from fidc_assets.lib.core import canonical
+        from fidc_assets.lib.lake.filters import is_in
         from fidc_assets.lib.lake.quality import validate_receivable_positions  # run-time import (GX)
 
         pairs = date_fund_pairs(context.partition_keys)

@@ -22,10 +22,15 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def anbima_holidays() -> frozenset[dt.date]:
     """All ANBIMA holidays (weekend ones included) from the bizdays calendar file."""
     # the calendar file's dates, read directly: `bizdays.Calendar.load` also builds a day index over 1970-2099
-    # (~2 s, paid by every Dagster definitions load); the file is the same source
-    from importlib.resources import files
+    # (~2 s, paid by every Dagster definitions load); the file is the same source. Found without importing
+    # the package: `bizdays/__init__` imports pandas (~1 s more of every definitions load)
+    from importlib.util import find_spec
+    from pathlib import Path
 
-    text = files("bizdays").joinpath("ANBIMA.cal").read_text()
+    spec = find_spec("bizdays")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the bizdays package (the ANBIMA calendar file) is not installed")
+    text = (Path(next(iter(spec.submodule_search_locations))) / "ANBIMA.cal").read_text()
     return frozenset(dt.date.fromisoformat(line) for line in map(str.strip, text.splitlines()) if _ISO.match(line))
 
 

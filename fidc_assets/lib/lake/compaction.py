@@ -32,15 +32,11 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.typedef import Record
 
+from fidc_assets.lib.lake.maintenance_defaults import DEFAULT_MIN_FILES, DEFAULT_QUIET_FOR, DEFAULT_SMALL_FILE_BYTES
+
 #: Snapshot summary property marking a compaction commit (the data did not change).
 PROP_OPERATION = "fidc.operation"
 OPERATION = "compaction"
-#: A data file smaller than this is "small" (Iceberg's default target file size is 512 MiB).
-DEFAULT_SMALL_FILE_BYTES = 32 * 1024 * 1024
-#: A partition is compacted when it has at least this many small files.
-DEFAULT_MIN_FILES = 2
-#: ... and none of its files was added more recently than this.
-DEFAULT_QUIET_FOR = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)

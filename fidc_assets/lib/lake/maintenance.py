@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 from fidc_assets.lib.core.canonical import ENTITIES
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.lib.lake.compaction import (
+from fidc_assets.lib.lake.compaction import Compacted, compact_table
+from fidc_assets.lib.lake.maintenance_defaults import (
+    DEFAULT_MARGIN,
     DEFAULT_MIN_FILES,
     DEFAULT_QUIET_FOR,
     DEFAULT_SMALL_FILE_BYTES,
-    Compacted,
-    compact_table,
 )
-from fidc_assets.lib.lake.orphans import DEFAULT_MARGIN, OrphanReport, remove_orphans
+from fidc_assets.lib.lake.orphans import OrphanReport, remove_orphans
 
 
 @dataclass(frozen=True)

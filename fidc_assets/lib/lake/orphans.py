@@ -26,8 +26,7 @@ import pyarrow.fs as pafs
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
-#: Apache Iceberg's default for remove_orphan_files' older_than: files younger than this are never removed.
-DEFAULT_MARGIN = dt.timedelta(days=3)
+from fidc_assets.lib.lake.maintenance_defaults import DEFAULT_MARGIN
 
 
 class OrphanScanError(RuntimeError):

@@ -13,6 +13,8 @@ import psycopg
 
 #: The PostgreSQL schema of the migration's records (this ledger and the reconciliation results).
 RECON_SCHEMA = "recon"
+#: The reconciliation's table in RECON_SCHEMA, and the name of its asset check.
+RECON_TABLE = "recon_legacy_vs_lake"
 LOG_TABLE = "legacy_migration_log"
 
 

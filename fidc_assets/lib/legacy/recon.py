@@ -34,11 +34,10 @@ from fidc_assets.lib.core.canonical import FUND_QUOTAS, RECEIVABLE_POSITIONS
 from fidc_assets.lib.core.months import next_month
 from fidc_assets.lib.hot.trusted_sql import trusted
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.lib.legacy.ledger import RECON_SCHEMA
+from fidc_assets.lib.legacy.ledger import RECON_SCHEMA, RECON_TABLE
 from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec, month_params
 from fidc_assets.lib.legacy.migration import month_filter
 
-RECON_TABLE = "recon_legacy_vs_lake"
 DEFAULT_TOLERANCE = Decimal("0.01")
 MEASURES = ("nominal", "present", "pdd", "pl")
 GX_DATASOURCE = "fidc_recon"
