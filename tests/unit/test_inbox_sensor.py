@@ -296,3 +296,17 @@ def test_the_same_bytes_under_a_corrected_name_are_a_new_delivery(sensor, inbox:
     _write(inbox, f"ESTOQUE_{FUND}_20240701_copia.csv", b"stock of the 2nd", 1_200)  # same slice: not new
     second = _tick(sensor, inbox, first.cursor)
     assert [p for _, p, _ in _requests(second)] == [f"2024-07-02|{FUND}"]
+
+
+def test_a_run_lands_only_the_entities_of_its_files(sensor, inbox: Path):
+    """A stock file and a settlements file of one fund-day: the run receives them and lands those two entities,
+    not the day's acquisitions or quotas (which would re-land, and re-trigger downstream, for nothing)."""
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"stock", 1_000)
+    _write(inbox, f"liquidacoes_{FUND}_20240701.json", b"[]", 1_001)
+    [request] = _runs(_tick(sensor, inbox))
+    assert request.asset_selection is not None
+    assert sorted(k.to_user_string() for k in request.asset_selection) == [
+        "lake/custodian_files",
+        "lake/receivable_positions",
+        "lake/settlements",
+    ]

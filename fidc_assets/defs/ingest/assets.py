@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from fidc_assets.defs.ingest.sensors import inbox_sensor
+from fidc_assets.defs.ingest.sensors import CUSTODIAN_FILES_KEY, inbox_sensor
 from fidc_assets.defs.partitions import date_by_fund
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import date_fund_pairs
 
-CUSTODIAN_FILES = dg.AssetKey(["lake", "custodian_files"])
+CUSTODIAN_FILES = CUSTODIAN_FILES_KEY
 RECEIVABLE_POSITIONS = dg.AssetKey(["lake", "receivable_positions"])
 LAKE_ENTITIES = {
     "receivable_positions": "Daily stock of every fund as typed canonical rows (Iceberg lake.receivable_positions, "

@@ -8,12 +8,15 @@ Thin: the work is `fidc_assets.lib.ingest.reprocess.reprocess` (the same as `fid
 """
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import date_fund_key
-from fidc_assets.lib.ingest.reprocess import Selection, reprocess
+
+if TYPE_CHECKING:
+    from fidc_assets.lib.ingest.reprocess import Selection
 
 
 class ReprocessConfig(dg.Config):
@@ -22,7 +25,9 @@ class ReprocessConfig(dg.Config):
     date: str | None = None  # YYYY-MM-DD, with fund_cnpj
     reason: str | None = None
 
-    def selection(self) -> Selection:
+    def selection(self) -> "Selection":
+        from fidc_assets.lib.ingest.reprocess import Selection  # run-time import: the landing engine (pandas)
+
         chosen = [
             self.file_sha256 is not None,
             self.fund_cnpj is not None or self.date is not None,
@@ -38,6 +43,8 @@ class ReprocessConfig(dg.Config):
     name="reprocess_quarantine", description="Re-parse archived files with the current specs and replace their slices."
 )
 def reprocess_op(context: dg.OpExecutionContext, config: ReprocessConfig, lakehouse: LakehouseResource) -> None:
+    from fidc_assets.lib.ingest.reprocess import reprocess
+
     deliveries, report = reprocess(lakehouse.lake(), lakehouse.specs(), config.selection())
     if not deliveries:
         raise dg.Failure("nothing in the registry matches that selection")

@@ -30,6 +30,9 @@ from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file, n
 if TYPE_CHECKING:
     from fidc_assets.lib.ingest.landing import Delivery
 
+#: The ingestion job's first asset (defs.ingest.assets, which imports this module, names it too).
+CUSTODIAN_FILES_KEY = dg.AssetKey(["lake", "custodian_files"])
+
 #: A run in one of these states may still land its files: the reconciliation waits for it.
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
@@ -63,12 +66,16 @@ def _already_received(lakehouse: LakehouseResource, deliveries: set[Delivery]) -
     return already_received(lakehouse.lake(), deliveries) if deliveries else set()
 
 
-def _run_request(req: FundDayRequest) -> dg.RunRequest:
-    """The run for one fund-day; tags keep the per-file view (names, custodians, sha256s) visible on the run."""
+def _run_request(req: FundDayRequest, specs: dict[str, CustodianSpec]) -> dg.RunRequest:
+    """The run for one fund-day: receive its files and land only the entities they hold (a late stock file does
+    not re-land, nor re-trigger downstream of, the day's settlements); tags keep the per-file view (names,
+    custodians, sha256s) visible on the run."""
     names = [posixpath.basename(p.path) for p in req.files]
+    entities = sorted({m.file_spec.entity for m in (match_file(n, specs) for n in names) if m is not None})
     return dg.RunRequest(
         run_key=req.run_key,
         partition_key=req.partition_key,
+        asset_selection=[CUSTODIAN_FILES_KEY, *(dg.AssetKey(["lake", e]) for e in entities)],
         tags={
             "fidc/files": ", ".join(names),
             "fidc/file_count": str(len(names)),
@@ -158,7 +165,7 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                 f"{shown_name(posixpath.basename(p.path))} ({p.sha256[:12]}) is not in the registry "
                 f"{p.attempt - 1} request(s) later: requesting {p.partition_key} again (attempt {p.attempt})"
             )
-        requests = [_run_request(r) for r in group_by_fund_day([*to_request.items(), *rec.overdue])]
+        requests = [_run_request(r, specs) for r in group_by_fund_day([*to_request.items(), *rec.overdue])]
 
         stamp = dt.datetime.now(dt.UTC)
         # each file on its own: one that cannot be moved is reported (and tried again next tick), never raised
