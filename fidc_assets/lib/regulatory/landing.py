@@ -73,13 +73,19 @@ def months_filter(months: list[dt.date]) -> BooleanExpression:
 
 
 def land_report(
-    lake: Lake, path: Path, spec: CvmSpec, months: list[dt.date] | None = None, now: dt.datetime | None = None
+    lake: Lake,
+    path: Path,
+    spec: CvmSpec,
+    months: list[dt.date] | None = None,
+    now: dt.datetime | None = None,
+    name: str | None = None,
 ) -> ReportLanded:
-    """Archive and land the zip at `path` (its name as published); `months`: only these of its months (a
-    monthly partition of a yearly zip), else every month it holds. Raises `FileRejected` for a zip that is
-    not a readable report (nothing is written to the tables then; the bytes are archived all the same)."""
+    """Archive and land the zip at `path` (`name`: its name as published, default the path's); `months`:
+    only these of its months (a monthly partition of a yearly zip), else every month it holds. Raises
+    `FileRejected` for a zip that is not a readable report (nothing is written to the tables then; the bytes
+    are archived all the same)."""
     now = now or dt.datetime.now(dt.UTC)
-    name = path.name
+    name = name or path.name
     period = zip_period(spec, name)
     if period is None:
         raise ValueError(f"{name}: not a CVM report zip name (expected {spec.zip_pattern!r})")
