@@ -43,3 +43,26 @@ def test_the_sensor_requests_each_month_of_a_new_or_changed_zip_once():
     again, _ = new_publications([changed, yearly], SPEC, cursor, dt.date(2018, 7, 1))
     assert [(r.partition_key, r.zip_path) for r in again] == [("2024-07-01", changed.path)]
     assert again[0].run_key != requests[-1].run_key
+
+
+def test_the_dagster_sensor_requests_the_months_of_new_zips(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from fidc_assets.defs import regulatory
+    from fidc_assets.defs.resources import LakehouseResource
+
+    inbox = tmp_path / "cvm"
+    (inbox / "2024-08-05").mkdir(parents=True)
+    (inbox / "2024-08-05" / "inf_mensal_fidc_202407.zip").write_bytes(b"PK")
+    (inbox / "readme.txt").write_text("not a report")
+    monkeypatch.setenv("FIDC_CVM_INBOX", str(inbox))
+    [sensor] = regulatory.definitions().sensors
+    assert isinstance(sensor, dg.SensorDefinition)
+    resources = {"lakehouse": LakehouseResource(home=str(tmp_path / "home"))}
+    with dg.build_sensor_context(cursor=None, resources=resources) as ctx:
+        first = sensor(ctx)
+    assert isinstance(first, dg.SensorResult) and first.run_requests is not None
+    assert [(r.partition_key, r.job_name) for r in first.run_requests] == [("2024-07-01", None)]
+    with dg.build_sensor_context(cursor=first.cursor, resources=resources) as ctx:
+        again = sensor(ctx)
+    assert isinstance(again, dg.SensorResult) and not again.run_requests
