@@ -56,7 +56,7 @@ def test_the_dagster_sensor_requests_the_months_of_new_zips(tmp_path, monkeypatc
     (inbox / "2024-08-05" / "inf_mensal_fidc_202407.zip").write_bytes(b"PK")
     (inbox / "readme.txt").write_text("not a report")
     monkeypatch.setenv("FIDC_CVM_INBOX", str(inbox))
-    [sensor] = regulatory.definitions().sensors
+    [sensor] = regulatory.definitions().sensors or []
     assert isinstance(sensor, dg.SensorDefinition)
     resources = {"lakehouse": LakehouseResource(home=str(tmp_path / "home"))}
     with dg.build_sensor_context(cursor=None, resources=resources) as ctx:
