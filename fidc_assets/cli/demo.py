@@ -87,7 +87,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"wall time           {elapsed:.1f} s")
     print()
     print("Next: `make ui` opens the Dagster UI on http://127.0.0.1:3000 ;")
-    print(f"      psql '{redacted(dsn)}' -c 'select * from marts.mart_fund_daily order by 2, 1 limit 10'")
+    # the DSN holds the owner's password (FIDC_HOME, mode 0600): the hint asks `fidc-lake db url` for it
+    query = "select * from marts.mart_fund_daily order by 2, 1 limit 10"
+    print(f"""      psql "$(.venv/bin/fidc-lake db url)" -c '{query}'""")
     ok = result.success and not mismatches and summary.checks_failed == 0
     return 0 if ok else 1
 

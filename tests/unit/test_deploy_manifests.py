@@ -51,7 +51,8 @@ def _workloads(manifests: list[Manifest]) -> list[Manifest]:
 def test_the_overlays_are_prod_and_staging_and_each_holds_every_component(rendered):
     assert sorted(rendered) == ["prod", "staging"]
     for name, manifests in rendered.items():
-        assert set(_by_kind(manifests, "Deployment")) == {"fidc-user-code", "fidc-webserver", "fidc-daemon"}, name
+        deployments = {"fidc-user-code", "fidc-webserver", "fidc-daemon", "fidc-metrics"}
+        assert set(_by_kind(manifests, "Deployment")) == deployments, name
         assert set(_by_kind(manifests, "CronJob")) == {"fidc-maintenance"}
         assert {"fidc-dagster-instance", "fidc-env", "fidc-funds", "fidc-dagster-workspace"} <= set(
             _by_kind(manifests, "ConfigMap")

@@ -5,8 +5,8 @@ from fidc_assets.lib.ingest.inbox import InboxCursor, Pending, group_by_fund_day
 P = "2024-07-01|17556821000101"
 
 
-def _pending(at: float, attempt: int = 1, path: str = "/inbox/a.csv", partition: str = P) -> Pending:
-    return Pending(path, partition, at, attempt)
+def _pending(at: float, attempt: int = 1, path: str = "/inbox/a.csv", partition: str = P, sha: str = "") -> Pending:
+    return Pending(path, partition, at, attempt, sha or f"sha-of-{path}")
 
 
 def test_each_outcome():
@@ -24,6 +24,7 @@ def test_each_outcome():
     assert sorted(s for s, _ in rec.waiting) == ["recent", "running"]
     [(sha, again)] = rec.overdue
     assert (sha, again.attempt, again.requested_at, again.partition_key) == ("late", 3, 600, P)
+    assert again.sha256 == "sha-of-/inbox/o.csv"  # the bytes travel with the re-request
 
 
 def test_exactly_at_the_delay_is_overdue():
@@ -35,7 +36,11 @@ def test_exactly_at_the_delay_is_overdue():
 
 def test_fund_day_grouping_and_run_keys():
     reqs = group_by_fund_day(
-        [("b", _pending(0, path="/i/2.csv")), ("a", _pending(0, path="/i/1.csv")), ("c", _pending(0, partition="z"))]
+        [
+            ("k2", _pending(0, path="/i/2.csv", sha="b")),
+            ("k1", _pending(0, path="/i/1.csv", sha="a")),
+            ("k3", _pending(0, partition="z", sha="c")),
+        ]
     )
     assert [(r.partition_key, r.shas) for r in reqs] == [(P, ("a", "b")), ("z", ("c",))]
     assert reqs[0].run_key == run_key(["b", "a"]) != run_key(["a"])
@@ -43,5 +48,10 @@ def test_fund_day_grouping_and_run_keys():
 
 
 def test_cursor_round_trip_with_pending():
-    cursor = InboxCursor({"/i/1.csv": (1, 2, "a")}, (2, "1.csv"), {"a": _pending(5.5, 2, "/i/1.csv")})
+    cursor = InboxCursor({"/i/1.csv": (1, 2, "a")}, (2, "1.csv"), {"d1": _pending(5.5, 2, "/i/1.csv", sha="a")})
     assert InboxCursor.from_json(cursor.to_json()) == cursor
+
+
+def test_a_cursor_from_before_delivery_keys_reads_its_key_as_the_sha256():
+    old = '{"v":2,"newest":null,"files":{},"pending":{"abc":["/i/1.csv","2024-07-01|1",5.0,1]}}'
+    assert InboxCursor.from_json(old).pending["abc"].sha256 == "abc"

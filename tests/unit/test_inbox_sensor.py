@@ -211,7 +211,8 @@ def test_one_run_per_fund_day_keyed_by_its_files(sensor, inbox: Path):
         f"ESTOQUE_{FUND}_20240701.csv, ESTOQUE_{FUND}_20240701_b.csv, ESTOQUE_{FUND}_20240701_c.csv"
     )
     assert reqs[0].run_key == run_key(reqs[0].tags["fidc/sha256s"].split(","))
-    assert set(_cursor(result)["pending"]) == {s for r in reqs for s in r.tags["fidc/sha256s"].split(",")}
+    pending = _cursor(result)["pending"].values()  # keyed by delivery; each entry carries the file's bytes
+    assert {v[4] for v in pending} == {s for r in reqs for s in r.tags["fidc/sha256s"].split(",")}
 
 
 def _pending_ago(result: dg.SensorResult, seconds: float) -> str:
@@ -278,3 +279,20 @@ def test_a_name_with_a_newline_is_set_aside_with_its_reason(sensor, inbox: Path)
     assert _requests(result) == []
     [moved] = [p for p in (inbox / "unmatched").rglob("*") if p.is_file()]
     assert "\n" not in moved.name
+
+
+def test_the_same_bytes_under_a_corrected_name_are_a_new_delivery(sensor, inbox: Path):
+    """Bytes first sent under the wrong date and re-sent under the right one: the right day gets its run; the
+    same bytes under another name for the same slice do not."""
+    from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
+    from fidc_assets.lib.ingest.landing import receive_files, scan_inbox
+    from fidc_assets.lib.ingest.specs import load_specs
+
+    _write(inbox, f"ESTOQUE_{FUND}_20240701.csv", b"stock of the 2nd", 1_000)
+    first = _tick(sensor, inbox)
+    matched, _ = scan_inbox(inbox, load_specs(CUSTODIANS_DIR))
+    receive_files(_lakehouse(inbox).lake(), matched)  # the run received it for the 1st
+    _write(inbox, f"ESTOQUE_{FUND}_20240702.csv", b"stock of the 2nd", 1_100)  # re-sent, right date
+    _write(inbox, f"ESTOQUE_{FUND}_20240701_copia.csv", b"stock of the 2nd", 1_200)  # same slice: not new
+    second = _tick(sensor, inbox, first.cursor)
+    assert [p for _, p, _ in _requests(second)] == [f"2024-07-02|{FUND}"]

@@ -1,13 +1,15 @@
-"""The inbox sensor: one run per fund-day with new files, keyed by the sorted sha256s of those files, and the
-reconciliation that requests a file again when its run never landed it. Thin: the logic is in
-`fidc_assets.lib.ingest.inbox`."""
+"""The inbox sensor: one run per fund-day with new deliveries, keyed by the sorted sha256s of those files, and
+the reconciliation that requests a file again when its run never landed it. A delivery is the file's bytes AND
+the slice its name designates (`landing.Delivery`), so the same bytes re-sent under a corrected name are new.
+Thin: the logic is in `fidc_assets.lib.ingest.inbox` and `fidc_assets.lib.ingest.landing`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import posixpath
 import time
-from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -23,8 +25,10 @@ from fidc_assets.lib.ingest.inbox import (
     reconcile,
     set_aside_all,
 )
-from fidc_assets.lib.ingest.specs import name_problem, shown_name
-from fidc_assets.lib.lake.filters import is_in
+from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file, name_problem, shown_name
+
+if TYPE_CHECKING:
+    from fidc_assets.lib.ingest.landing import Delivery
 
 #: A run in one of these states may still land its files: the reconciliation waits for it.
 IN_PROGRESS = [
@@ -35,17 +39,28 @@ IN_PROGRESS = [
 ]
 
 
-def _already_received(lakehouse: LakehouseResource, deliveries: Iterable[tuple[str, str]]) -> set[str]:
-    """Of (sha256, file name) deliveries, the sha256s the lake's registry already holds (a restarted sensor, a
-    file copied in again, a run that landed it). The one place the sensor asks the registry."""
+def _delivery(sha256: str, match: FileMatch) -> Delivery:
+    from fidc_assets.lib.ingest.landing import Delivery, SliceKey  # tick-time import: pyarrow is not load-time work
 
-    from fidc_assets.lib.core.canonical import FILE_REGISTRY
+    return Delivery(sha256, SliceKey.of_match(match))
 
-    shas = sorted({sha for sha, _ in deliveries})
-    if not shas:
-        return set()
-    found = lakehouse.lake().read(FILE_REGISTRY, is_in("sha256", shas), ("sha256",))
-    return {sha for sha in found["sha256"].to_pylist() if sha is not None}
+
+def _known(cursor: InboxCursor, specs: dict[str, CustodianSpec]) -> set[Delivery]:
+    """The deliveries of the files the cursor lists (a file renamed or copied in again is not new)."""
+    known = set()
+    for path, (_, _, sha) in cursor.files.items():
+        m = match_file(PurePosixPath(path).name, specs)
+        if m is not None:
+            known.add(_delivery(sha, m))
+    return known
+
+
+def _already_received(lakehouse: LakehouseResource, deliveries: set[Delivery]) -> set[Delivery]:
+    """Of `deliveries`, those the lake's registry already holds (a restarted sensor, a file copied in again, a
+    run that landed it). The one place the sensor asks the registry."""
+    from fidc_assets.lib.ingest.landing import already_received
+
+    return already_received(lakehouse.lake(), deliveries) if deliveries else set()
 
 
 def _run_request(req: FundDayRequest) -> dg.RunRequest:
@@ -78,7 +93,8 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Watches FIDC_INBOX: the new or corrected custodian files of each fund-day start one "
         "ingestion run for that fund-day (run key = sha256 of the files' sorted sha256s, so the same bytes never "
-        "run twice, and bytes the lake already holds start no run). A file requested FIDC_SENSOR_REREQUEST_MINUTES "
+        "run twice, and a delivery (bytes + the slice its name designates) the lake already holds starts no run; "
+        "the same bytes under a corrected name are a new delivery). A file requested FIDC_SENSOR_REREQUEST_MINUTES "
         "ago whose bytes are still not in the registry, with no run of its fund-day in progress, is requested "
         "again (new run key) and reported. Files no custodian sends, dated on a non-business day, or for a fund "
         "not in the fund registry are moved to the inbox's unmatched/ area and reported. Registry funds "
@@ -92,48 +108,57 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         new_funds = [c for c in registry.cnpjs if c not in registered]
         cursor = InboxCursor.from_json(context.cursor)
         listings = inbox.list()
-        changes = detect_changes(listings, cursor, lakehouse.specs(), hasher=inbox.sha256)
-        fresh = [f for f in changes.new if f.sha256 not in cursor.pending]
-        known = {sha for _, _, sha in cursor.files.values()}
-        asked = {(p.sha256, p.listing.name) for p in fresh} | {
-            (s, posixpath.basename(p.path)) for s, p in cursor.pending.items()
-        }
-        received = _already_received(lakehouse, asked)
+        specs = lakehouse.specs()
+        changes = detect_changes(listings, cursor, specs, hasher=inbox.sha256)
+        candidates = {f.listing.path: _delivery(f.sha256, f.match) for f in changes.new if f.match is not None}
+        fresh = [f for f in changes.new if candidates[f.listing.path].id not in cursor.pending]
+        known = _known(cursor, specs)
+        pending_deliveries = {}
+        for key, p in cursor.pending.items():
+            m = match_file(posixpath.basename(p.path), specs)
+            if m is not None:  # a pending file whose name no spec matches any more is reported vanished below
+                pending_deliveries[key] = _delivery(p.sha256, m)
+        received = _already_received(
+            lakehouse, {candidates[f.listing.path] for f in fresh} | {*pending_deliveries.values()}
+        )
         now = time.time()
-        to_request: list[tuple[str, Pending]] = []
+        to_request: dict[str, Pending] = {}
         set_aside = [
             (f, name_problem(f.listing.name) or "matches no custodian's file pattern") for f in changes.unmatched
         ]
         for f in fresh:
             match, partition = f.match, f.partition_key
             assert match is not None and partition is not None  # detect_changes puts matched files in `new`
+            delivery = candidates[f.listing.path]
             if not is_business_day(match.reference_date):
                 set_aside.append((f, "is dated on a non-business day"))
             elif match.fund_cnpj not in funds:
                 why = f"is for fund {match.fund_cnpj}, which is not in the fund registry (FIDC_FUNDS)"
                 set_aside.append((f, why))
-            elif f.sha256 not in known and f.sha256 not in received and f.sha256 not in {s for s, _ in to_request}:
-                # the same bytes under another name are not a new delivery
-                to_request.append((f.sha256, Pending(str(f.listing.path), partition, now, 1)))
+            elif delivery not in known and delivery not in received and delivery.id not in to_request:
+                # the same bytes under another name for the same slice are not a new delivery
+                to_request[delivery.id] = Pending(str(f.listing.path), partition, now, 1, f.sha256)
 
         # reconciliation: what became of the files requested on earlier ticks
         rec = reconcile(
             cursor.pending,
-            received,
-            present={str(item.path) for item in listings},
+            {key for key, d in pending_deliveries.items() if d in received},
+            present={str(item.path) for item in listings if match_file(item.name, specs) is not None},
             in_progress=_partitions_in_progress(context, job.name) if cursor.pending else set(),
             now=now,
             after_seconds=60 * lakehouse.settings().schedules.sensor_rerequest_minutes,
         )
-        pending = {sha: p for sha, p in rec.waiting} | dict(rec.overdue) | dict(to_request)
-        for sha, p in rec.vanished:
-            context.log.warning(f"{posixpath.basename(p.path)} ({sha[:12]}) left the inbox before it landed")
-        for sha, p in rec.overdue:
+        pending = dict(rec.waiting) | dict(rec.overdue) | to_request
+        for _, p in rec.vanished:
             context.log.warning(
-                f"{posixpath.basename(p.path)} ({sha[:12]}) is not in the registry {p.attempt - 1} request(s) later: "
-                f"requesting {p.partition_key} again (attempt {p.attempt})"
+                f"{shown_name(posixpath.basename(p.path))} ({p.sha256[:12]}) left the inbox before it landed"
             )
-        requests = [_run_request(r) for r in group_by_fund_day([*to_request, *rec.overdue])]
+        for _, p in rec.overdue:
+            context.log.warning(
+                f"{shown_name(posixpath.basename(p.path))} ({p.sha256[:12]}) is not in the registry "
+                f"{p.attempt - 1} request(s) later: requesting {p.partition_key} again (attempt {p.attempt})"
+            )
+        requests = [_run_request(r) for r in group_by_fund_day([*to_request.items(), *rec.overdue])]
 
         stamp = dt.datetime.now(dt.UTC)
         # each file on its own: one that cannot be moved is reported (and tried again next tick), never raised

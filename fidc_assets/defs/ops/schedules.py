@@ -9,7 +9,9 @@ from fidc_assets.defs.hot.assets import LANDING_ASSETS
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.calendar import TIMEZONE, is_business_day
 from fidc_assets.lib.hot.window import HotColdMismatch, apply_retention
-from fidc_assets.lib.lake.maintenance import expire_snapshots
+from fidc_assets.lib.lake.compaction import DEFAULT_MIN_FILES, DEFAULT_QUIET_FOR, DEFAULT_SMALL_FILE_BYTES
+from fidc_assets.lib.lake.maintenance import compact, expire_snapshots, remove_orphan_files
+from fidc_assets.lib.lake.orphans import DEFAULT_MARGIN
 from fidc_assets.settings import Settings
 
 
@@ -24,6 +26,48 @@ def expire_iceberg_snapshots(context: dg.OpExecutionContext, lakehouse: Lakehous
     days = lakehouse.settings().schedules.snapshot_retention_days
     for e in expire_snapshots(lakehouse.lake(), dt.timedelta(days=days)):
         context.log.info(f"{e.table}: {e.before} → {e.after} snapshots")
+
+
+class CompactionConfig(dg.Config):
+    small_file_mib: int = DEFAULT_SMALL_FILE_BYTES // (1024 * 1024)
+    min_files: int = DEFAULT_MIN_FILES
+    #: only partitions none of whose files was added in the last N days (not the month still receiving files)
+    quiet_days: int = DEFAULT_QUIET_FOR.days
+
+
+@dg.op(
+    ins={"after": dg.In(dg.Nothing)},
+    description="Rewrite each quiet partition's small Iceberg data files as one (no file added in quiet_days, "
+    "default 7), in one commit per table (same rows).",
+)
+def compact_iceberg_files(
+    context: dg.OpExecutionContext, lakehouse: LakehouseResource, config: CompactionConfig
+) -> None:
+    quiet = dt.timedelta(days=config.quiet_days)
+    for c in compact(lakehouse.lake(), config.small_file_mib * 1024 * 1024, config.min_files, quiet):
+        if c.skipped:
+            context.log.warning(f"{c.table}: not compacted, a concurrent commit won ({c.skipped})")
+        elif c.snapshot_id is not None:
+            context.log.info(f"{c.table}: {c.files_before} → {c.files_after} files ({c.rows} rows rewritten)")
+
+
+class OrphanConfig(dg.Config):
+    #: safety margin: longer than any landing or compaction runs (a younger file may belong to one in progress)
+    older_than_hours: int = int(DEFAULT_MARGIN.total_seconds() // 3600)
+
+
+@dg.op(
+    ins={"after": dg.In(dg.Nothing)},
+    description="Delete the files under the Iceberg tables' locations that no snapshot or metadata references "
+    "and that are older than the safety margin (default 72 h): what killed landings, lost commit conflicts, "
+    "expiry and compaction leave behind.",
+)
+def remove_iceberg_orphans(context: dg.OpExecutionContext, lakehouse: LakehouseResource, config: OrphanConfig) -> None:
+    for r in remove_orphan_files(lakehouse.lake(), dt.timedelta(hours=config.older_than_hours)):
+        context.log.info(
+            f"{r.table}: {r.listed} files, deleted {r.deleted} orphans ({r.orphan_bytes} bytes), "
+            f"kept {r.too_young} unreferenced younger than {config.older_than_hours} h"
+        )
 
 
 @dg.op(
@@ -48,11 +92,13 @@ def drop_outside_hot_window(context: dg.OpExecutionContext, lakehouse: Lakehouse
 
 
 @dg.job(
-    description="Nightly maintenance: expire old Iceberg snapshots; drop hot partitions outside the window.",
+    description="Nightly maintenance: expire old Iceberg snapshots, compact small files, remove orphan files; "
+    "drop hot partitions outside the window.",
     tags={"fidc/maintenance": "iceberg"},
 )
 def iceberg_maintenance():
-    expire_iceberg_snapshots()
+    # expiry and compaction unreference files; orphan removal (after both) deletes those past the margin
+    remove_iceberg_orphans(after=compact_iceberg_files(after=expire_iceberg_snapshots()))
     drop_outside_hot_window()
 
 
@@ -101,6 +147,7 @@ def definitions() -> dg.Definitions:
         cron_schedule="0 2 * * *",
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every night at 02:00: expire old Iceberg snapshots, drop hot partitions outside the window.",
+        description="Every night at 02:00: expire old Iceberg snapshots, compact small files, remove orphan "
+        "files, drop hot partitions outside the window.",
     )
     return dg.Definitions(jobs=[marts_job, iceberg_maintenance], schedules=[daily, nightly], sensors=[automation])

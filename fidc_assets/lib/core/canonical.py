@@ -13,7 +13,7 @@ from functools import cache
 import pyarrow as pa
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.transforms import MonthTransform
+from pyiceberg.transforms import IdentityTransform, MonthTransform
 from pyiceberg.types import (
     BooleanType,
     DateType,
@@ -249,13 +249,30 @@ def arrow_schema(entity: Entity) -> pa.Schema:
     return iceberg_schema(entity).as_arrow()
 
 
+#: The column every lake table is also partitioned by: one fund's writes never touch another fund's files.
+PARTITION_FUND = "fund_cnpj"
+
+
 def partition_spec(entity: Entity) -> PartitionSpec:
-    """Month of the business date: a year of daily files lands in 12 partitions, not 250 tiny ones."""
-    if entity.partition_date is None:
-        return UNPARTITIONED_PARTITION_SPEC
-    source_id = entity.field_names.index(entity.partition_date) + 1
-    return PartitionSpec(
-        PartitionField(
-            source_id=source_id, field_id=1000, transform=MonthTransform(), name=f"{entity.partition_date}_month"
+    """Month of the business date × fund.
+
+    By month, a year of daily files lands in 12 partitions per fund, not 250 tiny ones. By fund, the landings
+    of different fund-days of one month (concurrent runs) write disjoint data files, so Iceberg's conflict
+    validation of one does not trip over the other's (see DESIGN.md, "Concurrency in the lake"). The registry
+    and the quarantine have no business date and are partitioned by fund only."""
+    fields = []
+    if entity.partition_date is not None:
+        source_id = entity.field_names.index(entity.partition_date) + 1
+        fields.append(
+            PartitionField(
+                source_id=source_id, field_id=1000, transform=MonthTransform(), name=f"{entity.partition_date}_month"
+            )
         )
-    )
+    if PARTITION_FUND in entity.field_names:
+        source_id = entity.field_names.index(PARTITION_FUND) + 1
+        fields.append(
+            PartitionField(
+                source_id=source_id, field_id=1000 + len(fields), transform=IdentityTransform(), name=PARTITION_FUND
+            )
+        )
+    return PartitionSpec(*fields) if fields else UNPARTITIONED_PARTITION_SPEC

@@ -2,9 +2,12 @@
 
 The cursor is the inbox as last seen — for every file its size, modification time and sha256 — plus the newest
 file actually seen. A file is new when its (size, mtime) is not in the cursor: only those are hashed, so a tick
-over thousands of unchanged files reads none of them. New files are keyed by sha256, the run key: the same bytes
-delivered again (under any name) never start a second run, a corrected file (other bytes, same name) does, and a
-late file whose mtime is older than everything seen is still new, because nothing here compares against a clock.
+over thousands of unchanged files reads none of them. The sensor groups new files by fund-day into one run each,
+its run key the sha256 over the files' sorted sha256s (`run_key`): the same bytes delivered again for the same
+slice never start a second run, a corrected file (other bytes, same name) does, and a late file whose mtime is
+older than everything seen is still new, because nothing here compares against a clock. Files requested and not
+yet in the registry stay `pending` in the cursor (keyed by delivery: bytes + slice) until `reconcile` sees them
+landed, gone, or overdue (then requested again under a new run key).
 
 The inbox is any fsspec location (FIDC_INBOX): a local directory by default, `s3://bucket/inbox/`,
 `sftp://host/path`, ... (the protocol's fsspec package must be installed). Remote files are hashed while
@@ -193,16 +196,20 @@ class Pending:
     partition_key: str
     requested_at: float  # epoch seconds of the last request
     attempt: int  # 1 for the first request, +1 per re-request
+    sha256: str  # the file's bytes (the cursor keys a pending file by its delivery: bytes + the slice named)
 
 
 @dataclass
 class InboxCursor:
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # name → (size, mtime_ns, sha256)
     newest: tuple[int, str] | None = None  # (mtime_ns, name) of the newest file seen
-    pending: dict[str, Pending] = field(default_factory=dict)  # sha256 → the request awaiting the registry
+    #: delivery id (`landing.Delivery.id`: bytes + slice) → the request awaiting the registry
+    pending: dict[str, Pending] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        pending = {k: [p.path, p.partition_key, p.requested_at, p.attempt] for k, p in sorted(self.pending.items())}
+        pending = {
+            k: [p.path, p.partition_key, p.requested_at, p.attempt, p.sha256] for k, p in sorted(self.pending.items())
+        }
         return json.dumps(
             {
                 "v": CURSOR_VERSION,
@@ -221,7 +228,11 @@ class InboxCursor:
         if raw.get("v") not in (1, CURSOR_VERSION):
             return cls()  # an unknown cursor: start over (run keys still prevent duplicate runs)
         newest = tuple(raw["newest"]) if raw.get("newest") else None
-        pending = {k: Pending(str(v[0]), str(v[1]), float(v[2]), int(v[3])) for k, v in raw.get("pending", {}).items()}
+        # a cursor written before pending files were keyed by delivery keyed them by sha256 (4 fields)
+        pending = {
+            k: Pending(str(v[0]), str(v[1]), float(v[2]), int(v[3]), str(v[4]) if len(v) > 4 else k)
+            for k, v in raw.get("pending", {}).items()
+        }
         return cls({k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw["files"].items()}, newest, pending)
 
 
@@ -290,16 +301,17 @@ class FundDayRequest:
 
 
 def group_by_fund_day(items: Iterable[tuple[str, Pending]]) -> list[FundDayRequest]:
-    """(sha256, pending) pairs → one request per partition, files in name order; the attempt is the highest."""
+    """(key, pending) pairs → one request per partition, files in name order, its run key from their sha256s;
+    the attempt is the highest."""
     by_partition: dict[str, list[tuple[str, Pending]]] = {}
     for sha, p in items:
         by_partition.setdefault(p.partition_key, []).append((sha, p))
     out = []
     for key, group in sorted(by_partition.items()):
-        group.sort(key=lambda sp: (posixpath.basename(sp[1].path), sp[0]))
+        group.sort(key=lambda kp: (posixpath.basename(kp[1].path), kp[1].sha256, kp[0]))
         out.append(
             FundDayRequest(
-                key, tuple(p for _, p in group), tuple(s for s, _ in group), max(p.attempt for _, p in group)
+                key, tuple(p for _, p in group), tuple(p.sha256 for _, p in group), max(p.attempt for _, p in group)
             )
         )
     return out
@@ -309,7 +321,7 @@ def group_by_fund_day(items: Iterable[tuple[str, Pending]]) -> list[FundDayReque
 class Reconciliation:
     """What became of the files awaiting the registry, at one tick."""
 
-    landed: list[str]  # sha256s the registry now holds: no longer pending
+    landed: list[str]  # keys of the deliveries the registry now holds: no longer pending
     vanished: list[tuple[str, Pending]]  # files gone from the inbox before landing: reported, no longer pending
     waiting: list[tuple[str, Pending]]  # still within the delay, or their partition has a run in progress
     overdue: list[tuple[str, Pending]]  # to request again (attempt + 1, requested now)
@@ -323,18 +335,19 @@ def reconcile(
     now: float,
     after_seconds: float,
 ) -> Reconciliation:
-    """Decide, for every pending file, from the registry (`received` sha256s), the inbox (`present` paths), the
-    partitions with a queued or running run (`in_progress`) and the clock: landed, vanished, waiting or overdue.
+    """Decide, for every pending file, from the registry (`received`: the pending keys it holds), the inbox
+    (`present` paths), the partitions with a queued or running run (`in_progress`) and the clock: landed,
+    vanished, waiting or overdue.
     Overdue: requested at least `after_seconds` ago, not in the registry, still in the inbox, and no run of its
     fund-day in progress (a retry the daemon launched, or a slow queue, is waited for)."""
     landed, vanished, waiting, overdue = [], [], [], []
-    for sha, p in sorted(pending.items()):
-        if sha in received:
-            landed.append(sha)
+    for key, p in sorted(pending.items()):
+        if key in received:
+            landed.append(key)
         elif p.path not in present:
-            vanished.append((sha, p))
+            vanished.append((key, p))
         elif now - p.requested_at < after_seconds or p.partition_key in in_progress:
-            waiting.append((sha, p))
+            waiting.append((key, p))
         else:
-            overdue.append((sha, Pending(p.path, p.partition_key, now, p.attempt + 1)))
+            overdue.append((key, Pending(p.path, p.partition_key, now, p.attempt + 1, p.sha256)))
     return Reconciliation(landed, vanished, waiting, overdue)

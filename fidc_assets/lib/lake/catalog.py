@@ -3,6 +3,9 @@
 Cold is the system of record. Every write replaces a well-defined slice (a fund-day of one custodian, a
 file's quarantine rows) with `overwrite(..., overwrite_filter=...)`, which deletes and appends in one
 snapshot: a re-delivered file replaces exactly what the earlier one wrote, and a re-run writes the same rows.
+Concurrent writers are the business of `lib.lake.commits` (every write an attempt, retried after a conflict);
+this module keeps the tables in the shape that makes conflicts rare: partitioned by month × fund, with older
+tables evolved in place the first time a process loads them.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
+from pyiceberg.transforms import Transform
 
 from fidc_assets.lib.core.canonical import ENTITIES, NAMESPACE, Entity, iceberg_schema, partition_spec
+from fidc_assets.lib.lake.commits import with_commit_retry
 
 CATALOG_NAME = "fidc"
 #: Rows per append when a big delivery is streamed into a (partitioned) table within one transaction.
@@ -35,6 +40,7 @@ class Lake:
     #: Root of the raw archive; None = the warehouse. Separate where the warehouse is an S3 table bucket
     #: (an Iceberg REST catalog such as S3 Tables or SeaweedFS), which refuses plain objects.
     archive: str | None = None
+    _spec_checked: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def archive_root(self) -> str:
@@ -58,16 +64,41 @@ class Lake:
         return catalog
 
     def table(self, entity: Entity | str) -> Table:
+        """The entity's table as the catalog has it now (a fresh load on every call: a writer reads, decides
+        and commits from one load, so Iceberg can validate against what changed since)."""
         entity = ENTITIES[entity] if isinstance(entity, str) else entity
         try:
-            return self.catalog.load_table(entity.table_name)
+            table = self.catalog.load_table(entity.table_name)
         except NoSuchTableError:
-            return self.catalog.create_table_if_not_exists(
+            table = self.catalog.create_table_if_not_exists(
                 entity.table_name,
                 schema=iceberg_schema(entity),
                 partition_spec=partition_spec(entity),
                 properties={"comment": entity.doc, "format-version": "2"},
             )
+        if entity.name not in self._spec_checked:
+            table = self._evolve_spec(entity, table)
+            self._spec_checked.add(entity.name)
+        return table
+
+    def _evolve_spec(self, entity: Entity, table: Table) -> Table:
+        """Add the partition fields a table made by an older release lacks (month-only tables gain
+        `identity(fund_cnpj)`). Existing data files keep their spec; new writes use the new one. Two processes
+        evolving at once: the loser's commit fails, it reloads and finds nothing left to add."""
+
+        def attempt() -> Table:
+            current = self.catalog.load_table(entity.table_name)
+            missing = _missing_partition_fields(entity, current)
+            if missing:
+                with current.update_spec() as update:
+                    for column, transform, name in missing:
+                        update.add_field(column, transform, name)
+                current = self.catalog.load_table(entity.table_name)
+            return current
+
+        if not _missing_partition_fields(entity, table):
+            return table
+        return with_commit_retry(f"partition spec of {entity.table_name}", attempt)
 
     def ensure_tables(self) -> None:
         for entity in ENTITIES.values():
@@ -86,16 +117,22 @@ class Lake:
         table.overwrite(rows, overwrite_filter=where, snapshot_properties=snapshot_properties or {})
 
     def replace_slice_streaming(
-        self, entity: Entity | str, batches: Iterable[pa.Table], where: BooleanExpression, chunk_rows: int | None = None
+        self,
+        entity: Entity | str,
+        batches: Iterable[pa.Table],
+        where: BooleanExpression,
+        chunk_rows: int | None = None,
+        table: Table | None = None,
     ) -> int:
         """Replace the rows matching `where` with a stream of batches, in one transaction.
 
         pyiceberg streams appends only into unpartitioned tables, so the stream is cut into chunks of
         `chunk_rows` appended one by one inside the transaction: memory stays bounded by the chunk, and the
         commit happens only after the last batch. An exception from the stream (a file whose trailer does not
-        match, found at its end) leaves the table untouched."""
+        match, found at its end) leaves the table untouched. `table`: the load the caller's decision was made
+        from (Iceberg validates the commit against what changed since)."""
         chunk_rows = chunk_rows or STREAM_CHUNK_ROWS
-        table = self.table(entity)
+        table = table or self.table(entity)
         schema = table.schema().as_arrow()
         written = 0
         with table.transaction() as tx:
@@ -118,3 +155,17 @@ class Lake:
         self, entity: Entity | str, where: BooleanExpression | None = None, columns: tuple[str, ...] = ("*",)
     ) -> pa.Table:
         return self.table(entity).scan(row_filter=where or AlwaysTrue(), selected_fields=columns).to_arrow()
+
+
+def _missing_partition_fields(entity: Entity, table: Table) -> list[tuple[str, Transform, str]]:
+    """(source column, transform, name) of every field of the wanted spec the table's current spec lacks."""
+    have = {(f.source_id, str(f.transform)) for f in table.spec().fields}
+    schema = table.schema()
+    wanted = iceberg_schema(entity)
+    missing = []
+    for f in partition_spec(entity).fields:
+        column = wanted.find_column_name(f.source_id)
+        assert column is not None
+        if (schema.find_field(column).field_id, str(f.transform)) not in have:
+            missing.append((column, f.transform, f.name))
+    return missing
