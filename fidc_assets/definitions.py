@@ -6,7 +6,7 @@ no database; Dagster calls `defs()` when it loads the code location.
 
 import dagster as dg
 
-from fidc_assets.defs import bi, dbt, hot, ingest, legacy, ops, quality
+from fidc_assets.defs import bi, dbt, hot, ingest, legacy, ops, quality, regulatory
 from fidc_assets.defs.resources import LakehouseResource
 
 
@@ -20,6 +20,7 @@ def defs() -> dg.Definitions:
         quality.definitions(),
         ops.definitions(),
         legacy.definitions(),
+        regulatory.definitions(),
         # one process per run: a step subprocess would load the definitions again (~7 s each); the heavy work
         # (parsing, COPY, dbt) runs its own threads or processes anyway
         dg.Definitions(resources={"lakehouse": LakehouseResource()}, executor=dg.in_process_executor),

@@ -17,6 +17,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_WAREHOUSE | `file://FIDC_HOME/warehouse` | Iceberg warehouse (`file://`, `s3://`), and raw archive by default |
 | FIDC_ARCHIVE | FIDC_WAREHOUSE | raw archive root; its own bucket when the warehouse is an S3 table bucket |
 | FIDC_INBOX | `FIDC_HOME/inbox` | where custodians drop files: a directory or an fsspec URL |
+| FIDC_CVM_INBOX | `FIDC_HOME/cvm_inbox` | downloaded CVM Informe Mensal zips: a directory or an fsspec URL |
 | FIDC_FUNDS | `FIDC_HOME/funds.yaml` | the fund registry: funds, managers (BI tenants), custodians |
 | FIDC_HOT_WINDOW_MONTHS | 13 | months of history kept in the PostgreSQL marts (at least 1) |
 | FIDC_FX_RATES | `FIDC_CONFIG_DIR/reference/fx_rates.csv` | daily rates to BRL: a file other than the config dir's |
@@ -34,10 +35,11 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 The configuration directory (FIDC_CONFIG_DIR; `fidc-lake config init DIR` writes a copy of the shipped one):
 `custodians/*.yaml` (one spec per custodian; onboarding one is dropping its file here) with `custodians/layouts/`
 (shared fixed-width layouts), `reference/asset_types.yaml` (the asset type registry the specs map onto),
-`reference/fx_rates.csv`, `legacy/sifidc.yaml` (the legacy mapping and its cutover date). A directory or file
-you name (FIDC_CONFIG_DIR, FIDC_FX_RATES, FIDC_PG_BIN, FIDC_GX_ROOT) must exist; state directories are created.
-A location (FIDC_WAREHOUSE, FIDC_INBOX) is a URL or an absolute path: the CLI, the daemon and the code server
-run in different working directories.
+`reference/fx_rates.csv`, `legacy/sifidc.yaml` (the legacy mapping and its cutover date), `cvm/inf_mensal.yaml`
+(the CVM Informe Mensal's tabs, docs/regulatory.md). A directory or file you name (FIDC_CONFIG_DIR,
+FIDC_FX_RATES, FIDC_PG_BIN, FIDC_GX_ROOT) must exist; state directories are created. A location (FIDC_WAREHOUSE,
+FIDC_INBOX, FIDC_CVM_INBOX) is a URL or an absolute path: the CLI, the daemon and the code server run in
+different working directories.
 
 Who reads them (through `Settings`): `LakehouseResource` (defs/resources.py: home, DSN, embedded server,
 catalog, warehouse, inbox, fund registry, configuration, cutover; its `settings()` also serves the ops and
@@ -93,6 +95,7 @@ ENV_VARS = (
     "FIDC_WAREHOUSE",
     "FIDC_ARCHIVE",
     "FIDC_INBOX",
+    "FIDC_CVM_INBOX",
     "FIDC_FUNDS",
     "FIDC_HOT_WINDOW_MONTHS",
     "FIDC_FX_RATES",
@@ -211,6 +214,7 @@ class ConfigSettings:
     asset_types_file: Path
     fx_rates_file: Path
     legacy_mapping_file: Path
+    cvm_spec_file: Path = SHIPPED_CONFIG_DIR / "cvm" / "inf_mensal.yaml"
 
     @classmethod
     def _read(cls, env: _Env) -> ConfigSettings:
@@ -233,6 +237,8 @@ class ConfigSettings:
             asset_types_file=layout.asset_types,
             fx_rates_file=fx_rates or layout.fx_rates,
             legacy_mapping_file=layout.legacy_mapping,
+            # a configuration directory older than the CVM spec reads the shipped one
+            cvm_spec_file=layout.cvm_spec if layout.cvm_spec.is_file() else ConfigLayout(SHIPPED_CONFIG_DIR).cvm_spec,
         )
 
 
@@ -350,6 +356,8 @@ class Settings:
     gx_root: Path
     #: Raw archive root; FIDC_ARCHIVE, default the warehouse (an S3 table bucket holds only tables).
     archive: str = ""
+    #: FIDC_CVM_INBOX: where downloaded CVM Informe Mensal zips are dropped (docs/regulatory.md).
+    cvm_inbox: str = ""
 
     @classmethod
     def from_env(
@@ -382,6 +390,7 @@ class Settings:
             warehouse=warehouse,
             archive=(e.location("FIDC_ARCHIVE", where) or warehouse).rstrip("/"),
             inbox=e.location("FIDC_INBOX", where) or str(home / "inbox"),
+            cvm_inbox=e.location("FIDC_CVM_INBOX", where) or str(home / "cvm_inbox"),
             hot_window_months=e.whole(
                 "FIDC_HOT_WINDOW_MONTHS", DEFAULT_HOT_WINDOW_MONTHS, "a whole number of months, at least 1"
             ),

@@ -4,6 +4,7 @@ fidc-lake db start|stop|status|url     the embedded PostgreSQL (ignored when FID
 fidc-lake sample --seed N --funds F --days D --out DIR
 fidc-lake sample legacy --funds F --years Y   a legacy PostgreSQL database to migrate (docs/legacy.md)
 fidc-lake history migrate|recon|as-of|log|rollback|shadow   the legacy migration (fidc-lake history -h)
+fidc-lake cvm land|recon               the CVM Informe Mensal: land published zips, reconcile months
 fidc-lake health [--json]              PostgreSQL, catalog, storage, inbox, dbt manifest, deliveries
 fidc-lake metrics serve [--port 9464]  Prometheus endpoint (fidc-lake metrics -h)
 fidc-lake lake orphans|compact|expire  Iceberg maintenance (fidc-lake lake -h)
@@ -23,6 +24,7 @@ from pathlib import Path
 from fidc_assets.cli import (
     config,
     custodian,
+    cvm,
     db,
     dbt,
     demo,
@@ -46,7 +48,7 @@ __all__ = ["build_parser", "main"]
 #: The command groups, one module each, in the order `fidc-lake -h` lists them. Each has `register(sub)`,
 #: which adds its subcommand(s) with `func` set to the command. A new group (e.g. `config`, for
 #: `fidc-lake config init DIR`: fidc_assets/cli/config.py) is one module and one entry here.
-GROUPS = (db, sample, demo, custodian, ingest, status, quarantine, health, metrics, history, lake, config, dbt, ui)
+GROUPS = (db, sample, demo, custodian, ingest, status, quarantine, health, metrics, history, cvm, lake, config, dbt, ui)
 
 #: Errors that are a user's mistake wherever they are raised, as the project defines them: an invalid
 #: configuration file (SpecError: file, key, expected, found) and an embedded server that cannot run with

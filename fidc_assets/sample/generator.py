@@ -72,6 +72,7 @@ from typing import Any
 from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME, write_fund_registry
 from fidc_assets.sample import (
     render_cnab444,
+    render_cvm,
     render_events_json,
     render_stock_beta,
     render_stock_csv,
@@ -135,6 +136,9 @@ class SampleManifest:
     fund_custodians: dict[str, FundCustodians] = field(default_factory=dict)  # by fund CNPJ
     files_by_custodian: dict[str, tuple[str, ...]] = field(default_factory=dict)  # sorted names
     row_counts: dict[str, int] = field(default_factory=dict)  # accepted records by entity
+    cvm_dir: Path | None = None  # the funds' CVM Informe Mensal zips (render_cvm), by publication folder
+    cvm_files: tuple[str, ...] = ()  # paths under cvm_dir, sorted
+    cvm_seeded: tuple[render_cvm.Seeded, ...] = ()
 
     @property
     def paths(self) -> list[Path]:
@@ -211,6 +215,7 @@ def generate_sample(
     assignment = assign_custodians(len(sim.funds), requested)
     out = Collector(inbox)
     delivered: set[tuple[str, str, str, dt.date]] = set()
+    reports = _ReportBooks(sim)
     for rendered in render_files(sim, assignment, seed, bad_row_rate):
         if isinstance(rendered, render_stock_csv.RenderedStockFile):
             out.add_alfa(rendered)
@@ -218,6 +223,9 @@ def generate_sample(
         else:
             out.add(rendered)
             delivered.add((rendered.fund_cnpj, rendered.custodian_id, _ENTITY_OF_KIND[rendered.kind], rendered.day))
+        reports.add(rendered)
+    cvm_dir = out_dir / render_cvm.CVM_DIR
+    cvm_files, seeded = reports.write(cvm_dir, truth_dir)
 
     quarantine = write_truth_files(truth_dir, out)
 
@@ -305,4 +313,50 @@ def generate_sample(
         fund_custodians=fund_custodians,
         files_by_custodian=files_by_custodian,
         row_counts=row_counts,
+        cvm_dir=cvm_dir,
+        cvm_files=cvm_files,
+        cvm_seeded=tuple(seeded),
     )
+
+
+class _ReportBooks:
+    """The accepted records each fund's monthly CVM report is made of (`render_cvm.FundMonth`): the stock and
+    quotas of its last sample day in the month, the month's acquisitions."""
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+        last: dict[dt.date, dt.date] = {}
+        for day in sim.business_days:
+            last[day.replace(day=1)] = day
+        self.last_day = last
+        self.books: dict[tuple[str, dt.date], render_cvm.FundMonth] = {
+            (f.cnpj, m): render_cvm.FundMonth(f, m, d) for f in sim.funds for m, d in last.items()
+        }
+
+    def add(self, rendered: RenderedFile | render_stock_csv.RenderedStockFile) -> None:
+        accepted: list[Any]
+        if isinstance(rendered, render_stock_csv.RenderedStockFile):
+            cnpj, day, kind, accepted = (
+                rendered.fund_cnpj, rendered.reference_date, FileKind.POSITIONS, rendered.accepted_positions
+            )  # fmt: skip
+        else:
+            cnpj, day, kind, accepted = rendered.fund_cnpj, rendered.day, rendered.kind, list(rendered.accepted)
+        book = self.books[(cnpj, day.replace(day=1))]
+        if kind is FileKind.ACQUISITIONS:
+            book.acquisitions.extend(accepted)
+        elif day == book.day and kind is FileKind.POSITIONS:
+            book.positions.extend(accepted)
+        elif day == book.day and kind is FileKind.QUOTAS:
+            book.quotas.extend(accepted)
+
+    def write(self, cvm_dir: Path, truth_dir: Path) -> tuple[tuple[str, ...], list[render_cvm.Seeded]]:
+        seeded = render_cvm.plan_seeded(self.sim.funds, sorted(self.last_day))
+        publications = render_cvm.render_publications(list(self.books.values()), seeded)
+        for pub in publications:
+            path = cvm_dir / pub.relative_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pub.content)
+        lines = ["kind,fund_cnpj,reference_month,figure,expected_status"]
+        lines += [f"{s.kind},{s.fund_cnpj},{s.month.isoformat()},{s.figure},{s.expected_status}" for s in seeded]
+        (truth_dir / render_cvm.DISCREPANCIES_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return tuple(sorted(p.relative_path for p in publications)), seeded

@@ -267,9 +267,12 @@ def test_webserver_lists_project_assets(webserver: Webserver) -> None:
     sensors = {x["name"]: x["sensorState"]["status"] for x in repo["sensors"]}
     schedules = {x["name"]: x["scheduleState"]["status"] for x in repo["schedules"]}
     # the inbox, the late-delivery watch and the declarative automation of the hot loads and marts
-    assert sensors == {"inbox_sensor": "RUNNING", "expected_deliveries": "RUNNING", "marts_automation": "RUNNING"}, (
-        sensors
-    )
+    assert sensors == {
+        "inbox_sensor": "RUNNING",
+        "expected_deliveries": "RUNNING",
+        "marts_automation": "RUNNING",
+        "cvm_inbox_sensor": "RUNNING",
+    }, sensors
     assert schedules == {"daily_marts": "RUNNING", "nightly_maintenance": "RUNNING"}, schedules
 
     nodes = webserver.graphql(ASSETS_QUERY)["assetNodes"]

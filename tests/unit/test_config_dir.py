@@ -60,6 +60,7 @@ def test_the_copy_is_a_configuration_the_settings_accept(tmp_path: Path):
     assert config.asset_types_file == target.resolve() / "reference" / "asset_types.yaml"
     assert config.fx_rates_file == target.resolve() / "reference" / "fx_rates.csv"
     assert config.legacy_mapping_file == target.resolve() / "legacy" / "sifidc.yaml"
+    assert config.cvm_spec_file == target.resolve() / "cvm" / "inf_mensal.yaml"  # the deployment's CVM spec
     assert sorted(load_specs(config.custodians_dir)) == sorted(load_specs(CUSTODIANS_DIR))
 
 

@@ -17,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
-LAYERS = "lib layers: legacy > hot | ingest > lake > core (arrows only downward)"
+LAYERS = "lib layers: legacy | ops | regulatory > hot | ingest > lake > core"
 SAMPLE_ON_CORE = "sample depends on lib.core only"
 NO_SAMPLE = "product code never imports the sample generator"
 LIB_PURE = "lib is pure: no Dagster wiring, CLI, settings or Dagster itself"

@@ -36,7 +36,7 @@ CENT = Decimal("0.01")
 ALFA_ONLY = ("custodia_alfa",)
 TRUTH_FILES = {
     "positions_daily.csv", "quarantine_expected.csv", "manifest.json", "acquisitions_daily.csv",
-    "settlements_daily.csv", "fund_quotas.csv", "control_totals.csv",
+    "settlements_daily.csv", "fund_quotas.csv", "control_totals.csv", "cvm_discrepancies.csv",
 }  # fmt: skip
 
 
@@ -122,7 +122,8 @@ def test_deterministic(sample, tmp_path):
     again = generate_sample(tmp_path / "b", custodians=ALFA_ONLY)
     first, second = sha256_tree(out), sha256_tree(tmp_path / "b")
     assert first == second
-    assert len(first) == len(again.files) + len(TRUTH_FILES) + 1  # + funds.yaml, the fund registry
+    # + funds.yaml, the fund registry; + the CVM reports (render_cvm)
+    assert len(first) == len(again.files) + len(TRUTH_FILES) + 1 + len(again.cvm_files)
     assert {p.name for p in (out / "truth").iterdir()} == TRUTH_FILES
 
 

@@ -236,6 +236,7 @@ BAD_VALUES: dict[str, tuple[str | Callable[[Path], str], str]] = {
     "FIDC_WAREHOUSE": ("warehouse", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
     "FIDC_ARCHIVE": ("archive", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
     "FIDC_INBOX": ("./inbox", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
+    "FIDC_CVM_INBOX": ("cvm", "must be a URL (file://, s3://, sftp://...) or an absolute path"),
     "FIDC_FUNDS": (_a_dir, "must be the path of the fund registry YAML file"),
     "FIDC_HOT_WINDOW_MONTHS": ("a year", "must be a whole number of months, at least 1"),
     "FIDC_FX_RATES": (lambda tmp: str(tmp / "rates.csv"), "must be an existing CSV file (rate_date,currency,"),

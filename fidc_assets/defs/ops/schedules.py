@@ -114,9 +114,13 @@ def iceberg_maintenance():
 
 def definitions() -> dg.Definitions:
     hour, minute = _cutoff()
+    # the business days' hot load and marts; the monthly regulatory assets (defs/regulatory) have their own job
+    daily_marts = dg.AssetSelection.assets(*LANDING_ASSETS.values()).downstream() - dg.AssetSelection.groups(
+        "regulatory"
+    )
     marts_job = dg.define_asset_job(
         "hot_and_marts",
-        selection=dg.AssetSelection.assets(*LANDING_ASSETS.values()).downstream(),
+        selection=daily_marts,
         tags={"fidc/dbt_window": "daily"},
         description="Copy the day's rows to PostgreSQL and rebuild its marts (dbt build for the day).",
     )
@@ -140,7 +144,7 @@ def definitions() -> dg.Definitions:
     # above stays as the safety net. Tagged like the schedule's runs, so the dbt window limit (1) serializes them.
     automation = dg.AutomationConditionSensorDefinition(
         "marts_automation",
-        target=dg.AssetSelection.assets(*LANDING_ASSETS.values()).downstream(),
+        target=daily_marts,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
         run_tags={"fidc/dbt_window": "auto"},

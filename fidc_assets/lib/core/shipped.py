@@ -42,6 +42,11 @@ class ConfigLayout:
     def legacy_mapping(self) -> Path:
         return self.root / "legacy" / "sifidc.yaml"
 
+    @property
+    def cvm_spec(self) -> Path:
+        """The CVM Informe Mensal's tabs (`fidc_assets.lib.regulatory.spec`)."""
+        return self.root / "cvm" / "inf_mensal.yaml"
+
 
 SHIPPED = ConfigLayout(SHIPPED_CONFIG_DIR)
 #: The shipped custodian specs (tests and benchmarks exercise these; commands read the configured ones).
