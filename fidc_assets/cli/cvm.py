@@ -34,8 +34,7 @@ def cmd_land(args: argparse.Namespace) -> int:
     from fidc_assets.lib.lake.catalog import Lake
     from fidc_assets.lib.regulatory.inbox import newest_for_month, report_zips
     from fidc_assets.lib.regulatory.landing import land_report
-    from fidc_assets.lib.regulatory.reader import zip_period
-    from fidc_assets.lib.regulatory.spec import load_cvm_spec
+    from fidc_assets.lib.regulatory.spec import load_cvm_spec, zip_period
 
     settings = load_settings()
     spec = load_cvm_spec(settings.config.cvm_spec_file)
@@ -73,7 +72,7 @@ def cmd_land(args: argparse.Namespace) -> int:
 
 def _months(spec, name: str) -> list:
     from fidc_assets.lib.core.months import months_between
-    from fidc_assets.lib.regulatory.reader import zip_period
+    from fidc_assets.lib.regulatory.spec import zip_period
 
     period = zip_period(spec, name)
     return [] if period is None else months_between(period[0], period[1])

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from fidc_assets.lib.core.shipped import SHIPPED
-from fidc_assets.lib.regulatory.reader import read_report, zip_period
-from fidc_assets.lib.regulatory.spec import load_cvm_spec
+from fidc_assets.lib.regulatory.reader import read_report
+from fidc_assets.lib.regulatory.spec import load_cvm_spec, zip_period
 
 HEADERS = Path(__file__).resolve().parents[1] / "data" / "cvm_inf_mensal_headers.txt"
 NOW = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)

@@ -14,8 +14,6 @@ from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.months import parse_month
 from fidc_assets.lib.ingest.inbox import Inbox
 from fidc_assets.lib.regulatory.inbox import new_publications, newest_for_month
-from fidc_assets.lib.regulatory.landing import land_report
-from fidc_assets.lib.regulatory.recon import recon_cvm_monthly
 from fidc_assets.lib.regulatory.spec import CvmSpec, load_cvm_spec
 
 CVM_REPORT = dg.AssetKey(["lake", "cvm_inf_mensal"])
@@ -60,6 +58,8 @@ def definitions() -> dg.Definitions:
                 lines.append(f"| {key[:7]} | none | | 0 | 0 | 0 |")
                 continue
             with inbox.local_path(newest.path) as path:
+                from fidc_assets.lib.regulatory.landing import land_report  # run-time import (pyiceberg, pandas)
+
                 landed = land_report(lake, path, spec, [month], name=newest.name)
             dropped = sum(t.identical_rows + t.kind_duplicates + t.conflicting_rows for t in landed.tabs)
             rows, rejected = rows + landed.rows, rejected + landed.rejected
@@ -98,6 +98,8 @@ def definitions() -> dg.Definitions:
     )
     def mart_fund_regulatory(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         month_list = [parse_month(k) for k in context.partition_keys]
+        from fidc_assets.lib.regulatory.recon import recon_cvm_monthly  # run-time import (GX, pandas)
+
         rows, result = recon_cvm_monthly(
             lakehouse.lake(), _spec(lakehouse), lakehouse.dsn(), month_list, lakehouse.settings().gx_root
         )

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 from fidc_assets.lib.core.months import month_key
 from fidc_assets.lib.ingest.inbox import Listing
-from fidc_assets.lib.regulatory.reader import zip_period
-from fidc_assets.lib.regulatory.spec import CvmSpec
+from fidc_assets.lib.regulatory.spec import CvmSpec, zip_period
 
 _DATED_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -24,8 +24,8 @@ from fidc_assets.lib.core.months import month_key, next_month
 from fidc_assets.lib.lake.archive import archive_file, archive_key, sha256_file
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.filters import greater_than_or_equal, less_than
-from fidc_assets.lib.regulatory.reader import ReportRead, read_report, zip_period
-from fidc_assets.lib.regulatory.spec import CvmSpec
+from fidc_assets.lib.regulatory.reader import ReportRead, read_report
+from fidc_assets.lib.regulatory.spec import CvmSpec, zip_period
 from fidc_assets.lib.regulatory.tables import PUBLICATIONS, tab_entity
 
 #: The archive folder of the CVM's zips (raw/<folder>/<yyyy>/<mm>/<sha256>.zip), beside the custodians'.

@@ -80,19 +80,6 @@ class ReportRead:
         return [t for t in self.tabs if t.tab == tab and (month is None or t.period == month)]
 
 
-def zip_period(spec: CvmSpec, name: str) -> tuple[dt.date, dt.date] | None:
-    """The months a published zip covers, by its name: [first, last] (a monthly zip: one; a yearly zip: the
-    year), or None when the name is not a report's."""
-    m = spec.zip_regex.fullmatch(name)
-    if not m:
-        return None
-    period = m.group("period")
-    if len(period) == 4:
-        return dt.date(int(period), 1, 1), dt.date(int(period), 12, 1)
-    month = dt.date(int(period[:4]), int(period[4:]), 1)
-    return month, month
-
-
 def read_report(source: Source, name: str, sha256: str, spec: CvmSpec, ingested_at: dt.datetime) -> ReportRead:
     """Every declared tab of the zip `name`, typed; `FileRejected` when it is not a readable zip of the report."""
     data = read_all(source)

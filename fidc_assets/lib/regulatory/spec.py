@@ -12,6 +12,7 @@ after). A spec names both prefixes; the reader recognizes each file's own from i
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import cached_property
 from pathlib import Path
@@ -131,3 +132,16 @@ def load_cvm_spec(path: Path) -> CvmSpec:
             for err in e.errors()
         ]
         raise SpecError(f"{path}: invalid CVM spec\n" + "\n".join(lines)) from None
+
+
+def zip_period(spec: CvmSpec, name: str) -> tuple[dt.date, dt.date] | None:
+    """The months a published zip covers, by its name: [first, last] (a monthly zip: one; a yearly zip: the
+    year), or None when the name is not a report's."""
+    m = spec.zip_regex.fullmatch(name)
+    if not m:
+        return None
+    period = m.group("period")
+    if len(period) == 4:
+        return dt.date(int(period), 1, 1), dt.date(int(period), 12, 1)
+    month = dt.date(int(period[:4]), int(period[4:]), 1)
+    return month, month
