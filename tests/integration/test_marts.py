@@ -261,3 +261,19 @@ def test_a_tenant_sees_only_its_funds_cannot_write_and_cannot_read_landing(marts
     with _as_role(marts_env, tenant) as conn:  # read-only by default, too
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("create table public.scratch (x int)")
+
+
+@pytest.fixture()
+def tenant_login():
+    """`_as_role`, for the tests imported below (their module cannot import this one back)."""
+    return _as_role
+
+
+# The CVM Informe Mensal's reconciliation reads these marts: its tests run here, on this module's sample (a
+# module of their own would build the sample and run the pipeline a second time).
+from tests.integration.regulatory_cases import (  # noqa: E402
+    cvm_env,  # noqa: F401  (their fixture)
+    test_a_republished_month_replaces_the_first_publication,  # noqa: F401
+    test_a_tenant_sees_only_its_funds_regulatory_rows,  # noqa: F401
+    test_every_seeded_discrepancy_is_found_and_nothing_else_is_flagged,  # noqa: F401
+)

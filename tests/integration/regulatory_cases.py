@@ -1,4 +1,6 @@
-"""The CVM Informe Mensal end to end on the marts' sample (3 funds, 2024-07-25 .. 2024-08-05, three tenants):
+"""(Collected as part of test_marts, which imports these tests: they run on its module's sample, built once.)
+
+The CVM Informe Mensal end to end on the marts' sample (3 funds, 2024-07-25 .. 2024-08-05, three tenants):
 the sample's publications dropped in FIDC_CVM_INBOX, landed and reconciled by the `cvm_monthly` job, every
 seeded discrepancy found with its status and nothing else flagged, a re-publication replacing the first,
 the blocking PL check, and each tenant reading only its funds' regulatory rows."""
@@ -12,8 +14,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from tests.integration.test_marts import _as_role, marts_env  # noqa: F401  (the module's fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def _flagged(rows: dict) -> dict[tuple[str, str], str]:
 
 
 @pytest.fixture(scope="module")
-def cvm_env(marts_env, tmp_path_factory):  # noqa: F811
+def cvm_env(marts_env, tmp_path_factory):
     """Publications copied to a CVM inbox in two steps: the first publication of every month, then the
     re-publication. Yields (env, inbox, results of the first step by month)."""
     inbox = tmp_path_factory.mktemp("cvm_inbox")
@@ -131,14 +131,14 @@ def test_a_republished_month_replaces_the_first_publication(cvm_env):
     assert len({p["sha256"] for p in publications if p["months_landed"] == "2024-07"}) == 2
 
 
-def test_a_tenant_sees_only_its_funds_regulatory_rows(cvm_env):
+def test_a_tenant_sees_only_its_funds_regulatory_rows(cvm_env, tenant_login):
     from fidc_assets.lib.core.funds import load_fund_registry
 
     env, _, _, _ = cvm_env
     registry = load_fund_registry(env.home / "funds.yaml")
     for manager in registry.managers:
         own = {f.cnpj for f in registry.funds if f.manager == manager.id}
-        with _as_role(env, f"fidc_tenant_{manager.id}") as conn:
+        with tenant_login(env, f"fidc_tenant_{manager.id}") as conn:
             seen = {r[0] for r in conn.execute("select distinct fund_cnpj from marts.mart_fund_regulatory").fetchall()}
             assert seen == own, manager.id
             # BI roles are read-only: the session refuses the write before the grants would
