@@ -24,10 +24,9 @@ from pyiceberg.transforms import Transform
 
 from fidc_assets.lib.core.canonical import ENTITIES, NAMESPACE, Entity, iceberg_schema, partition_spec
 from fidc_assets.lib.lake.commits import with_commit_retry
+from fidc_assets.lib.lake.datafiles import DataFileWriter, append_files
 
 CATALOG_NAME = "fidc"
-#: Rows per append when a big delivery is streamed into a (partitioned) table within one transaction.
-STREAM_CHUNK_ROWS = 250_000
 
 
 @dataclass
@@ -121,35 +120,33 @@ class Lake:
         entity: Entity | str,
         batches: Iterable[pa.Table],
         where: BooleanExpression,
-        chunk_rows: int | None = None,
         table: Table | None = None,
     ) -> int:
         """Replace the rows matching `where` with a stream of batches, in one transaction.
 
-        pyiceberg streams appends only into unpartitioned tables, so the stream is cut into chunks of
-        `chunk_rows` appended one by one inside the transaction: memory stays bounded by the chunk, and the
-        commit happens only after the last batch. An exception from the stream (a file whose trailer does not
-        match, found at its end) leaves the table untouched. `table`: the load the caller's decision was made
-        from (Iceberg validates the commit against what changed since)."""
-        chunk_rows = chunk_rows or STREAM_CHUNK_ROWS
+        pyiceberg streams appends only into unpartitioned tables, so the batches are written as they come into
+        data files of the table by `DataFileWriter` (one open Parquet writer per partition: memory stays bounded
+        by the batch), and the transaction deletes `where` and adds those files only after the last batch. An
+        exception from the stream (a file whose trailer does not match, found at its end) leaves the table
+        untouched and deletes the files written. `table`: the load the caller's decision was made from (Iceberg
+        validates the commit against what changed since)."""
         table = table or self.table(entity)
-        schema = table.schema().as_arrow()
-        written = 0
-        with table.transaction() as tx:
-            tx.delete(where)
-            buffer: list[pa.Table] = []
-            pending = 0
+        writer = DataFileWriter(table)
+        try:
             for batch in batches:
-                buffer.append(batch)
-                pending += batch.num_rows
-                if pending >= chunk_rows:
-                    tx.append(pa.concat_tables(buffer).cast(schema))
-                    written += pending
-                    buffer, pending = [], 0
-            if buffer:
-                tx.append(pa.concat_tables(buffer).cast(schema))
-                written += pending
-        return written
+                writer.write(batch)
+            files = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            with table.transaction() as tx:
+                tx.delete(where)
+                append_files(tx, files)
+        except BaseException:
+            writer.abort()  # a refused commit references none of them; a retry writes new ones
+            raise
+        return writer.rows
 
     def read(
         self, entity: Entity | str, where: BooleanExpression | None = None, columns: tuple[str, ...] = ("*",)
