@@ -181,7 +181,7 @@ def warm_up() -> None:
     """Import what every side imports once, writing the bytecode caches the measured runs then read."""
     modules = ("pyarrow.csv", "pyarrow.parquet", "python_calamine", "fidc_assets.lib.ingest.landing",
                "fidc_assets.cli.ingest", "fidc_assets.lib.core.shipped", "bench.ingest.runners")  # fmt: skip
-    code = "import importlib\nfor m in %r: importlib.import_module(m)" % (modules,)
+    code = f"import importlib\nfor m in {modules!r}: importlib.import_module(m)"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env(), check=True)
 
 
