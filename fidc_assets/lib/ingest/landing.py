@@ -34,7 +34,7 @@ from fidc_assets.lib.core.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, 
 from fidc_assets.lib.ingest.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
 from fidc_assets.lib.ingest.inbox import Inbox
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
-from fidc_assets.lib.lake.archive import archive_file, archive_key, archived_path, sha256_file
+from fidc_assets.lib.lake.archive import Staged, archive_file, archive_key, archived_path, sha256_file, stage_file
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.commits import with_commit_retry
 from fidc_assets.lib.lake.filters import equal_to, is_in
@@ -219,25 +219,43 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
     (so two processes receiving the same file at once leave one row)."""
     report = ReceiveReport()
     items: dict[Delivery, tuple[InboxFile, FileMatch]] = {}
-    for item, m in files:
-        items.setdefault(Delivery(item.sha256(), SliceKey.of_match(m)), (item, m))
-    if not items:
-        return report
-    known = already_received(lake, items)
+    # a local file is read once: hashed while it is copied into the archive under a temporary name
+    staged: dict[Delivery, Staged] = {}
     new: dict[Delivery, ReceivedFile] = {}
-    for delivery, (item, m) in items.items():
-        if delivery in known:
-            report.already_known.append(delivery.sha256)
-            continue
-        key = archive_key(m.custodian.id, m.reference_date, delivery.sha256, item.name)
-        with item.local_path() as local:
-            uri = archive_file(local, lake.archive_root, key)
-            size = local.stat().st_size
-        s = delivery.slice
-        new[delivery] = ReceivedFile(
-            delivery.sha256, s.custodian_id, s.entity, s.fund_cnpj, s.reference_date, item.name, size,
-            item.delivered_at, uri,
-        )  # fmt: skip
+    try:
+        for item, m in files:
+            stage = stage_file(Path(item.path), lake.archive_root) if item.inbox is None else None
+            delivery = Delivery(stage.sha256 if stage else item.sha256(), SliceKey.of_match(m))
+            if delivery in items:
+                if stage is not None:
+                    stage.discard()
+                continue
+            items[delivery] = (item, m)
+            if stage is not None:
+                staged[delivery] = stage
+        if not items:
+            return report
+        known = already_received(lake, items)
+        for delivery, (item, m) in items.items():
+            if delivery in known:
+                report.already_known.append(delivery.sha256)
+                continue
+            key = archive_key(m.custodian.id, m.reference_date, delivery.sha256, item.name)
+            stage = staged.pop(delivery, None)
+            if stage is not None:
+                uri, size = stage.commit(key), stage.size
+            else:
+                with item.local_path() as local:
+                    uri = archive_file(local, lake.archive_root, key)
+                    size = local.stat().st_size
+            s = delivery.slice
+            new[delivery] = ReceivedFile(
+                delivery.sha256, s.custodian_id, s.entity, s.fund_cnpj, s.reference_date, item.name, size,
+                item.delivered_at, uri,
+            )  # fmt: skip
+    finally:
+        for stage in staged.values():  # deliveries already received (or an error): their copies are dropped
+            stage.discard()
     if not new:
         return report
 
