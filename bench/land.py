@@ -128,12 +128,17 @@ class Runs:
     side: str
     seconds: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)  # user + system CPU seconds of the child (wait4)
     details: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds) if self.seconds else float("nan")
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpu_s) if self.cpu_s else float("nan")
 
     @property
     def peak(self) -> float:
@@ -185,8 +190,8 @@ def warm_up() -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env(), check=True)
 
 
-def _run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, int]:
-    """Wall seconds, peak RSS MiB (this child's own, from wait4), stdout, exit status."""
+def _run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str, int]:
+    """Wall seconds, peak RSS MiB and CPU seconds (this child's own, from wait4), stdout, exit status."""
     env = env or child_env()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -199,10 +204,10 @@ def _run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float
         text = out.read().decode(errors="replace")
         if proc.returncode:
             text += "\n" + err.read().decode(errors="replace")
-    return seconds, usage.ru_maxrss / 1024, text, proc.returncode
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, text, proc.returncode
 
 
-def measure_once(side: str, inp: Input, params: dict[str, Any]) -> tuple[float, float, dict[str, Any] | str]:
+def measure_once(side: str, inp: Input, params: dict[str, Any]) -> tuple[float, float, float, dict[str, Any] | str]:
     scratch = Path(tempfile.mkdtemp(prefix=f"land-{side}-", dir=TMP_DIR))
     try:
         if side == "cli":
@@ -210,17 +215,17 @@ def measure_once(side: str, inp: Input, params: dict[str, Any]) -> tuple[float, 
             for name in ("FIDC_ICEBERG_CATALOG_URI", "FIDC_WAREHOUSE", "FIDC_ARCHIVE"):
                 env.pop(name, None)
             fidc_lake = str(Path(sys.executable).parent / "fidc-lake")
-            seconds, rss, text, rc = _run_child([fidc_lake, "ingest", str(inp.path)], env)
+            seconds, rss, cpu, text, rc = _run_child([fidc_lake, "ingest", str(inp.path)], env)
             landed = next((line for line in text.splitlines() if line.startswith("landed:")), None)
-            return seconds, rss, ({"summary": landed} if rc == 0 and landed else f"exit {rc}: {text[-300:]}")
+            return seconds, rss, cpu, ({"summary": landed} if rc == 0 and landed else f"exit {rc}: {text[-300:]}")
         out = scratch / ("out.parquet" if side == "bare" else "lake")
         cmd = [sys.executable, "-m", "bench.land", "--one", side, "--kind", inp.kind, "--input", str(inp.path),
                "--output", str(out), "--params", json.dumps(params)]  # fmt: skip
-        seconds, rss, text, rc = _run_child(cmd)
+        seconds, rss, cpu, text, rc = _run_child(cmd)
         try:
-            return seconds, rss, json.loads(text.strip().splitlines()[-1])
+            return seconds, rss, cpu, json.loads(text.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            return seconds, rss, f"exit {rc}: {text[-300:]}"
+            return seconds, rss, cpu, f"exit {rc}: {text[-300:]}"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -230,7 +235,7 @@ def measure(inp: Input, sides: list[str], runs: int) -> dict[str, Runs]:
     results = {s: Runs(s) for s in sides}
     for run in range(1, runs + 1):
         for side in sides:
-            seconds, rss, detail = measure_once(side, inp, params)
+            seconds, rss, cpu, detail = measure_once(side, inp, params)
             r = results[side]
             if isinstance(detail, str):
                 r.errors.append(detail)
@@ -238,8 +243,11 @@ def measure(inp: Input, sides: list[str], runs: int) -> dict[str, Runs]:
                 continue
             r.seconds.append(seconds)
             r.rss_mib.append(rss)
+            r.cpu_s.append(cpu)
             r.details.append(detail)
-            log(f"  {LABELS[inp.kind]} {inp.rows:,} {side} run {run}: {seconds:.2f} s, peak RSS {rss:,.0f} MiB")
+            log(
+                f"  {LABELS[inp.kind]} {inp.rows:,} {side} run {run}: {seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:,.0f} MiB"
+            )
     return results
 
 
@@ -264,29 +272,33 @@ def render(rows: list[tuple[Input, dict[str, Runs], str, str]], argv: list[str],
         f"- code revision: {revision}; finished {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- nproc {os.cpu_count()}; `uptime` at the end: {uptime}",
         "",
-        "| format | rows | file MiB | bare s | land s | land/bare | cli s | cli/land | bare RSS | land RSS | cli RSS"
-        " | load before → after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| format | rows | file MiB | bare s | land s | land/bare | cli s | cli/land | bare CPU s | land CPU s"
+        " | land/bare CPU | bare RSS | land RSS | cli RSS | load before → after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
 
     def cell(r: Runs | None, what: str) -> str:
         if r is None or not r.seconds:
             return "—"
-        return f"{r.median:.2f}" if what == "s" else f"{r.peak:,.0f}"
+        return {"s": f"{r.median:.2f}", "c": f"{r.cpu:.2f}"}.get(what) or f"{r.peak:,.0f}"
 
     notes = []
     for inp, res, before, after in rows:
         bare, land, cli = res.get("bare"), res.get("land"), res.get("cli")
         ratio = f"{bare.median / land.median:.2f}" if bare and land and bare.seconds and land.seconds else "—"
+        cpu_ratio = f"{bare.cpu / land.cpu:.2f}" if bare and land and bare.cpu_s and land.cpu_s else "—"
         cli_ratio = f"{cli.median / land.median:.2f}" if cli and land and cli.seconds and land.seconds else "—"
         lines.append(
             f"| {LABELS[inp.kind]} | {inp.rows:,} | {inp.bytes / MIB:,.1f} | {cell(bare, 's')} | {cell(land, 's')} "
-            f"| {ratio} | {cell(cli, 's')} | {cli_ratio} | {cell(bare, 'm')} | {cell(land, 'm')} | {cell(cli, 'm')} "
+            f"| {ratio} | {cell(cli, 's')} | {cli_ratio} | {cell(bare, 'c')} | {cell(land, 'c')} | {cpu_ratio} "
+            f"| {cell(bare, 'm')} | {cell(land, 'm')} | {cell(cli, 'm')} "
             f"| {before} → {after} |"
         )
         for r in res.values():
             runs = ", ".join(f"{s:.2f}" for s in r.seconds)
-            notes.append(f"- {LABELS[inp.kind]} {inp.rows:,} {r.side}: runs {runs} s; RSS {r.rss_mib}")
+            cpus = ", ".join(f"{c:.2f}" for c in r.cpu_s)
+            rss = ", ".join(f"{m:,.0f}" for m in r.rss_mib)
+            notes.append(f"- {LABELS[inp.kind]} {inp.rows:,} {r.side}: wall {runs} s; CPU {cpus} s; RSS {rss} MiB")
             if r.details and "split_s" in r.details[0]:
                 keys = r.details[0]["split_s"]
                 split = {k: round(statistics.median(d["split_s"][k] for d in r.details), 2) for k in keys}
@@ -296,7 +308,13 @@ def render(rows: list[tuple[Input, dict[str, Runs], str, str]], argv: list[str],
                 notes.append(f"  - `{r.details[0]['summary']}`")
             for e in r.errors:
                 notes.append(f"  - FAILED: {e[:300]}")
-    lines += ["", "Ratios: land/bare = bare median s ÷ land median s; cli/land = cli median s ÷ land median s.", ""]
+    lines += [
+        "",
+        "Ratios: land/bare = bare median wall s ÷ land median wall s; cli/land = cli median s ÷ land median s;"
+        " land/bare CPU = the same with the children's user + system CPU seconds (less sensitive to other load"
+        " on the machine than wall time, but blind to what threads overlap).",
+        "",
+    ]
     return "\n".join(lines + notes) + "\n"
 
 
