@@ -245,9 +245,8 @@ def measure(inp: Input, sides: list[str], runs: int) -> dict[str, Runs]:
             r.rss_mib.append(rss)
             r.cpu_s.append(cpu)
             r.details.append(detail)
-            log(
-                f"  {LABELS[inp.kind]} {inp.rows:,} {side} run {run}: {seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:,.0f} MiB"
-            )
+            shown = f"{seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:,.0f} MiB"
+            log(f"  {LABELS[inp.kind]} {inp.rows:,} {side} run {run}: {shown}")
     return results
 
 
