@@ -38,11 +38,13 @@ from fidc_assets.lib.ingest.specs import DelimitedFormat, Trailer, TrailerField
 #: them: typed as Any here rather than silenced line by line.
 pc: Any = _compute
 
-#: CSV bytes per block read. Arrow's streaming reader holds a few dozen blocks in flight, so this bounds its
-#: memory (4 MiB: ~150 MiB); blocks are then grouped into batches of BATCH_ROWS rows for conversion, so the
-#: engine makes few, large kernel calls.
-BLOCK_SIZE = 1 << 22
-BATCH_ROWS = 100_000
+#: CSV bytes per block read. Arrow's streaming reader holds many blocks in flight, so this bounds its memory;
+#: blocks are then grouped into batches of BATCH_ROWS rows for conversion (few, large kernel calls). Both bound
+#: what a landing holds, whatever the file's size. Peak RSS of landing the 1M-row alfa file (bench/README.md,
+#: "make bench-land"): 4 MiB x 100k rows 791 MiB, 4 MiB x 50k 694-711, 4 MiB x 25k 643, 1 MiB x 50k 576,
+#: 512 KiB x 50k 537, 1 MiB x 25k 509; the landing's time did not change measurably.
+BLOCK_SIZE = 1 << 20
+BATCH_ROWS = 25_000
 PEEK_BLOCK_SIZE = 1 << 20
 #: Arrow cannot split a row longer than about two blocks ("straddling object straddles two block boundaries"):
 #: a file with longer lines is read with blocks grown to fit its longest line, up to this; a file with a line
