@@ -73,6 +73,12 @@ clean:
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
 
+# the whole landing (archive + registry + parse + quarantine + Iceberg) and `fidc-lake ingest` vs bare pyarrow
+# (bench/land.py; `.venv/bin/python -m bench.land --quick` or `--sizes csv=1M` for a short run)
+.PHONY: bench-land
+bench-land: $(STAMP)
+	$(BIN)/python -m bench.land
+
 .PHONY: bench-hot
 bench-hot: $(STAMP)
 	$(BIN)/python -m bench.hot

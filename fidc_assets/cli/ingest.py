@@ -51,28 +51,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     match = match_file(path.name, specs)
     if match is None:
         raise CliError(f"{path.name}: matches no file pattern of {', '.join(specs)}")
+    if not args.dry_run:
+        return _ingest(path, match, specs, args)
     sha = sha256_file(path)
+    _print_header(path, match, sha)
+    from fidc_assets.lib.ingest.adapters import FileRejected, parse_bytes
+
+    try:
+        result = parse_bytes(path, path.name, match, sha, dt.datetime.now(dt.UTC))
+    except FileRejected as e:
+        print(f"FILE REJECTED ({e.reason_code}): {e.message}")
+        return 1
+    _print_parse(result, args)
+    print("dry run: nothing written")
+    return 0
+
+
+def _print_header(path: Path, match, sha: str) -> None:
     print(
         f"{path.name}: {match.custodian.id} / {match.file_spec.entity} / fund {match.fund_cnpj} / "
         f"{match.reference_date} / sha256 {sha[:12]}…"
     )
-    if args.dry_run:
-        from fidc_assets.lib.ingest.adapters import FileRejected, parse_bytes
-
-        try:
-            result = parse_bytes(path.read_bytes(), path.name, match, sha, dt.datetime.now(dt.UTC))
-        except FileRejected as e:
-            print(f"FILE REJECTED ({e.reason_code}): {e.message}")
-            return 1
-        _print_parse(result, args)
-        print("dry run: nothing written")
-        return 0
-    return _ingest(path, match, sha, specs, args)
 
 
-def _ingest(path: Path, match, sha: str, specs, args: argparse.Namespace) -> int:
+def _ingest(path: Path, match, specs, args: argparse.Namespace) -> int:
     """Like the sensor path: archive and register the file first (so a rejected file is kept and listed in
-    the quarantine), then land its slice, parsing it once; the preview comes from that parse."""
+    the quarantine), then land its slice, parsing it once; the preview comes from that parse. The file is
+    read once before the parse: hashed while it is archived (its sha256 comes from `receive_files`)."""
     from fidc_assets.lib.ingest.landing import InboxFile, land_slices, receive_files
     from fidc_assets.lib.lake.catalog import Lake
 
@@ -80,6 +85,8 @@ def _ingest(path: Path, match, sha: str, specs, args: argparse.Namespace) -> int
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
     mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
     received = receive_files(lake, [(InboxFile(path, mtime), match)])
+    sha = received.received[0].sha256 if received.received else received.already_known[0]
+    _print_header(path, match, sha)
     print("archived and registered" if received.received else "already received: landing its slice again")
     day, fund = match.reference_date, match.fund_cnpj
     report = land_slices(

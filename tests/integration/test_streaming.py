@@ -16,7 +16,7 @@ from fidc_assets.lib.core.shipped import CUSTODIANS_DIR
 from fidc_assets.lib.ingest import landing as ingest
 from fidc_assets.lib.ingest.landing import land_slices, receive_files, scan_inbox
 from fidc_assets.lib.ingest.specs import load_specs
-from fidc_assets.lib.lake import catalog as lake_module
+from fidc_assets.lib.lake import datafiles
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.filters import equal_to
 from fidc_assets.sample.generator import generate_sample
@@ -27,9 +27,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture()
 def streaming(monkeypatch):
-    """Every delivery counts as big, and appends go in chunks of 100 rows: the streaming path, many chunks."""
+    """Every delivery counts as big, and every batch goes to its own data file: the streaming path, many files."""
     monkeypatch.setattr(ingest, "BIG_FILE_BYTES", 0)
-    monkeypatch.setattr(lake_module, "STREAM_CHUNK_ROWS", 100)
+    monkeypatch.setattr(datafiles, "MAX_FILE_BYTES", 1)
 
 
 def _positions(lake: Lake) -> dict:

@@ -34,7 +34,7 @@ from fidc_assets.lib.core.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, 
 from fidc_assets.lib.ingest.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
 from fidc_assets.lib.ingest.inbox import Inbox
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
-from fidc_assets.lib.lake.archive import archive_file, archive_key, archived_path, sha256_file
+from fidc_assets.lib.lake.archive import Staged, archive_file, archive_key, archived_path, sha256_file, stage_file
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.commits import with_commit_retry
 from fidc_assets.lib.lake.filters import equal_to, is_in
@@ -219,25 +219,43 @@ def receive_files(lake: Lake, files: Iterable[tuple[InboxFile, FileMatch]]) -> R
     (so two processes receiving the same file at once leave one row)."""
     report = ReceiveReport()
     items: dict[Delivery, tuple[InboxFile, FileMatch]] = {}
-    for item, m in files:
-        items.setdefault(Delivery(item.sha256(), SliceKey.of_match(m)), (item, m))
-    if not items:
-        return report
-    known = already_received(lake, items)
+    # a local file is read once: hashed while it is copied into the archive under a temporary name
+    staged: dict[Delivery, Staged] = {}
     new: dict[Delivery, ReceivedFile] = {}
-    for delivery, (item, m) in items.items():
-        if delivery in known:
-            report.already_known.append(delivery.sha256)
-            continue
-        key = archive_key(m.custodian.id, m.reference_date, delivery.sha256, item.name)
-        with item.local_path() as local:
-            uri = archive_file(local, lake.archive_root, key)
-            size = local.stat().st_size
-        s = delivery.slice
-        new[delivery] = ReceivedFile(
-            delivery.sha256, s.custodian_id, s.entity, s.fund_cnpj, s.reference_date, item.name, size,
-            item.delivered_at, uri,
-        )  # fmt: skip
+    try:
+        for item, m in files:
+            stage = stage_file(Path(item.path), lake.archive_root) if item.inbox is None else None
+            delivery = Delivery(stage.sha256 if stage else item.sha256(), SliceKey.of_match(m))
+            if delivery in items:
+                if stage is not None:
+                    stage.discard()
+                continue
+            items[delivery] = (item, m)
+            if stage is not None:
+                staged[delivery] = stage
+        if not items:
+            return report
+        known = already_received(lake, items)
+        for delivery, (item, m) in items.items():
+            if delivery in known:
+                report.already_known.append(delivery.sha256)
+                continue
+            key = archive_key(m.custodian.id, m.reference_date, delivery.sha256, item.name)
+            stage = staged.pop(delivery, None)
+            if stage is not None:
+                uri, size = stage.commit(key), stage.size
+            else:
+                with item.local_path() as local:
+                    uri = archive_file(local, lake.archive_root, key)
+                    size = local.stat().st_size
+            s = delivery.slice
+            new[delivery] = ReceivedFile(
+                delivery.sha256, s.custodian_id, s.entity, s.fund_cnpj, s.reference_date, item.name, size,
+                item.delivered_at, uri,
+            )  # fmt: skip
+    finally:
+        for stage in staged.values():  # deliveries already received (or an error): their copies are dropped
+            stage.discard()
     if not new:
         return report
 
@@ -558,12 +576,8 @@ def _commit_registry(lake: Lake, keys: list[SliceKey], batch: _Batch | None) -> 
         table = lake.table(FILE_REGISTRY)
         live: dict[SliceKey, dict[str, int]] = defaultdict(dict)
         for entity, ks in by_entity.items():
-            columns = ("custodian_id", "fund_cnpj", "file_date", "source_file_sha256")
-            data = lake.read(entity, _any_of([k.data_filter() for k in ks]), columns)
-            counts = data.group_by(list(columns)).aggregate([("source_file_sha256", "count")]).to_pylist()
-            for c in counts:
-                key = SliceKey(c["custodian_id"], entity, c["fund_cnpj"], c["file_date"])
-                live[key][c["source_file_sha256"]] = c["source_file_sha256_count"]
+            for (custodian, fund, day, sha), count in _live_counts(lake, entity, ks).items():
+                live[SliceKey(custodian, entity, fund, day)][sha] = count
         rows = _scan(table, _any_of([k.registry_filter() for k in keys]))
         by_key: dict[SliceKey, list[dict]] = defaultdict(list)
         for r in rows:
@@ -575,6 +589,24 @@ def _commit_registry(lake: Lake, keys: list[SliceKey], batch: _Batch | None) -> 
         table.overwrite(data, overwrite_filter=_any_of([k.registry_filter() for k in keys]))
 
     with_commit_retry(f"registry of {len(keys)} slice(s)", attempt)
+
+
+_LIVE_COLUMNS = ("custodian_id", "fund_cnpj", "file_date", "source_file_sha256")
+
+
+def _live_counts(lake: Lake, entity: str, keys: list[SliceKey]) -> dict[tuple, int]:
+    """Rows live in the entity's table for the slices, by (custodian, fund, file date, file sha256), counted
+    one data file at a time, its text columns read dictionary-encoded (reading them whole grew with the slice)."""
+    where = _any_of([k.data_filter() for k in keys])
+    counts: dict[tuple, int] = defaultdict(int)
+    text = ("custodian_id", "fund_cnpj", "source_file_sha256")
+    for batch in lake.read_batches(entity, where, _LIVE_COLUMNS, dictionary=text):
+        columns = [c.dictionary_decode() if isinstance(c, pa.DictionaryArray) else c for c in batch.columns]
+        data = pa.Table.from_arrays(columns, names=batch.schema.names)
+        grouped = data.group_by(list(_LIVE_COLUMNS)).aggregate([("source_file_sha256", "count")])
+        for c in grouped.to_pylist():
+            counts[tuple(c[name] for name in _LIVE_COLUMNS)] += c["source_file_sha256_count"]
+    return counts
 
 
 def _statuses(rows: list[dict], live: dict[str, int], batch: _Batch | None) -> list[dict]:

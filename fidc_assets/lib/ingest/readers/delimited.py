@@ -38,11 +38,13 @@ from fidc_assets.lib.ingest.specs import DelimitedFormat, Trailer, TrailerField
 #: them: typed as Any here rather than silenced line by line.
 pc: Any = _compute
 
-#: CSV bytes per block read. Arrow's streaming reader holds a few dozen blocks in flight, so this bounds its
-#: memory (4 MiB: ~150 MiB); blocks are then grouped into batches of BATCH_ROWS rows for conversion, so the
-#: engine makes few, large kernel calls.
-BLOCK_SIZE = 1 << 22
-BATCH_ROWS = 100_000
+#: CSV bytes per block read. Arrow's streaming reader holds many blocks in flight, so this bounds its memory;
+#: blocks are then grouped into batches of BATCH_ROWS rows for conversion (few, large kernel calls). Both bound
+#: what a landing holds, whatever the file's size. Peak RSS of landing the 1M-row alfa file (bench/README.md,
+#: "make bench-land"): 4 MiB x 100k rows 791 MiB, 4 MiB x 50k 694-711, 4 MiB x 25k 643, 1 MiB x 50k 576,
+#: 512 KiB x 50k 537, 1 MiB x 25k 509; the landing's time did not change measurably.
+BLOCK_SIZE = 1 << 20
+BATCH_ROWS = 25_000
 PEEK_BLOCK_SIZE = 1 << 20
 #: Arrow cannot split a row longer than about two blocks ("straddling object straddles two block boundaries"):
 #: a file with longer lines is read with blocks grown to fit its longest line, up to this; a file with a line
@@ -61,12 +63,22 @@ def _mib(n: int) -> str:
 
 def longest_line(source: Source) -> tuple[int, int]:
     """(length in bytes, 1-based physical line number) of the longest line, reading the file once."""
+    length, line, _ = scan_lines(source, None)
+    return length, line
+
+
+def scan_lines(source: Source, needle: bytes | None) -> tuple[int, int, bool]:
+    """(length in bytes and 1-based physical line number of the longest line, whether `needle` occurs), in one
+    read of the file: the reader's checks before parsing share it."""
     best, best_line = 0, 1
     start = 0  # file offset where the current line began
     line = 1
     offset = 0
+    found = False
     with open_source(source) as f:
         while chunk := f.read(CHUNK * 8):
+            if needle is not None and not found:
+                found = needle in chunk  # a needle of one byte (a quote) cannot straddle two chunks
             ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + offset
             if len(ends):
                 starts = np.concatenate(([start], ends[:-1] + 1))
@@ -79,7 +91,7 @@ def longest_line(source: Source) -> tuple[int, int]:
             offset += len(chunk)
     if offset - start > best:
         best, best_line = offset - start, line
-    return best, best_line
+    return best, best_line, found
 
 
 class _Straddling(Exception):
@@ -133,14 +145,22 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         self._trailer_line: str | None = None
         self._limit = self._find_trailer(fmt.trailer)
         self.first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
-        self._may_have_multiline_values = bool(fmt.quote_char) and self._contains(fmt.quote_char.encode())
+        quote = fmt.quote_char.encode() if fmt.quote_char and len(fmt.quote_char.encode()) == 1 else None
+        length, line, quoted = scan_lines(self.source, quote)
+        if fmt.quote_char and quote is None:
+            quoted = self._contains(fmt.quote_char.encode())
+        self._may_have_multiline_values = quoted
+        # without quotes a field never spans lines: none is longer than the longest line (times 3 once a
+        # single-byte encoding is transcoded to UTF-8), so the per-batch check for fields over MAX_FIELD_BYTES
+        # is needed only when a line may be that long
+        growth = 1 if fmt.encoding in ("utf-8", "utf-8-sig") else 3
+        self._fields_may_be_huge = quoted or length * growth > MAX_FIELD_BYTES
         self._breaks_so_far = 0
-        self.block_size = self._block_size()
+        self.block_size = self._block_size(length, line)
         self.names = self._peek_names()
 
-    def _block_size(self) -> int:
+    def _block_size(self, length: int, line: int) -> int:
         """BLOCK_SIZE, or a block grown to hold the longest line (see MAX_BLOCK_SIZE)."""
-        length, line = longest_line(self.source)
         if length < BLOCK_SIZE:
             return BLOCK_SIZE
         if length >= MAX_BLOCK_SIZE:
@@ -324,7 +344,7 @@ class DelimitedReader(TextReader[DelimitedFormat]):
     def _without_huge_fields(self, table: pa.Table, lines: pa.Array) -> RawBatch:
         """Rows with a field longer than MAX_FIELD_BYTES become rejected rows (`field_too_long`)."""
         table = table.combine_chunks()
-        if not table.num_rows:
+        if not table.num_rows or not self._fields_may_be_huge:
             return RawBatch(table, lines)
         huge = None
         for column in table.columns:
