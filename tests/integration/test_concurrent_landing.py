@@ -122,6 +122,8 @@ def registry_problems(lake: Lake) -> list[str]:
         live.setdefault((cust, entity, fund, day), set()).add(sha)
     for key, regs in slices.items():
         accepted = [r["sha256"] for r in regs if r["status"] == "accepted"]
+        if not accepted and all(r["status"] == "quarantined" for r in regs):
+            continue  # no usable delivery yet: nothing is live for the slice, nothing is accepted
         if len(accepted) != 1:
             problems.append(f"{key}: {len(accepted)} accepted ({sorted(r['status'] for r in regs)})")
         elif key in live and live[key] != set(accepted):
@@ -265,7 +267,46 @@ def test_same_bytes_resent_under_the_right_date_land_for_that_date(sample):
     regs = {
         r["reference_date"]: r["status"] for r in lake.read(canonical.FILE_REGISTRY).to_pylist() if r["sha256"] == sha
     }
-    assert regs == {first: "accepted", second: "accepted"}  # two deliveries of the same bytes, one per slice
+    # two deliveries of the same bytes, one per slice: under the wrong date every row's date is wrong, so that
+    # one is quarantined whole (it would otherwise empty the 1st's slice), under the right date it lands
+    assert regs == {first: "quarantined", second: "accepted"}
+    assert registry_problems(lake) == []
+
+
+def test_a_file_whose_every_row_is_rejected_does_not_replace_the_live_version(sample):
+    """The 1st's stock lands; then the 2nd's stock arrives named as the 1st (every row's date is wrong): it is
+    quarantined whole with its first rejected row named, and the 1st keeps its rows."""
+    root, _, days, by_fund_day, _ = sample
+    first, second = days
+    good, _, fund = _stock_csv(by_fund_day, first)
+    right, _, _ = _stock_csv(by_fund_day, second)
+    wrong = root / "wrong-name" / good.name.replace(".csv", "_R2.csv")
+    wrong.parent.mkdir(parents=True, exist_ok=True)
+    wrong.write_bytes(right.read_bytes())
+    os.utime(wrong, (good.stat().st_mtime + 60, good.stat().st_mtime + 60))  # delivered after the good one
+    lake = fresh_lake(root, "all-rejected")
+    specs = load_specs(CUSTODIANS_DIR)
+    for path in (good, wrong):
+        m = match_file(path.name, specs)
+        assert m is not None and m.reference_date == first
+        receive_files(lake, [(InboxFile(path, dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)), m)])
+        report = land_slices(lake, specs, [first], day_funds=[(first, fund)])
+    import hashlib
+
+    good_sha, wrong_sha = (hashlib.sha256(p.read_bytes()).hexdigest() for p in (good, wrong))
+    assert wrong_sha in report.rejected_files
+    err = report.rejected_files[wrong_sha]
+    assert err.reason_code == "too_many_rejected_rows" and "all " in err.message and "line 2" in err.message
+    live = {
+        r["source_file_sha256"]
+        for r in lake.read("receivable_positions", None, ("fund_cnpj", "file_date", "source_file_sha256")).to_pylist()
+        if r["fund_cnpj"] == fund and r["file_date"] == first
+    }
+    assert live == {good_sha}
+    regs = {r["sha256"]: r["status"] for r in lake.read(canonical.FILE_REGISTRY).to_pylist() if r["fund_cnpj"] == fund}
+    assert regs == {good_sha: "accepted", wrong_sha: "quarantined"}
+    quarantine = [r for r in lake.read(canonical.QUARANTINE).to_pylist() if r["source_file_sha256"] == wrong_sha]
+    assert [r["reason_code"] for r in quarantine] == ["too_many_rejected_rows"]
     assert registry_problems(lake) == []
 
 

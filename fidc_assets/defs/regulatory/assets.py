@@ -133,7 +133,7 @@ def definitions() -> dg.Definitions:
             ],
         )
 
-    job = dg.define_asset_job(JOB, selection=[CVM_REPORT, REGULATORY_MART], partitions_def=months())
+    job = dg.define_asset_job(JOB, selection=[CVM_REPORT, REGULATORY_MART])
 
     @dg.sensor(
         name="cvm_inbox_sensor",

@@ -33,6 +33,7 @@ from pyiceberg.table import Table
 from fidc_assets.lib.core.canonical import ENTITIES, FILE_REGISTRY, QUARANTINE, arrow_schema
 from fidc_assets.lib.ingest.adapters import DATED_BY_FILE, FileParse, FileRejected, ParseResult, RejectedRow
 from fidc_assets.lib.ingest.inbox import Inbox
+from fidc_assets.lib.ingest.readers.common import too_many_rejected
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
 from fidc_assets.lib.lake.archive import Staged, archive_file, archive_key, archived_path, sha256_file, stage_file
 from fidc_assets.lib.lake.catalog import Lake
@@ -440,7 +441,9 @@ class _Batch:
                 with archived_path(reg["archive_uri"]) as path:
                     parse = FileParse(path, reg["original_name"], match, reg["sha256"], self.now)
                     if reg["size_bytes"] <= BIG_FILE_BYTES:
-                        self.parsed[d] = parse.collect()
+                        result = parse.collect()
+                        _refuse_if_nothing_usable(result, reg["original_name"])
+                        self.parsed[d] = result
                     else:
                         assert table is not None
                         sink = lambda batches: self.lake.replace_slice_streaming(  # noqa: E731
@@ -607,6 +610,21 @@ def _live_counts(lake: Lake, entity: str, keys: list[SliceKey]) -> dict[tuple, i
         for c in grouped.to_pylist():
             counts[tuple(c[name] for name in _LIVE_COLUMNS)] += c["source_file_sha256_count"]
     return counts
+
+
+def _refuse_if_nothing_usable(result: ParseResult, name: str) -> None:
+    """A delivery whose every row was rejected is not a version of its slice: landing it would empty the slice
+    and hide the version it replaces (a day's file sent under another day's name has every row's date wrong).
+    It is quarantined whole, its first rejected row named, and the live version stays."""
+    if result.accepted_count or not result.rows_rejected:
+        return
+    first = min(result.rejected, key=lambda r: r.line_number)
+    raise too_many_rejected(
+        name,
+        result.rows_rejected,
+        f"all {result.rows_rejected:,} of its rows were rejected (the first, line {first.line_number}: "
+        f"{first.reason_code}: {first.message}); the version landed before it stays",
+    )
 
 
 def _statuses(rows: list[dict], live: dict[str, int], batch: _Batch | None) -> list[dict]:
