@@ -475,6 +475,21 @@ def test_utf8_bom_in_a_latin1_file():
     assert "latin-1" in error.message
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])  # with and without a byte order mark
+def test_a_utf16_file_is_named_utf16_not_missing_columns(encoding):
+    """Issue 13, defect 8: Excel's "Unicode text" was reported as missing columns."""
+    error = rejected_file(csv(row("R1"), row("R2"), encoding=encoding))
+    assert error.reason_code == "wrong_encoding"
+    assert "UTF-16" in error.message and "latin-1" in error.message
+
+
+def test_a_binary_file_is_named_not_a_text_file():
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
+    error = rejected_file(png)
+    assert error.reason_code == "wrong_encoding"
+    assert "not a text file" in error.message and "binary" in error.message
+
+
 def test_file_rejected_carries_code_and_message():
     error = rejected_file(b"")
     assert str(error).startswith("empty_file: ")

@@ -158,11 +158,37 @@ def python_encoding(encoding: str) -> str:
     return "utf-8" if encoding == "utf-8-sig" else encoding
 
 
+def _check_text(head: bytes, encoding: str, name: str) -> None:
+    """The first bytes of a text delivery: UTF-16 (a byte order mark, or a NUL beside most characters) and binary
+    data (any NUL byte: no latin-1 or UTF-8 text holds one) are named as such, not as a wrong layout."""
+    if encoding.lower().startswith("utf-16"):
+        return
+    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+    if not utf16 and len(head) >= 4:
+        odd, even = head[1::2], head[0::2]
+        utf16 = odd.count(0) > 0.4 * len(odd) or even.count(0) > 0.4 * len(even)
+    if utf16:
+        raise FileRejected(
+            "wrong_encoding",
+            f"{name}: the file is encoded as UTF-16 (two bytes per character, as Excel's \"Unicode text\" saves), "
+            f"but the layout says {encoding}. Please resend it saved as {encoding}.",
+        )
+    if b"\x00" in head:
+        raise FileRejected(
+            "wrong_encoding",
+            f"{name}: this is not a text file (it holds binary data, byte {head.index(0)} is NUL): perhaps a "
+            f"spreadsheet, archive or PDF saved under a text file's name. Please resend the {encoding} text "
+            "file the layout describes.",
+        )
+
+
 def check_encoding(source: Source, encoding: str, name: str) -> None:
     """Decode the whole file once, in chunks, so a wrong encoding is named with its byte and line.
     (Every byte is a latin-1 character: there only the byte order mark is checked.)"""
     with open_source(source) as f:
-        head = f.read(3)
+        head = f.read(4096)
+    _check_text(head, encoding, name)
+    head = head[:3]
     if encoding in ("latin-1", "cp1252") and head == b"\xef\xbb\xbf":
         raise FileRejected(
             "wrong_encoding",
