@@ -89,3 +89,9 @@ deploy-check: $(STAMP)
 	@rm -rf .fidc/deploy-rendered
 	$(BIN)/python -m deploy.render --all .fidc/deploy-rendered
 	$(BIN)/kubernetes-validate --strict --quiet -k 1.37.0 .fidc/deploy-rendered/*.yaml deploy/k8s/secrets/*.yaml
+
+# faults and abuse for SOAK_S seconds (default 1200) spread over the scenarios, then the table (docs/soak.md)
+.PHONY: soak
+SOAK_S ?= 1200
+soak: $(STAMP)
+	SOAK_S=$(SOAK_S) $(BIN)/python -m bench.soak
