@@ -1,6 +1,6 @@
 """`make soak`: faults and abuse against the project's own entry points for a bounded time, then a table.
 
-    SOAK_S=1200 .venv/bin/python -m bench.soak [--only kill,concurrent,redelivery,hostile] [--seed N]
+    SOAK_S=1200 .venv/bin/python -m bench.soak [--only kill,concurrent,redelivery,hostile,hot] [--seed N]
 
 SOAK_S (seconds, default 1200) is spread over the scenarios by weight; each repeats iterations until its
 share is used (at least one). Every iteration ends checked against the truth (bench.soak.common.check).
@@ -21,15 +21,17 @@ from pathlib import Path
 
 from bench.soak.common import Sample, ScenarioResult, build_sample
 from bench.soak.hostile import hostile_corpus
+from bench.soak.hot import hot_load_faults
 from bench.soak.landing import concurrent_landings, kill_during_landing, redeliveries
 
 Scenario = Callable[[Sample, float, random.Random], ScenarioResult]
 #: name → (function, share of SOAK_S)
 SCENARIOS: dict[str, tuple[Scenario, float]] = {
-    "kill": (kill_during_landing, 0.45),
-    "concurrent": (concurrent_landings, 0.30),
+    "kill": (kill_during_landing, 0.35),
+    "concurrent": (concurrent_landings, 0.25),
     "redelivery": (redeliveries, 0.05),
-    "hostile": (hostile_corpus, 0.20),
+    "hostile": (hostile_corpus, 0.15),
+    "hot": (hot_load_faults, 0.20),
 }
 COLUMNS = (
     "scenario", "iterations", "faults injected", "runs retried", "rows lost", "rows doubled",
@@ -71,7 +73,11 @@ def main() -> int:
         for name in chosen:
             function, share = SCENARIOS[name]
             t0 = time.monotonic()
-            result = function(sample, seconds * share / weight, random.Random(f"{args.seed}-{name}"))
+            try:
+                result = function(sample, seconds * share / weight, random.Random(f"{args.seed}-{name}"))
+            except Exception as err:  # the soak's own failure: shown in the table, the other scenarios still run
+                result = ScenarioResult(name, unrecovered=1)
+                result.note(f"the scenario itself failed: {type(err).__name__}: {str(err)[:300]}")
             results.append(result)
             print(f"  {result.name}: {result.iterations} iterations in {time.monotonic() - t0:.0f} s", flush=True)
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -95,17 +96,27 @@ def land(lake_path: Path, inbox: Path, only: Sequence[str] | None = None, kill_a
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     killed = False
+    reaped = None  # (wait status, rusage): reaped by os.wait4 only, so the child's rusage is never lost
+
+    def reap(block: bool) -> tuple[int, resource.struct_rusage] | None:
+        pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+        return (status, usage) if pid else None
+
     ready = proc.stdout.readline().strip() == "ready"
     if kill_after is not None and ready:
         deadline = time.monotonic() + kill_after
-        while time.monotonic() < deadline and proc.poll() is None:
+        while time.monotonic() < deadline and reaped is None:
             time.sleep(0.01)
-        if proc.poll() is None:
+            reaped = reap(False)
+        if reaped is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed = True
     rest = proc.stdout.read()
     err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
+    if reaped is None:
+        reaped = reap(True)
+    assert reaped is not None
+    status, usage = reaped
     proc.returncode = os.waitstatus_to_exitcode(status)
     lines = [ln for ln in rest.splitlines() if ln.startswith("{")]
     output = json.loads(lines[-1]) if lines else {"stderr": err[-2000:]}
@@ -161,7 +172,12 @@ def orphan_files(lake: Lake) -> int:
     orphans = 0
     for entity in ENTITIES.values():
         table = lake.table(entity)
-        referenced = {urlparse(p).path for p in table.inspect.all_files()["file_path"].to_pylist()}
+        referenced = {
+            urlparse(entry.data_file.file_path).path
+            for snapshot in table.snapshots()
+            for manifest in snapshot.manifests(table.io)
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+        }
         data = Path(urlparse(table.location()).path) / "data"
         if data.exists():
             orphans += sum(1 for p in data.rglob("*.parquet") if str(p) not in referenced)
