@@ -15,6 +15,7 @@ help:
 	@echo "make ui     start the Dagster webserver on http://127.0.0.1:3000"
 	@echo "make check  the gates CI and pre-commit run: ruff, the import contract, sqlfluff, pyright"
 	@echo "make lint   ruff only (check + format)"
+	@echo "make soak   faults and abuse for SOAK_S seconds (default 1200), then a table (docs/soak.md)"
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

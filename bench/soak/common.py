@@ -85,6 +85,7 @@ class Landing:
     killed: bool
     peak_rss_mb: float
     output: dict
+    working_seconds: float  # from "ready" (imports done) to exit: the window a kill is drawn in
 
 
 def land(lake_path: Path, inbox: Path, only: Sequence[str] | None = None, kill_after: float | None = None) -> Landing:
@@ -103,6 +104,7 @@ def land(lake_path: Path, inbox: Path, only: Sequence[str] | None = None, kill_a
         return (status, usage) if pid else None
 
     ready = proc.stdout.readline().strip() == "ready"
+    ready_at = time.monotonic()
     if kill_after is not None and ready:
         deadline = time.monotonic() + kill_after
         while time.monotonic() < deadline and reaped is None:
@@ -118,9 +120,10 @@ def land(lake_path: Path, inbox: Path, only: Sequence[str] | None = None, kill_a
     assert reaped is not None
     status, usage = reaped
     proc.returncode = os.waitstatus_to_exitcode(status)
+    working = time.monotonic() - ready_at
     lines = [ln for ln in rest.splitlines() if ln.startswith("{")]
     output = json.loads(lines[-1]) if lines else {"stderr": err[-2000:]}
-    return Landing(proc.returncode, killed, usage.ru_maxrss / 1024, output)
+    return Landing(proc.returncode, killed, usage.ru_maxrss / 1024, output, working)
 
 
 def land_until_clean(lake_path: Path, inbox: Path, result: ScenarioResult, only: Sequence[str] | None = None) -> bool:

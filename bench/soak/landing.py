@@ -18,9 +18,7 @@ def kill_during_landing(sample: Sample, seconds: float, rng: random.Random) -> S
     """A landing of every file, SIGKILLed at a random moment of its work; then the run is retried."""
     result = ScenarioResult("kill -9 during a landing")
     probe = fresh(sample.root, "kill-probe")
-    started = time.monotonic()
-    land(lake_dir(probe), sample.inbox)
-    work = time.monotonic() - started  # includes Python's start: the kill moment is drawn after "ready"
+    work = land(lake_dir(probe), sample.inbox).working_seconds  # the kill moment is drawn after "ready"
     end = time.monotonic() + seconds
     while time.monotonic() < end or result.iterations == 0:
         result.iterations += 1
