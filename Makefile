@@ -15,6 +15,7 @@ help:
 	@echo "make ui     start the Dagster webserver on http://127.0.0.1:3000"
 	@echo "make check  the gates CI and pre-commit run: ruff, the import contract, sqlfluff, pyright"
 	@echo "make lint   ruff only (check + format)"
+	@echo "make soak   faults and abuse for SOAK_S seconds (default 1200), then a table (docs/soak.md)"
 
 # --compile-bytecode: the .pyc files written once here; with PYTHONDONTWRITEBYTECODE set (CI, containers) every
 # process would otherwise compile dagster, dbt and the rest from source on each start (~4 s of CPU per run worker)
@@ -103,3 +104,9 @@ deploy-check: $(STAMP)
 .PHONY: bench-daily
 bench-daily: setup
 	$(BIN)/python -m bench.daily --funds $(FUNDS) $(ARGS)
+
+# faults and abuse for SOAK_S seconds (default 1200) spread over the scenarios, then the table (docs/soak.md)
+.PHONY: soak
+SOAK_S ?= 1200
+soak: $(STAMP)
+	SOAK_S=$(SOAK_S) $(BIN)/python -m bench.soak

@@ -90,8 +90,26 @@ class DaysRun:
         return self.ingest.success and self.marts is not None and self.marts.success
 
     def get_asset_check_evaluations(self) -> list:
+        """The check results of both runs, each from the attempt of its step that counted."""
         runs = [r for r in (self.ingest, self.marts) if r is not None]
-        return [e for r in runs for e in r.get_asset_check_evaluations()]
+        return [e for r in runs for e in counted_check_evaluations(r)]
+
+
+def counted_check_evaluations(result) -> list:
+    """The asset check evaluations of a run's `all_events`, from the last attempt of each step only.
+
+    Dagster keeps the events of every attempt: a dbt step that failed on a PostgreSQL crash and passed on
+    retry also holds the dead attempt's failed checks. A step's evaluations seen before its
+    STEP_UP_FOR_RETRY event are dropped: the next attempt evaluates them again."""
+    from dagster import DagsterEventType
+
+    by_step: dict[str | None, list] = {}  # in the order steps first evaluated a check
+    for event in result.all_events:
+        if event.is_step_up_for_retry and event.step_key in by_step:
+            by_step[event.step_key].clear()
+        elif event.event_type_value == DagsterEventType.ASSET_CHECK_EVALUATION.value:
+            by_step.setdefault(event.step_key, []).append(event.event_specific_data)
+    return [e for evaluations in by_step.values() for e in evaluations]
 
 
 def run_days(
@@ -169,6 +187,15 @@ def _count(conn: psycopg.Connection, query: LiteralString, days: list[dt.date]) 
     return int(row[0]) if row is not None else 0
 
 
+def counted_check_evaluations_of(result) -> list:
+    """`counted_check_evaluations` of a `DaysRun` or a single run's result (None: none)."""
+    if result is None:
+        return []
+    if isinstance(result, DaysRun):
+        return result.get_asset_check_evaluations()
+    return counted_check_evaluations(result)
+
+
 def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summary:
     lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
     registry = lake.read(canonical.FILE_REGISTRY, is_in("reference_date", days)).to_pylist()
@@ -183,7 +210,7 @@ def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summ
     with psycopg.connect(dsn) as conn:
         landing = _count(conn, "select count(*) from landing.receivable_positions where reference_date = any(%s)", days)
         mart = _count(conn, "select count(*) from marts.mart_fund_daily where reference_date = any(%s)", days)
-    evaluations = result.get_asset_check_evaluations() if result is not None else []
+    evaluations = counted_check_evaluations_of(result)
     return Summary(
         files_received=len(registry),
         files_accepted=status.count("accepted"),

@@ -170,7 +170,7 @@ def _check_text(head: bytes, encoding: str, name: str) -> None:
     if utf16:
         raise FileRejected(
             "wrong_encoding",
-            f"{name}: the file is encoded as UTF-16 (two bytes per character, as Excel's \"Unicode text\" saves), "
+            f'{name}: the file is encoded as UTF-16 (two bytes per character, as Excel\'s "Unicode text" saves), '
             f"but the layout says {encoding}. Please resend it saved as {encoding}.",
         )
     if b"\x00" in head:
