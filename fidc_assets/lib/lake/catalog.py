@@ -10,6 +10,7 @@ tables evolved in place the first time a process loads them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -156,6 +157,8 @@ class Lake:
         dictionary-encoded (a file's few distinct values of a lineage column cost almost nothing)."""
         from pyiceberg.io.pyarrow import ArrowScan
 
+        if dictionary:
+            _quiet_dictionary_notice()
         scan = self.table(entity).scan(row_filter=where, selected_fields=columns)
         reader = ArrowScan(
             scan.table_metadata, scan.io, scan.projection(), scan.row_filter, scan.case_sensitive,
@@ -168,6 +171,20 @@ class Lake:
         self, entity: Entity | str, where: BooleanExpression | None = None, columns: tuple[str, ...] = ("*",)
     ) -> pa.Table:
         return self.table(entity).scan(row_filter=where or AlwaysTrue(), selected_fields=columns).to_arrow()
+
+
+class _DictionaryNotice(logging.Filter):
+    """pyiceberg warns, once per data file, that a dictionary-encoded column reads back as its value type: what
+    `read_batches(dictionary=...)` asks for on purpose, so not a warning an operator should see on every landing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Iceberg does not have a dictionary type")
+
+
+def _quiet_dictionary_notice() -> None:
+    log = logging.getLogger("pyiceberg.io.pyarrow")
+    if not any(isinstance(f, _DictionaryNotice) for f in log.filters):
+        log.addFilter(_DictionaryNotice())
 
 
 def _missing_partition_fields(entity: Entity, table: Table) -> list[tuple[str, Transform, str]]:
