@@ -22,13 +22,16 @@ RP = canonical.RECEIVABLE_POSITIONS
 FUNDS = ["11111111000111", "22222222000122"]
 JULY = [dt.date(2024, 7, d) for d in (1, 2, 3, 4, 5)]
 
-#: A landing that streams batches forever into one transaction (each chunk writes a data file) and is killed.
+#: A landing that streams batches forever into one transaction (each batch writes a data file) and is killed.
 KILLED_WRITER = textwrap.dedent("""
     import datetime as dt, sys, time
     from fidc_assets.lib.core import canonical
+    from fidc_assets.lib.lake import datafiles
     from fidc_assets.lib.lake.catalog import Lake
     from fidc_assets.lib.lake.filters import equal_to
     from fidc_assets.sample.canonical_rows import canonical_rows
+
+    datafiles.MAX_FILE_BYTES = 1  # every batch rolls its data file: each chunk leaves a whole file on disk
 
     day = dt.date(2024, 7, 2)
     def batches():
@@ -39,7 +42,7 @@ KILLED_WRITER = textwrap.dedent("""
             print(f"chunk {i}", flush=True)
             time.sleep(0.05)
     Lake(sys.argv[1], sys.argv[2]).replace_slice_streaming(
-        canonical.RECEIVABLE_POSITIONS, batches(), equal_to("reference_date", day), chunk_rows=400)
+        canonical.RECEIVABLE_POSITIONS, batches(), equal_to("reference_date", day))
 """)
 
 

@@ -81,8 +81,9 @@ def test_compaction_leaves_fewer_files_the_same_rows_in_one_snapshot(tmp_path: P
     report = {c.table: c for c in compact(lake, quiet_for=dt.timedelta(0))}[RP.table_name]
 
     table = lake.table(RP)
-    assert report.partitions == 2 and report.files_before == files_before
-    assert report.files_after == len(list(table.scan().plan_files())) == 2  # one file per month
+    # partitions are month x fund: July and August of each of the two funds
+    assert report.partitions == 2 * len(FUNDS) and report.files_before == files_before
+    assert report.files_after == len(list(table.scan().plan_files())) == 2 * len(FUNDS)  # one per month and fund
     assert report.rows == before.rows
     assert len(table.snapshots()) == snapshots_before + 1
     current = table.current_snapshot()
@@ -140,13 +141,16 @@ def test_the_nightly_job_and_the_commands_compact_and_remove_orphans(tmp_path: P
     )
     assert result.success
     table = lake.table(RP)
-    assert len(list(table.scan().plan_files())) == 1  # July compacted into one file
+    # July compacted into one file per fund (the killed landing committed nothing)
+    assert len(list(table.scan().plan_files())) == len(FUNDS)
     assert unreferenced(lake) == 0  # the killed landing's files (and nothing the current snapshots need)
     assert engines.pyiceberg_totals(table) == before
 
     land_days(lake, JULY[:2], seed=7)
+    files = len(list(lake.table(RP).scan().plan_files()))
+    assert files > len(FUNDS)  # the two days' new files, and the compacted ones rewritten without them
     assert main(["lake", "compact"]) == 0  # July was written just now: not quiet
-    assert f"{RP.table_name}: 3 files, nothing to compact" in capsys.readouterr().out
+    assert f"{RP.table_name}: {files} files, nothing to compact" in capsys.readouterr().out
     assert main(["lake", "compact", "--quiet-for", "0m"]) == 0
     assert f"{RP.table_name}: 3 → 1 files" in capsys.readouterr().out
 

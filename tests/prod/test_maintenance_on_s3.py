@@ -13,7 +13,7 @@ from fidc_assets.lib.lake import engines
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.maintenance import compact, expire_snapshots, remove_orphan_files
 from fidc_assets.settings import Settings
-from tests.lake_faults import JULY, RP, kill_a_landing_mid_commit, land_days, unreferenced
+from tests.lake_faults import FUNDS, JULY, RP, kill_a_landing_mid_commit, land_days, unreferenced
 from tests.prod.conftest import patched_environ
 
 pytestmark = pytest.mark.prod
@@ -56,7 +56,9 @@ def test_orphans_of_a_killed_landing_on_s3_go_to_zero_and_compaction_keeps_the_r
     snapshots_before = len(lake.table(RP).snapshots())
     report = {c.table: c for c in compact(lake, quiet_for=dt.timedelta(0))}[RP.table_name]
     table = lake.table(RP)
-    assert files_before == len(JULY) and report.files_after == len(list(table.scan().plan_files())) == 1
+    # one file per day and fund (partitions are month x fund) → one per fund
+    assert files_before == len(JULY) * len(FUNDS)
+    assert report.files_after == len(list(table.scan().plan_files())) == len(FUNDS)
     assert len(table.snapshots()) == snapshots_before + 1
     assert engines.pyiceberg_totals(table) == before
     assert engines.duckdb_totals(table) == before
