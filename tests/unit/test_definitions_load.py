@@ -8,6 +8,7 @@ modules a load pulls in is what makes it cost seconds, and that can be checked e
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from fidc_assets.settings import REPO_DIR
 
@@ -42,3 +43,15 @@ def test_loading_the_definitions_imports_no_run_time_library():
     assert out.returncode == 0, out.stderr[-4000:]
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert [m for m in RUN_TIME_ONLY if m in loaded] == []
+
+
+def test_the_code_location_passes_dagster_s_own_validation():
+    """What `dagster dev`'s code server does with the workspace (an op named like its job, e.g., passes
+    `get_repository_def()` above but fails here, and then no run of the location starts)."""
+    dagster = Path(sys.executable).with_name("dagster")
+    out = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True, text=True, cwd=REPO_DIR, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert "All code locations passed validation" in out.stdout + out.stderr

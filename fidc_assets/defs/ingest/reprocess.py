@@ -1,10 +1,11 @@
 """`reprocess_quarantine`: the UI's way to land quarantined files again after a spec or registry fix.
 
 Launchpad run config (exactly one selection):
-    ops: {reprocess_quarantine: {config: {reason: unknown_code}}}
-    ops: {reprocess_quarantine: {config: {file_sha256: "<64 hex>"}}}
-    ops: {reprocess_quarantine: {config: {fund_cnpj: "12345678000190", date: "2024-07-01"}}}
-Thin: the work is `fidc_assets.lib.ingest.reprocess.reprocess` (the same as `fidc-lake quarantine reprocess`).
+    ops: {reprocess_files: {config: {reason: unknown_code}}}
+    ops: {reprocess_files: {config: {file_sha256: "<64 hex>"}}}
+    ops: {reprocess_files: {config: {fund_cnpj: "12345678000190", date: "2024-07-01"}}}
+(The op is `reprocess_files`: an op may not share its job's name in a repository.) Thin: the work is
+`fidc_assets.lib.ingest.reprocess.reprocess` (the same as `fidc-lake quarantine reprocess`).
 """
 
 import datetime as dt
@@ -39,9 +40,7 @@ class ReprocessConfig(dg.Config):
         return Selection(sha256=self.file_sha256, fund_cnpj=self.fund_cnpj, day=day, reason=self.reason)
 
 
-@dg.op(
-    name="reprocess_quarantine", description="Re-parse archived files with the current specs and replace their slices."
-)
+@dg.op(name="reprocess_files", description="Re-parse archived files with the current specs and replace their slices.")
 def reprocess_op(context: dg.OpExecutionContext, config: ReprocessConfig, lakehouse: LakehouseResource) -> None:
     from fidc_assets.lib.ingest.reprocess import reprocess
 
