@@ -7,11 +7,12 @@ writes nothing to the repository.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
+from fidc_assets.lib.lake.gx_runs import WHOLE_DATAFRAME, gx_context, replace_suite
 
 DATASOURCE = "fidc_lake"
 SUITE_RECEIVABLE_POSITIONS = "receivable_positions_canonical"
@@ -37,17 +38,10 @@ class ValidationSummary:
         return tuple(o for o in self.outcomes if not o.success)
 
 
-def _context(root: Path):
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    return gx.get_context(mode="file", context_root_dir=str(root))
-
-
 def _batch_definition(context, asset_name: str):
     source = context.data_sources.get(DATASOURCE)
     asset = source.get_asset(asset_name)
-    return asset.get_batch_definition("whole_dataframe")
+    return asset.get_batch_definition(WHOLE_DATAFRAME)
 
 
 def _to_pandas(rows: pa.Table):
@@ -61,7 +55,7 @@ def _to_pandas(rows: pa.Table):
 
 def validate_receivable_positions(rows: pa.Table, root: Path) -> ValidationSummary:
     """Run suite `receivable_positions_canonical` of the GX context at `root` on the rows."""
-    context = _context(root)
+    context = gx_context(root)
     suite = context.suites.get(SUITE_RECEIVABLE_POSITIONS)
     batch = _batch_definition(context, "receivable_positions").get_batch(
         batch_parameters={"dataframe": _to_pandas(rows)}
@@ -92,10 +86,10 @@ def build_context_config(root: Path) -> None:
         ExpectCompoundColumnsToBeUnique,  # pyright: ignore[reportPrivateImportUsage]
     )
 
-    context = _context(root)
+    context = gx_context(root)
     source = context.data_sources.add_or_update_pandas(DATASOURCE)
     if "receivable_positions" not in [a.name for a in source.assets]:
-        source.add_dataframe_asset("receivable_positions").add_batch_definition_whole_dataframe("whole_dataframe")
+        source.add_dataframe_asset("receivable_positions").add_batch_definition_whole_dataframe(WHOLE_DATAFRAME)
     suite = gx.ExpectationSuite(name=SUITE_RECEIVABLE_POSITIONS)
     for column in (
         "fund_cnpj",
@@ -127,7 +121,4 @@ def build_context_config(root: Path) -> None:
             column_list=["fund_cnpj", "custodian_id", "reference_date", "cedente_doc", "receivable_id"]
         )
     )
-    existing = [s.name for s in context.suites.all()]
-    if SUITE_RECEIVABLE_POSITIONS in existing:
-        context.suites.delete(SUITE_RECEIVABLE_POSITIONS)
-    context.suites.add(suite)
+    replace_suite(context, suite)

@@ -21,7 +21,6 @@ tolerance, every status match or explained) and renders Data Docs; the rows go t
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,6 +33,7 @@ from fidc_assets.lib.core.canonical import FUND_QUOTAS, RECEIVABLE_POSITIONS
 from fidc_assets.lib.core.months import next_month
 from fidc_assets.lib.hot.trusted_sql import trusted
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.gx_runs import gx_context, register_checkpoint, run_checkpoint
 from fidc_assets.lib.legacy.ledger import RECON_SCHEMA, RECON_TABLE
 from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec, month_params
 from fidc_assets.lib.legacy.migration import month_filter
@@ -296,13 +296,6 @@ class ReconValidation:
     data_docs: str | None
 
 
-def _context(root: Path):
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    return gx.get_context(mode="file", context_root_dir=str(root))
-
-
 def _dataframe(rows: list[dict]):
     import pandas as pd
 
@@ -318,39 +311,22 @@ def validate_recon(
 ) -> ReconValidation:
     """Run the `legacy_recon` checkpoint (suite `recon_legacy_vs_lake`) of the GX context at `root` on the rows;
     updates Data Docs."""
-    context = _context(root)
+    context = gx_context(root)
     # floats carry the money here: the tolerance gets half a centavo of slack for their rounding
     slack = float(tolerance) + 0.005
     params = {
         "batch_parameters": {"dataframe": _dataframe(rows)},
         "expectation_parameters": {"min_diff": -slack, "max_diff": slack},
     }
-    if data_docs:  # the checkpoint stores the result and updates Data Docs
-        result = context.checkpoints.get(GX_CHECKPOINT).run(**params)
-        results = [r for vr in result.run_results.values() for r in vr.results]
-    else:
-        result = context.validation_definitions.get(GX_VALIDATION).run(**params)
-        results = list(result.results)
-    failed = []
-    for r in results:
-        if not r.success:
-            cfg = r.expectation_config
-            what = f"{cfg.type}({cfg.kwargs.get('column', '')})" if cfg is not None else "an expectation"
-            failed.append(f"{what}: {(r.result or {}).get('unexpected_count')}")
-    docs = None
-    if data_docs:
-        sites = context.get_docs_sites_urls()
-        docs = sites[0]["site_url"] if sites else None
+    run = run_checkpoint(context, GX_CHECKPOINT, GX_VALIDATION, params, data_docs)
     by_status: dict[str, int] = defaultdict(int)
     for r in rows:
         by_status[r["status"]] += 1
-    return ReconValidation(bool(result.success), len(rows), dict(by_status), tuple(failed), docs)
+    return ReconValidation(run.success, len(rows), dict(by_status), run.failed, run.data_docs)
 
 
 def build_recon_gx_config(root: Path) -> None:
     """(Re)create the committed data source, suite, validation definition and checkpoint of the recon."""
-    from great_expectations.checkpoint import UpdateDataDocsAction  # pyright: ignore[reportPrivateImportUsage]
-
     import great_expectations as gx
 
     # GX's documented names, re-exported without __all__: pyright reads them as private imports
@@ -360,10 +336,7 @@ def build_recon_gx_config(root: Path) -> None:
         ExpectCompoundColumnsToBeUnique,  # pyright: ignore[reportPrivateImportUsage]
     )
 
-    context = _context(root)
-    source = context.data_sources.add_or_update_pandas(GX_DATASOURCE)
-    asset = source.add_dataframe_asset(GX_ASSET)
-    batch_definition = asset.add_batch_definition_whole_dataframe("whole_dataframe")
+    context = gx_context(root)
     suite = gx.ExpectationSuite(name=GX_SUITE)
     min_diff, max_diff = {"$PARAMETER": "min_diff"}, {"$PARAMETER": "max_diff"}  # the tolerance, given at run time
     suite.add_expectation(
@@ -396,24 +369,7 @@ def build_recon_gx_config(root: Path) -> None:
             )
         )
     suite.add_expectation(ExpectCompoundColumnsToBeUnique(column_list=["fund_cnpj", "reference_date"]))
-    if GX_SUITE in [s.name for s in context.suites.all()]:
-        context.suites.delete(GX_SUITE)
-    suite = context.suites.add(suite)
-    if GX_VALIDATION in [v.name for v in context.validation_definitions.all()]:
-        context.validation_definitions.delete(GX_VALIDATION)
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=GX_VALIDATION, data=batch_definition, suite=suite)
-    )
-    if GX_CHECKPOINT in [c.name for c in context.checkpoints.all()]:
-        context.checkpoints.delete(GX_CHECKPOINT)
-    context.checkpoints.add(
-        gx.Checkpoint(
-            name=GX_CHECKPOINT,
-            validation_definitions=[validation],
-            actions=[UpdateDataDocsAction(name="update_data_docs")],
-            result_format="SUMMARY",
-        )
-    )
+    register_checkpoint(context, GX_DATASOURCE, GX_ASSET, suite, GX_VALIDATION, GX_CHECKPOINT)
 
 
 def recon_months(

@@ -16,7 +16,6 @@ expectation is what the blocking asset check stands on.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import psycopg
 
 from fidc_assets.lib.hot.trusted_sql import trusted
 from fidc_assets.lib.lake.catalog import Lake
+from fidc_assets.lib.lake.gx_runs import gx_context, register_checkpoint, run_checkpoint
 from fidc_assets.lib.regulatory.compare import STATUSES, ReconRow, compare_month
 from fidc_assets.lib.regulatory.figures import cvm_figures, lake_figures
 from fidc_assets.lib.regulatory.spec import CvmSpec
@@ -108,13 +108,6 @@ class CvmReconValidation:
     data_docs: str | None
 
 
-def _context(root: Path):
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    return gx.get_context(mode="file", context_root_dir=str(root))
-
-
 def _dataframe(rows: list[ReconRow]):
     import pandas as pd
 
@@ -135,8 +128,6 @@ def _dataframe(rows: list[ReconRow]):
 
 def build_cvm_recon_gx_config(root: Path) -> None:
     """(Re)create the data source, suite, validation definition and checkpoint of the CVM reconciliation."""
-    from great_expectations.checkpoint import UpdateDataDocsAction  # pyright: ignore[reportPrivateImportUsage]
-
     import great_expectations as gx
     from great_expectations.expectations import (
         ExpectColumnValuesToBeInSet,  # pyright: ignore[reportPrivateImportUsage]
@@ -144,10 +135,7 @@ def build_cvm_recon_gx_config(root: Path) -> None:
         ExpectCompoundColumnsToBeUnique,  # pyright: ignore[reportPrivateImportUsage]
     )
 
-    context = _context(root)
-    source = context.data_sources.add_or_update_pandas(GX_DATASOURCE)
-    asset = source.add_dataframe_asset(GX_ASSET)
-    batch_definition = asset.add_batch_definition_whole_dataframe("whole_dataframe")
+    context = gx_context(root)
     suite = gx.ExpectationSuite(name=GX_SUITE)
     suite.add_expectation(ExpectColumnValuesToBeInSet(column="status", value_set=list(STATUSES)))
     suite.add_expectation(
@@ -163,51 +151,19 @@ def build_cvm_recon_gx_config(root: Path) -> None:
         ExpectColumnValuesToNotBeNull(column="reason", row_condition='status != "match"', condition_parser="pandas")
     )
     suite.add_expectation(ExpectCompoundColumnsToBeUnique(column_list=["fund_cnpj", "reference_month", "figure"]))
-    if GX_SUITE in [s.name for s in context.suites.all()]:
-        context.suites.delete(GX_SUITE)
-    suite = context.suites.add(suite)
-    if GX_VALIDATION in [v.name for v in context.validation_definitions.all()]:
-        context.validation_definitions.delete(GX_VALIDATION)
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=GX_VALIDATION, data=batch_definition, suite=suite)
-    )
-    if GX_CHECKPOINT in [c.name for c in context.checkpoints.all()]:
-        context.checkpoints.delete(GX_CHECKPOINT)
-    context.checkpoints.add(
-        gx.Checkpoint(
-            name=GX_CHECKPOINT,
-            validation_definitions=[validation],
-            actions=[UpdateDataDocsAction(name="update_data_docs")],
-            result_format="SUMMARY",
-        )
-    )
+    register_checkpoint(context, GX_DATASOURCE, GX_ASSET, suite, GX_VALIDATION, GX_CHECKPOINT)
 
 
 def validate(rows: list[ReconRow], root: Path, data_docs: bool = True) -> CvmReconValidation:
     """Run the `cvm_recon` checkpoint of the GX context at `root` on the rows (updates Data Docs)."""
-    context = _context(root)
+    context = gx_context(root)
     params: dict[str, Any] = {"batch_parameters": {"dataframe": _dataframe(rows)}}
-    if data_docs:
-        result = context.checkpoints.get(GX_CHECKPOINT).run(**params)
-        results = [r for vr in result.run_results.values() for r in vr.results]
-    else:
-        result = context.validation_definitions.get(GX_VALIDATION).run(**params)
-        results = list(result.results)
-    failed = []
-    for r in results:
-        if not r.success:
-            cfg = r.expectation_config
-            what = f"{cfg.type}({cfg.kwargs.get('column', '')})" if cfg is not None else "an expectation"
-            failed.append(f"{what}: {(r.result or {}).get('unexpected_count')}")
-    docs = None
-    if data_docs:
-        sites = context.get_docs_sites_urls()
-        docs = sites[0]["site_url"] if sites else None
+    run = run_checkpoint(context, GX_CHECKPOINT, GX_VALIDATION, params, data_docs)
     by_status = Counter(r.status for r in rows)
     unexplained_pl = sum(1 for r in rows if r.figure == "pl" and r.status == "unexplained")
     fund_months = len({(r.fund_cnpj, r.reference_month) for r in rows})
     return CvmReconValidation(
-        bool(result.success), fund_months, len(rows), dict(by_status), unexplained_pl, tuple(failed), docs
+        run.success, fund_months, len(rows), dict(by_status), unexplained_pl, run.failed, run.data_docs
     )
 
 
