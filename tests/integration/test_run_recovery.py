@@ -33,6 +33,7 @@ from dagster._core.instance.ref import InstanceRef
 from fidc_assets.sample.generator import SampleManifest
 from fidc_assets.settings import REPO_DIR, Settings
 from tests.conftest import Lakehouse, traversable_tmp_dir
+from tests.processes import stop_process_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,22 +63,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            proc.poll()
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +106,7 @@ def served(lakehouse: Lakehouse, dbt_manifest: Path) -> Iterator[Served]:
                 time.sleep(1.0)
         yield Served(proc, log, home, dagster_home, sample, env)
     finally:
-        _stop(proc)
+        stop_process_group(proc)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,12 +31,12 @@ from dagster._core.instance.ref import InstanceRef
 
 from fidc_assets.lib.core.calendar import HISTORY_START, TIMEZONE, business_days_between
 from fidc_assets.settings import REPO_DIR
+from tests.processes import stop_process_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LOCATION_NAME = "fidc_assets"
 STARTUP_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 20.0
 
 EXPECTED_ASSETS = {
     "lake/custodian_files",
@@ -133,35 +132,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the whole group (dagster dev forwards it to webserver, daemon and code server), then SIGKILL."""
-    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the leader so it does not linger as a zombie in the group
-            if not group_alive(proc.pid):
-                break
-            time.sleep(0.2)
-        if not group_alive(proc.pid):
-            break
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def wait_until_answering(server: Webserver) -> None:
