@@ -36,6 +36,8 @@ def ensure_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     # a backfill of years of business days writes its events in batches, not one by one
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = str(settings.dagster.event_batch_size)
+    # read by the code server `dagster dev` starts (its proxy heartbeats the server that loads the definitions)
+    os.environ["DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS"] = str(settings.dagster.code_server_heartbeat_ttl_s)
     template = "dagster.postgres.yaml" if settings.dagster.pg_url else "dagster.yaml"
     target = home / "dagster.yaml"
     source = (REPO_DIR / template).read_text()

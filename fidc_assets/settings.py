@@ -31,6 +31,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_DAGSTER_PG_URL | unset: SQLite in DAGSTER_HOME | PostgreSQL storage for Dagster runs, events, schedules |
 | DAGSTER_HOME | `FIDC_HOME/dagster` | Dagster's instance directory (`fidc-lake` exports it) |
 | DAGSTER_EVENT_BATCH_SIZE | 1000 | events Dagster writes per batch (`fidc-lake` exports it) |
+| DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS | 300 | `dagster dev`'s code server waits this long for a heartbeat |
 
 The configuration directory (FIDC_CONFIG_DIR; `fidc-lake config init DIR` writes a copy of the shipped one):
 `custodians/*.yaml` (one spec per custodian; onboarding one is dropping its file here) with `custodians/layouts/`
@@ -45,7 +46,8 @@ Who reads them (through `Settings`): `LakehouseResource` (defs/resources.py: hom
 catalog, warehouse, inbox, fund registry, configuration, cutover; its `settings()` also serves the ops and
 assets: hot window, snapshot retention, FX rates, BI passwords, GX root), `LegacyResource` (legacy DSN and
 mapping), the schedules when the definitions load (marts cutoff), and the `fidc-lake` commands
-(`ensure_dagster_home` exports DAGSTER_HOME and DAGSTER_EVENT_BATCH_SIZE for Dagster, and picks
+(`ensure_dagster_home` exports DAGSTER_HOME, DAGSTER_EVENT_BATCH_SIZE and DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS
+for Dagster, and picks
 `dagster.postgres.yaml` when FIDC_DAGSTER_PG_URL is set; Dagster reads that variable from it).
 
 Set by the project, not by hand: `FIDC_DBT_HOST`, `FIDC_DBT_PORT`, `FIDC_DBT_USER`, `FIDC_DBT_PASSWORD`,
@@ -83,6 +85,9 @@ DEFAULT_MARTS_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's 
 DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
 DEFAULT_SENSOR_REREQUEST_MINUTES = 10
 DEFAULT_EVENT_BATCH_SIZE = 1000
+# Dagster's default is 30 s: on 2 busy cores the code server behind `dagster dev` missed its heartbeats and shut
+# itself down ("No heartbeat received in 30 seconds"), leaving queued runs with no code location
+DEFAULT_CODE_SERVER_HEARTBEAT_TTL_S = 300
 
 #: Every variable of the table above (FIDC_BI_PASSWORD_ stands for the family); tests check the two agree.
 ENV_VARS = (
@@ -109,6 +114,7 @@ ENV_VARS = (
     "FIDC_DAGSTER_PG_URL",
     "DAGSTER_HOME",
     "DAGSTER_EVENT_BATCH_SIZE",
+    "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS",
 )
 
 _OS_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -325,6 +331,7 @@ class DagsterSettings:
     home: Path  # DAGSTER_HOME, default FIDC_HOME/dagster
     pg_url: str | None = field(repr=False)  # FIDC_DAGSTER_PG_URL: PostgreSQL storage instead of SQLite
     event_batch_size: int  # DAGSTER_EVENT_BATCH_SIZE
+    code_server_heartbeat_ttl_s: int  # DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS
 
     @classmethod
     def _read(cls, env: _Env, home: Path) -> DagsterSettings:
@@ -334,6 +341,11 @@ class DagsterSettings:
             pg_url=env.postgres_url("FIDC_DAGSTER_PG_URL"),
             event_batch_size=env.whole(
                 "DAGSTER_EVENT_BATCH_SIZE", DEFAULT_EVENT_BATCH_SIZE, "a whole number of events, at least 1"
+            ),
+            code_server_heartbeat_ttl_s=env.whole(
+                "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS",
+                DEFAULT_CODE_SERVER_HEARTBEAT_TTL_S,
+                "a whole number of seconds, at least 1",
             ),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fidc_assets.settings import (
     BI_PASSWORD_PREFIX,
     ENV_VARS,
     GX_ROOT_DIR,
+    REPO_DIR,
     DagsterSettings,
     EmbeddedPgSettings,
     LegacySettings,
@@ -148,7 +150,9 @@ def test_the_sub_settings_defaults(tmp_path):
     assert s.schedules == ScheduleSettings(marts_cutoff=dt.time(20, 0), snapshot_retention_days=30)
     assert s.legacy == LegacySettings(dsn=None, cutover=None)
     assert dict(s.bi.passwords) == {}
-    assert s.dagster == DagsterSettings(home=home / "dagster", pg_url=None, event_batch_size=1000)
+    assert s.dagster == DagsterSettings(
+        home=home / "dagster", pg_url=None, event_batch_size=1000, code_server_heartbeat_ttl_s=300
+    )
     assert s.gx_root == GX_ROOT_DIR
     assert s.funds_file == home / "funds.yaml"
 
@@ -174,6 +178,7 @@ def test_the_sub_settings_read_their_variables(tmp_path):
             FIDC_DAGSTER_PG_URL="postgresql://dagster@db.example/dagster",
             DAGSTER_HOME=str(tmp_path / "dagster-home"),
             DAGSTER_EVENT_BATCH_SIZE="50",
+            DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS="600",
         )
     )
     assert (s.embedded_pg.bin_dir, s.embedded_pg.os_user) == (str(pg_bin.resolve()), "postgres")
@@ -183,7 +188,9 @@ def test_the_sub_settings_read_their_variables(tmp_path):
     assert s.gx_root == gx.resolve() and s.config.fx_rates_file == fx.resolve()
     dagster_home = (tmp_path / "dagster-home").resolve()
     dagster_url = "postgresql://dagster@db.example/dagster"
-    assert s.dagster == DagsterSettings(home=dagster_home, pg_url=dagster_url, event_batch_size=50)
+    assert s.dagster == DagsterSettings(
+        home=dagster_home, pg_url=dagster_url, event_batch_size=50, code_server_heartbeat_ttl_s=600
+    )
     assert s.dagster_home == s.dagster.home
 
 
@@ -250,6 +257,7 @@ BAD_VALUES: dict[str, tuple[str | Callable[[Path], str], str]] = {
     "FIDC_DAGSTER_PG_URL": ("sqlite:///dagster.db", "must be a postgresql:// URL"),
     "DAGSTER_HOME": (_a_file, "must be a directory for Dagster's instance"),
     "DAGSTER_EVENT_BATCH_SIZE": ("1e3", "must be a whole number of events, at least 1"),
+    "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS": ("30s", "must be a whole number of seconds, at least 1"),
 }
 
 
@@ -302,3 +310,16 @@ def test_a_bi_password_value_never_reaches_the_message(tmp_path):
 
 def test_a_settings_error_is_a_value_error():
     assert issubclass(SettingsError, ValueError)
+
+
+def test_ensure_dagster_home_exports_what_dagster_reads(tmp_path, monkeypatch):
+    from fidc_assets.pipeline import ensure_dagster_home
+
+    for var in ("DAGSTER_HOME", "DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS"):
+        monkeypatch.delenv(var, raising=False)
+    home = ensure_dagster_home(Settings.from_env({"FIDC_HOME": str(tmp_path)}))
+    assert os.environ["DAGSTER_HOME"] == str(home) == str(tmp_path / "dagster")
+    assert (home / "dagster.yaml").read_text() == (REPO_DIR / "dagster.yaml").read_text()
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
+    # the code server behind `dagster dev` outlives 300 s without a heartbeat, not Dagster's 30 s
+    assert os.environ["DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS"] == "300"
