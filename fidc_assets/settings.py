@@ -25,6 +25,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_MARTS_CUTOFF | `20:00` | HH:MM, São Paulo time, of the business-day hot load and marts |
 | FIDC_SNAPSHOT_RETENTION_DAYS | 30 | Iceberg snapshots older than this (days, at least 1) expire nightly |
 | FIDC_SENSOR_REREQUEST_MINUTES | 10 | a file requested this long ago and still not registered is requested again |
+| FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN | 25 | the inbox sensor's runs land at most this many fund-days of one date each |
 | FIDC_LEGACY_DSN | lakehouse server, mapping's database | the legacy database to migrate (`postgresql://`) |
 | FIDC_LEGACY_CUTOVER | the mapping's `cutover_date` | ISO date from which custodian files, not the legacy, count |
 | FIDC_GX_ROOT | `<repo>/great_expectations` | Great Expectations context (suites, checkpoints, Data Docs) |
@@ -84,6 +85,7 @@ DEFAULT_HOT_WINDOW_MONTHS = 13
 DEFAULT_MARTS_CUTOFF = "20:00"  # São Paulo time: custodians deliver the day's files by then
 DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
 DEFAULT_SENSOR_REREQUEST_MINUTES = 10
+DEFAULT_SENSOR_MAX_FUND_DAYS_PER_RUN = 25
 DEFAULT_EVENT_BATCH_SIZE = 1000
 # Dagster's default is 30 s: on 2 busy cores the code server behind `dagster dev` missed its heartbeats and shut
 # itself down ("No heartbeat received in 30 seconds"), leaving queued runs with no code location
@@ -108,6 +110,7 @@ ENV_VARS = (
     "FIDC_MARTS_CUTOFF",
     "FIDC_SNAPSHOT_RETENTION_DAYS",
     "FIDC_SENSOR_REREQUEST_MINUTES",
+    "FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN",
     "FIDC_LEGACY_DSN",
     "FIDC_LEGACY_CUTOVER",
     "FIDC_GX_ROOT",
@@ -270,6 +273,7 @@ class ScheduleSettings:
     marts_cutoff: dt.time  # FIDC_MARTS_CUTOFF, São Paulo time
     snapshot_retention_days: int  # FIDC_SNAPSHOT_RETENTION_DAYS
     sensor_rerequest_minutes: int = DEFAULT_SENSOR_REREQUEST_MINUTES  # FIDC_SENSOR_REREQUEST_MINUTES
+    sensor_max_fund_days_per_run: int = DEFAULT_SENSOR_MAX_FUND_DAYS_PER_RUN  # FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN
 
     @classmethod
     def _read(cls, env: _Env) -> ScheduleSettings:
@@ -285,7 +289,17 @@ class ScheduleSettings:
         rerequest = env.whole(
             "FIDC_SENSOR_REREQUEST_MINUTES", DEFAULT_SENSOR_REREQUEST_MINUTES, "a whole number of minutes, at least 1"
         )
-        return cls(marts_cutoff=cutoff, snapshot_retention_days=days, sensor_rerequest_minutes=rerequest)
+        per_run = env.whole(
+            "FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN",
+            DEFAULT_SENSOR_MAX_FUND_DAYS_PER_RUN,
+            "a whole number of fund-days, at least 1",
+        )
+        return cls(
+            marts_cutoff=cutoff,
+            snapshot_retention_days=days,
+            sensor_rerequest_minutes=rerequest,
+            sensor_max_fund_days_per_run=per_run,
+        )
 
 
 @dataclass(frozen=True)

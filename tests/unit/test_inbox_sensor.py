@@ -13,6 +13,7 @@ import pytest
 
 from fidc_assets.defs.ingest.sensors import inbox_sensor
 from fidc_assets.defs.resources import LakehouseResource
+from fidc_assets.lib.core.documents import cnpj_check_digits
 from fidc_assets.lib.core.funds import Fund as RegistryFund
 from fidc_assets.lib.core.funds import FundRegistry, Manager, write_fund_registry
 from fidc_assets.lib.ingest.inbox import run_key
@@ -310,3 +311,60 @@ def test_a_run_lands_only_the_entities_of_its_files(sensor, inbox: Path):
         "lake/receivable_positions",
         "lake/settlements",
     ]
+
+
+def _funds_registry(inbox: Path, cnpjs: list[str]) -> None:
+    write_fund_registry(
+        inbox.parent / "funds.yaml",
+        FundRegistry(
+            managers=(Manager(id="aurora", name="Aurora Gestão"),),
+            funds=tuple(RegistryFund(cnpj=c, name=f"FIDC {i}", manager="aurora") for i, c in enumerate(cnpjs)),
+        ),
+    )
+
+
+@pytest.mark.parametrize("per_run", [None, "2"])
+def test_a_dates_files_of_adjacent_funds_share_a_run(sensor, inbox: Path, monkeypatch, per_run):
+    """Every fund's file of one date dropped at once: one run over the range of those fund-days (at most
+    FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN of them), not one per fund; its tags list the fund-days and the files."""
+    funds = [f"{base}{cnpj_check_digits(base)}" for base in ("175568210001", "112223330001", "334445550001")]
+    _funds_registry(inbox, funds)
+    if per_run:
+        monkeypatch.setenv("FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN", per_run)
+    for i, fund in enumerate(funds):
+        _write(inbox, f"ESTOQUE_{fund}_20240701.csv", f"stock {i}".encode(), 1_000 + i)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("funds", funds)
+        reqs = _runs(_tick(sensor, inbox, instance=instance))
+    keys = [f"2024-07-01|{f}" for f in funds]
+    if per_run is None:  # the default bound (25) holds all three
+        [req] = reqs
+        assert req.partition_key is None
+        assert (req.tags["dagster/asset_partition_range_start"], req.tags["dagster/asset_partition_range_end"]) == (
+            keys[0],
+            keys[-1],
+        )
+        assert req.tags["fidc/partitions"] == ",".join(keys) and req.tags["fidc/file_count"] == "3"
+        assert req.run_key == run_key(req.tags["fidc/sha256s"].split(","))
+    else:
+        assert [r.tags["fidc/partitions"] for r in reqs] == [",".join(keys[:2]), keys[2]]
+        assert reqs[1].partition_key == keys[2] and "dagster/asset_partition_range_start" not in reqs[1].tags
+
+
+def test_a_batch_run_in_progress_holds_back_the_re_request_of_its_files(sensor, inbox: Path, monkeypatch):
+    """The reconciliation waits for a run still in progress: for a batch run, for each fund-day it lands."""
+    funds = [f"{base}{cnpj_check_digits(base)}" for base in ("175568210001", "112223330001")]
+    _funds_registry(inbox, funds)
+    for i, fund in enumerate(funds):
+        _write(inbox, f"ESTOQUE_{fund}_20240701.csv", f"stock {i}".encode(), 1_000 + i)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("funds", funds)
+        [req] = _runs(first := _tick(sensor, inbox, instance=instance))
+        instance.add_run(
+            dg.DagsterRun(job_name="ingest_files", run_id="a" * 36, status=dg.DagsterRunStatus.STARTED, tags=req.tags)
+        )
+        late = _pending_ago(first, 3600)
+        assert not _tick(sensor, inbox, late, instance=instance).run_requests  # its run is running: waiting
+        instance.report_run_failed(instance.get_run_by_id("a" * 36))
+        [again] = _runs(_tick(sensor, inbox, late, instance=instance))
+        assert again.tags["fidc/partitions"] == req.tags["fidc/partitions"] and again.tags["fidc/attempt"] == "2"

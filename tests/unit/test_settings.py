@@ -251,6 +251,7 @@ BAD_VALUES: dict[str, tuple[str | Callable[[Path], str], str]] = {
     "FIDC_MARTS_CUTOFF": ("8pm", "must be HH:MM (24 h, São Paulo time)"),
     "FIDC_SNAPSHOT_RETENTION_DAYS": ("0", "must be a whole number of days, at least 1"),
     "FIDC_SENSOR_REREQUEST_MINUTES": ("0", "must be a whole number of minutes, at least 1"),
+    "FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN": ("all", "must be a whole number of fund-days, at least 1"),
     "FIDC_LEGACY_DSN": ("sifidc.example:5432", "must be a postgresql:// URL"),
     "FIDC_LEGACY_CUTOVER": ("01/07/2025", "must be an ISO date (YYYY-MM-DD)"),
     "FIDC_GX_ROOT": (lambda tmp: str(tmp / "gx"), "must be an existing Great Expectations context directory"),

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from fidc_assets.defs.partitions import FUNDS
 from fidc_assets.defs.resources import LakehouseResource
@@ -20,6 +21,8 @@ from fidc_assets.lib.ingest.inbox import (
     FundDayRequest,
     InboxCursor,
     Pending,
+    RunBatch,
+    batch_fund_days,
     detect_changes,
     group_by_fund_day,
     reconcile,
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 
 #: The ingestion job's first asset (defs.ingest.assets, which imports this module, names it too).
 CUSTODIAN_FILES_KEY = dg.AssetKey(["lake", "custodian_files"])
+
+#: The fund-days (partition keys) a sensor run lands, comma-separated: a batch's run has a partition range.
+PARTITIONS_TAG = "fidc/partitions"
 
 #: A run in one of these states may still land its files: the reconciliation waits for it.
 IN_PROGRESS = [
@@ -66,28 +72,46 @@ def _already_received(lakehouse: LakehouseResource, deliveries: set[Delivery]) -
     return already_received(lakehouse.lake(), deliveries) if deliveries else set()
 
 
-def _run_request(req: FundDayRequest, specs: dict[str, CustodianSpec]) -> dg.RunRequest:
-    """The run for one fund-day: receive its files and land only the entities they hold (a late stock file does
-    not re-land, nor re-trigger downstream of, the day's settlements); tags keep the per-file view (names,
-    custodians, sha256s) visible on the run."""
+def _entities(req: FundDayRequest, specs: dict[str, CustodianSpec]) -> tuple[str, ...]:
     names = [posixpath.basename(p.path) for p in req.files]
-    entities = sorted({m.file_spec.entity for m in (match_file(n, specs) for n in names) if m is not None})
+    return tuple(sorted({m.file_spec.entity for m in (match_file(n, specs) for n in names) if m is not None}))
+
+
+def _run_request(batch: RunBatch) -> dg.RunRequest:
+    """The run for a batch of fund-days: receive their files and land only the entities they hold (a late stock
+    file does not re-land, nor re-trigger downstream of, the day's settlements); one fund-day is its partition,
+    several are the range from the first to the last (adjacent funds of one date: exactly these). Tags keep the
+    per-file view (names, sha256s) and the fund-days visible on the run."""
+    names = [posixpath.basename(p.path) for p in batch.files]
+    keys = batch.partition_keys
+    partition_key = keys[0] if len(keys) == 1 else None
+    partition = (
+        {} if partition_key else {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    )
     return dg.RunRequest(
-        run_key=req.run_key,
-        partition_key=req.partition_key,
-        asset_selection=[CUSTODIAN_FILES_KEY, *(dg.AssetKey(["lake", e]) for e in entities)],
+        run_key=batch.run_key,
+        partition_key=partition_key,
+        asset_selection=[CUSTODIAN_FILES_KEY, *(dg.AssetKey(["lake", e]) for e in batch.entities)],
         tags={
+            **partition,
+            PARTITIONS_TAG: ",".join(keys),
             "fidc/files": ", ".join(names),
             "fidc/file_count": str(len(names)),
-            "fidc/sha256s": ",".join(req.shas),
-            "fidc/attempt": str(req.attempt),
+            "fidc/sha256s": ",".join(batch.shas),
+            "fidc/attempt": str(batch.attempt),
         },
     )
 
 
 def _partitions_in_progress(context: dg.SensorEvaluationContext, job_name: str) -> set[str]:
     runs = context.instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_PROGRESS))
-    return {r.tags["dagster/partition"] for r in runs if "dagster/partition" in r.tags}
+    keys: set[str] = set()
+    for r in runs:
+        if PARTITIONS_TAG in r.tags:
+            keys.update(r.tags[PARTITIONS_TAG].split(","))
+        elif "dagster/partition" in r.tags:
+            keys.add(r.tags["dagster/partition"])
+    return keys
 
 
 def inbox_sensor(job) -> dg.SensorDefinition:
@@ -111,8 +135,8 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         inbox = lakehouse.inbox_fs()
         registry = lakehouse.fund_registry()
         funds = set(registry.cnpjs)
-        registered = set(context.instance.get_dynamic_partitions(str(FUNDS.name)))
-        new_funds = [c for c in registry.cnpjs if c not in registered]
+        registered = context.instance.get_dynamic_partitions(str(FUNDS.name))
+        new_funds = [c for c in registry.cnpjs if c not in set(registered)]
         cursor = InboxCursor.from_json(context.cursor)
         listings = inbox.list()
         specs = lakehouse.specs()
@@ -165,7 +189,14 @@ def inbox_sensor(job) -> dg.SensorDefinition:
                 f"{shown_name(posixpath.basename(p.path))} ({p.sha256[:12]}) is not in the registry "
                 f"{p.attempt - 1} request(s) later: requesting {p.partition_key} again (attempt {p.attempt})"
             )
-        requests = [_run_request(r, specs) for r in group_by_fund_day([*to_request.items(), *rec.overdue])]
+        fund_days = group_by_fund_day([*to_request.items(), *rec.overdue])
+        batches = batch_fund_days(
+            fund_days,
+            [*registered, *new_funds],  # the order Dagster gives the `funds` partitions once new_funds are added
+            {r.partition_key: _entities(r, specs) for r in fund_days},
+            lakehouse.settings().schedules.sensor_max_fund_days_per_run,
+        )
+        requests = [_run_request(b) for b in batches]
 
         stamp = dt.datetime.now(dt.UTC)
         # each file on its own: one that cannot be moved is reported (and tried again next tick), never raised

@@ -24,14 +24,14 @@ import posixpath
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import fsspec
 
-from fidc_assets.lib.core.partition_math import date_fund_key
+from fidc_assets.lib.core.partition_math import date_fund_key, date_fund_pairs
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
 
 CURSOR_VERSION = 2  # 2: + `pending` (files requested, not yet seen in the registry); a v1 cursor still loads
@@ -315,6 +315,74 @@ def group_by_fund_day(items: Iterable[tuple[str, Pending]]) -> list[FundDayReque
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class RunBatch:
+    """One ingestion run: fund-days of one date whose funds are adjacent in the `funds` partitions' order (so the
+    run's partition range, the product of {date} and the funds from first to last, is exactly these fund-days)
+    and whose files hold the same entities (a run lands only those)."""
+
+    requests: tuple[FundDayRequest, ...]
+    entities: tuple[str, ...]
+
+    @property
+    def partition_keys(self) -> list[str]:
+        return [r.partition_key for r in self.requests]
+
+    @property
+    def files(self) -> tuple[Pending, ...]:
+        return tuple(p for r in self.requests for p in r.files)
+
+    @property
+    def shas(self) -> tuple[str, ...]:
+        return tuple(s for r in self.requests for s in r.shas)
+
+    @property
+    def attempt(self) -> int:
+        return max(r.attempt for r in self.requests)
+
+    @property
+    def run_key(self) -> str:
+        """A batch of one fund-day has that fund-day's run key."""
+        return run_key(self.shas, self.attempt)
+
+
+def batch_fund_days(
+    requests: Iterable[FundDayRequest],
+    fund_order: Sequence[str],
+    entities: Mapping[str, tuple[str, ...]],
+    max_fund_days: int,
+) -> list[RunBatch]:
+    """Fund-day requests → runs: those of one date with the same `entities` (by partition key) and funds adjacent
+    in `fund_order` (the `funds` partitions as Dagster orders them) share a run, at most `max_fund_days` each.
+
+    A day's files dropped together (every fund's) become one run or a few instead of one per fund, landing in
+    one process with few Iceberg commits; a fund not in `fund_order` (not yet a partition) runs alone."""
+    if max_fund_days < 1:
+        raise ValueError(f"max_fund_days must be at least 1, not {max_fund_days}")
+    index = {fund: i for i, fund in enumerate(fund_order)}
+    groups: dict[tuple[dt.date, tuple[str, ...]], list[tuple[int, FundDayRequest]]] = {}
+    alone: list[RunBatch] = []
+    for r in requests:
+        ((day, fund),) = date_fund_pairs([r.partition_key])
+        ents = tuple(sorted(entities[r.partition_key]))
+        if fund in index:
+            groups.setdefault((day, ents), []).append((index[fund], r))
+        else:
+            alone.append(RunBatch((r,), ents))
+    out: list[RunBatch] = []
+    for (_, ents), items in sorted(groups.items()):
+        items.sort(key=lambda ir: ir[0])
+        run: list[tuple[int, FundDayRequest]] = []
+        for i, r in items:
+            if run and (i != run[-1][0] + 1 or len(run) >= max_fund_days):
+                out.append(RunBatch(tuple(x for _, x in run), ents))
+                run = []
+            run.append((i, r))
+        if run:
+            out.append(RunBatch(tuple(x for _, x in run), ents))
+    return out + sorted(alone, key=lambda b: b.partition_keys)
 
 
 @dataclass(frozen=True)
