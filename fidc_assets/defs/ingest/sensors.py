@@ -1,4 +1,5 @@
-"""The inbox sensor: one run per fund-day with new deliveries, keyed by the sorted sha256s of those files, and
+"""The inbox sensor: a run for the fund-days with new deliveries (one date's adjacent fund-days share one, bounded by
+FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN), keyed by the sorted sha256s of those files, and
 the reconciliation that requests a file again when its run never landed it. A delivery is the file's bytes AND
 the slice its name designates (`landing.Delivery`), so the same bytes re-sent under a corrected name are new.
 Thin: the logic is in `fidc_assets.lib.ingest.inbox` and `fidc_assets.lib.ingest.landing`."""
@@ -122,8 +123,9 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Watches FIDC_INBOX: the new or corrected custodian files of each fund-day start one "
-        "ingestion run for that fund-day (run key = sha256 of the files' sorted sha256s, so the same bytes never "
+        description="Watches FIDC_INBOX: the new or corrected custodian files of each fund-day start an "
+        "ingestion run, one date's fund-days together (at most FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN) (run key = "
+        "sha256 of the files' sorted sha256s, so the same bytes never "
         "run twice, and a delivery (bytes + the slice its name designates) the lake already holds starts no run; "
         "the same bytes under a corrected name are a new delivery). A file requested FIDC_SENSOR_REREQUEST_MINUTES "
         "ago whose bytes are still not in the registry, with no run of its fund-day in progress, is requested "

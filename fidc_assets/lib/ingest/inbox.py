@@ -2,12 +2,13 @@
 
 The cursor is the inbox as last seen — for every file its size, modification time and sha256 — plus the newest
 file actually seen. A file is new when its (size, mtime) is not in the cursor: only those are hashed, so a tick
-over thousands of unchanged files reads none of them. The sensor groups new files by fund-day into one run each,
-its run key the sha256 over the files' sorted sha256s (`run_key`): the same bytes delivered again for the same
-slice never start a second run, a corrected file (other bytes, same name) does, and a late file whose mtime is
-older than everything seen is still new, because nothing here compares against a clock. Files requested and not
-yet in the registry stay `pending` in the cursor (keyed by delivery: bytes + slice) until `reconcile` sees them
-landed, gone, or overdue (then requested again under a new run key).
+over thousands of unchanged files reads none of them. The sensor groups new files by fund-day, and one date's
+fund-days into bounded runs (`batch_fund_days`), a run's key the sha256 over its files' sorted sha256s
+(`run_key`): the same bytes delivered again for the same slice never start a second run, a corrected file (other
+bytes, same name) does, and a late file whose mtime is older than everything seen is still new, because nothing
+here compares against a clock. Files requested and not yet in the registry stay `pending` in the cursor (keyed
+by delivery: bytes + slice) until `reconcile` sees them landed, gone, or overdue
+(then requested again under a new run key).
 
 The inbox is any fsspec location (FIDC_INBOX): a local directory by default, `s3://bucket/inbox/`,
 `sftp://host/path`, ... (the protocol's fsspec package must be installed). Remote files are hashed while
