@@ -3,9 +3,10 @@ steps, and one killed while it lands, both end with their files landed, no one t
 
 `dagster dev` (webserver, daemon, code server) serves a private FIDC_HOME (its own inbox, catalog, warehouse
 and fund registry; the session's PostgreSQL) and a DAGSTER_HOME holding the repository's dagster.yaml
-unchanged. Two fund-days' files are dropped into the inbox; the inbox sensor requests one run per fund-day.
-The test finds each run's worker by the "Started process for run (pid: N)" event the worker writes, and kills
-one as soon as it exists (it is still loading the definitions: no step has started) and the other once the
+unchanged. Two fund-days' files are dropped into the inbox; the inbox sensor requests one run per fund-day (its
+bound on the fund-days per run set to 1: otherwise the two fund-days of one date share a run). The test finds
+each run's worker by the "Started process for run (pid: N)" event the worker writes, and kills one as soon as it
+exists (it is still loading the definitions: no step has started) and the other once the
 files are archived and registered and the lake steps have begun. The code server reports a dead worker's run
 as failed; `run_retries` in dagster.yaml launches the retry, which lands the files.
 """
@@ -80,6 +81,7 @@ def served(lakehouse: Lakehouse, dbt_manifest: Path) -> Iterator[Served]:
     shutil.copy(REPO_DIR / "dagster.yaml", dagster_home / "dagster.yaml")  # production settings, unchanged
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIDC_", "DAGSTER_"))}
     env |= {"FIDC_HOME": str(home), "FIDC_PG_DSN": lakehouse.dsn, "DAGSTER_HOME": str(dagster_home)}
+    env["FIDC_SENSOR_MAX_FUND_DAYS_PER_RUN"] = "1"  # two runs (the fund-days of one date would share one) to kill
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     log = home / "dagster-dev.log"
     port = _free_port()
