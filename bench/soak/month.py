@@ -110,6 +110,7 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
         up = server.start(timeout_s=max(120.0, seconds))
         result.note(f"dagster dev up and the inbox sensor ticking after {up:.0f} s")
         instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home.dagster_home)))
+        funds = {f for f, _d in truth}
         for day in days:
             if time.monotonic() > deliver_until and covered:
                 break
@@ -121,8 +122,10 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
             fault_at = time.monotonic() + rng.uniform(5.0, 40.0) if rng.random() < FAULT_PROBABILITY else None
             give_up = (fault_at or 0.0) + 90.0  # no run worker alive until then: that day goes without its fault
             fault = rng.choice(FAULTS)
-            # the next day is delivered once this one's files landed (its marts follow while the next lands)
-            while time.monotonic() < settle_until:
+            # the next day is delivered once this one is done: its files landed, its marts equal the truth and
+            # nothing runs (a day's cycle, compressed: a marts run per day would otherwise queue up behind
+            # the dbt window's limit of one)
+            while time.monotonic() < settle_until + SETTLE_GRACE_S:
                 if fault_at is not None and time.monotonic() >= fault_at:
                     if _inject(fault, home, instance, rng):
                         dsn = home.fidc("db", "url").splitlines()[-1]
@@ -134,11 +137,15 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
                     else:
                         fault_at += 2.0  # no worker yet: try again shortly
                 time.sleep(POLL_S)
-                if fault_at is None and _day_landed(instance, items):
+                if (
+                    fault_at is None
+                    and _day_landed(instance, items)
+                    and not _in_progress(instance)
+                    and _marts_done(dsn, truth, [day], funds, marts_equal_truth)
+                ):
                     break
         # settle: every run finished and the marts of every delivered day equal the truth, by the share's end
         # or, when the machine is slower than the share allows, within SETTLE_GRACE_S more (the overrun noted)
-        funds = {f for f, _d in truth}
         settled = None
         while time.monotonic() < settle_until + SETTLE_GRACE_S:
             if not _in_progress(instance) and _marts_done(dsn, truth, covered, funds, marts_equal_truth):
