@@ -1,6 +1,8 @@
 """`make soak`: faults and abuse against the project's own entry points for a bounded time, then a table.
 
-    SOAK_S=1200 .venv/bin/python -m bench.soak [--only kill,concurrent,redelivery,hostile,hot] [--seed N]
+    SOAK_S=1200 .venv/bin/python -m bench.soak [--only NAME,...] [--seed N] [--keep]
+
+Scenarios: kill, concurrent, redelivery, hostile, hot, dbt, sensor, month.
 
 SOAK_S (seconds, default 1200) is spread over the scenarios by weight; each repeats iterations until its
 share is used (at least one). Every iteration ends checked against the truth (bench.soak.common.check).
@@ -23,15 +25,21 @@ from bench.soak.common import Sample, ScenarioResult, build_sample
 from bench.soak.hostile import hostile_corpus
 from bench.soak.hot import hot_load_faults
 from bench.soak.landing import concurrent_landings, kill_during_landing, redeliveries
+from bench.soak.marts import dbt_build_kills
+from bench.soak.month import simulated_month
+from bench.soak.sensor import sensor_tick_kills
 
 Scenario = Callable[[Sample, float, random.Random], ScenarioResult]
 #: name → (function, share of SOAK_S)
 SCENARIOS: dict[str, tuple[Scenario, float]] = {
-    "kill": (kill_during_landing, 0.35),
-    "concurrent": (concurrent_landings, 0.25),
-    "redelivery": (redeliveries, 0.05),
-    "hostile": (hostile_corpus, 0.15),
-    "hot": (hot_load_faults, 0.20),
+    "kill": (kill_during_landing, 0.10),
+    "concurrent": (concurrent_landings, 0.07),
+    "redelivery": (redeliveries, 0.02),
+    "hostile": (hostile_corpus, 0.05),
+    "hot": (hot_load_faults, 0.08),
+    "dbt": (dbt_build_kills, 0.13),
+    "sensor": (sensor_tick_kills, 0.10),
+    "month": (simulated_month, 0.45),
 }
 COLUMNS = (
     "scenario", "iterations", "faults injected", "runs retried", "rows lost", "rows doubled",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from fidc_assets.defs.bi.assets import DELIVERY_STATUS, REFERENCE_KEYS
 from fidc_assets.defs.hot.assets import LANDING_ASSETS
 
 DAY = "2024-07-31"
@@ -33,7 +34,7 @@ def test_a_landed_fund_day_requests_its_dates_hot_load_and_marts(defs):
         assert first.total_requested == 0  # nothing landed: nothing to do (no back-filling of old dates)
         _land(instance, FUNDS[0])
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-        for key in [*LANDING_ASSETS.values(), MART]:
+        for key in [*LANDING_ASSETS.values(), *REFERENCE_KEYS.values(), DELIVERY_STATUS, MART]:
             assert second.get_requested_partitions(key) == {DAY}, key
         # handled: the next evaluation with nothing new requests nothing again
         third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
@@ -50,3 +51,15 @@ def test_a_burst_of_four_fund_days_coalesces_into_one_request_per_date(defs):
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert second.get_requested_partitions(MART) == {DAY, "2024-07-30"}
         assert second.get_requested_partitions(LANDING_ASSETS["receivable_positions"]) == {DAY, "2024-07-30"}
+
+
+def test_every_asset_the_marts_automation_targets_has_a_condition(defs):
+    """The daemon's marts automation materializes only assets with an automation condition: one without is
+    never built on a deployment run by the daemon alone (the reference registries were not, so every dbt build
+    failed on a missing `reference.fx_rates` until the cutoff schedule ran the whole job)."""
+    sensor = defs.get_sensor_def("marts_automation")
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    graph = defs.resolve_asset_graph()
+    targeted = sensor.asset_selection.resolve(graph)
+    assert MART in targeted and REFERENCE_KEYS["fx_rates"] in targeted
+    assert [k.to_user_string() for k in sorted(targeted) if graph.get(k).automation_condition is None] == []

@@ -38,6 +38,10 @@ def definitions() -> dg.Definitions:
                 # after the window's landing, so that every job that refreshes the marts (hot_and_marts
                 # selects the landing assets' downstream) syncs the registry right before dbt reads it
                 deps=list(LANDING_ASSETS.values()),
+                # the marts automation only materializes assets with a condition: without one a deployment run
+                # by the daemon alone never created `reference` (every dbt build failed on reference.fx_rates)
+                # until the cutoff schedule's run, and registry changes waited for it
+                automation_condition=FOLLOWS_UPSTREAM,
                 group_name="bi",
                 kinds={"postgres"},
                 owners=["team:data-engineering"],

@@ -438,8 +438,10 @@ class _Batch:
                 return d
             try:
                 match = _rematch(reg, self.specs[key.custodian_id], self.entity)
-                with archived_path(reg["archive_uri"]) as path:
-                    parse = FileParse(path, reg["original_name"], match, reg["sha256"], self.now)
+                with (
+                    archived_path(reg["archive_uri"]) as path,
+                    FileParse(path, reg["original_name"], match, reg["sha256"], self.now) as parse,
+                ):
                     if reg["size_bytes"] <= BIG_FILE_BYTES:
                         result = parse.collect()
                         _refuse_if_nothing_usable(result, reg["original_name"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from fidc_assets.lib.ingest.readers import (
     unpack_archive,
 )
 from fidc_assets.lib.ingest.readers.common import MAX_REJECTED_SHARE, REJECTED_ROWS_KEPT, too_many_rejected
+from fidc_assets.lib.ingest.readers.unpack import remove_extracted
 from fidc_assets.lib.ingest.specs import FILE_DATE_COLUMN, FileMatch
 
 #: pyarrow.compute's kernels (add, if_else, ...) are generated when it is imported, so a type checker cannot see
@@ -166,11 +168,17 @@ class FileParse:
     def __init__(self, source: Source, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime):
         self.match, self.sha256, self.ingested_at = match, sha256, ingested_at
         self.source, self.name = unpack_archive(source, name, match.file_spec)
-        self.entity = ENTITIES[match.file_spec.entity]
-        self.reader = open_reader(self.source, self.name, match.file_spec)
-        self.cmaps = match.file_spec.column_maps()
-        self.vf = effective_formats(match)
-        _check_columns(self.reader, match, self.name)
+        # a ZIP's member was extracted to a temporary file: removed by close() (or when this object goes)
+        self._cleanup = weakref.finalize(self, remove_extracted, self.source) if self.source is not source else None
+        try:
+            self.entity = ENTITIES[match.file_spec.entity]
+            self.reader = open_reader(self.source, self.name, match.file_spec)
+            self.cmaps = match.file_spec.column_maps()
+            self.vf = effective_formats(match)
+            _check_columns(self.reader, match, self.name)
+        except BaseException:
+            self.close()
+            raise
         self._rejections = Rejections(self.name)
         self.rejected: list[RejectedRow] = []
         self.rejected_count = 0
@@ -179,6 +187,17 @@ class FileParse:
         self.trailer_checked = False
         self._sums: dict[str, Decimal] = {}
         self._unverifiable: set[str] = set()
+
+    def close(self) -> None:
+        """Remove the temporary file a ZIP's member was extracted to, if any."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> FileParse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def accepted_batches(self) -> Iterator[pa.Table]:
         index = KeyIndex()
@@ -304,7 +323,8 @@ class FileParse:
 
 def parse_bytes(data: Source, name: str, match: FileMatch, sha256: str, ingested_at: dt.datetime) -> ParseResult:
     """Parse one received file completely into canonical rows and rejected rows (small files, tests, CLI)."""
-    return FileParse(data, name, match, sha256, ingested_at).collect()
+    with FileParse(data, name, match, sha256, ingested_at) as parse:
+        return parse.collect()
 
 
 def _with_raw_text(rejected: list[RejectedRow], reader: RawReader) -> list[RejectedRow]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -16,7 +17,7 @@ from fidc_assets.lib.ingest.readers.common import (
     Rejections,
     Source,
     empty_file,
-    read_all,
+    source_size,
 )
 from fidc_assets.lib.ingest.specs import XlsxFormat
 
@@ -40,13 +41,15 @@ class XlsxReader(RawReader):
     def __init__(self, source: Source, name: str, fmt: XlsxFormat):
         from python_calamine import CalamineWorkbook
 
-        data = read_all(source)  # a workbook is a ZIP of XML: calamine needs all of it
-        if not data:
+        if not source_size(source):
             raise empty_file(name)
         self.name, self.fmt = name, fmt
         self.invalid = Rejections(name)
-        try:
-            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        try:  # a workbook is a ZIP of XML: calamine opens a file on disk itself (not all of it read first)
+            if isinstance(source, Path):
+                wb = CalamineWorkbook.from_path(str(source))
+            else:
+                wb = CalamineWorkbook.from_filelike(io.BytesIO(source))
         except Exception as e:  # calamine raises its own error types for damaged workbooks
             raise FileRejected("unreadable", f"{name}: the file is not a readable XLSX workbook ({e}).") from None
         try:
