@@ -83,9 +83,7 @@ def _cmd_recon(args: argparse.Namespace) -> int:
     months = _months(args, source, spec)
     settings = load_settings()
     rule = rule_from(spec.cutover_date, settings.legacy.cutover)
-    rows, result = recon_months(
-        lake, source, dsn, months, spec, args.tolerance, gx_root=settings.gx_root, rule=rule
-    )
+    rows, result = recon_months(lake, source, dsn, months, spec, args.tolerance, gx_root=settings.gx_root, rule=rule)
     print(
         f"{result.fund_days} fund-days over {len(months)} months: {result.by_status}; GX "
         f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {redacted(dsn)}\n"

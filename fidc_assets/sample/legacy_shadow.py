@@ -136,9 +136,7 @@ def _pl(rows: Sequence[QuotaRow]) -> Decimal:
     return sum((q.net_assets for q in rows), ZERO)
 
 
-def generate_shadow_legacy(
-    dsn: str, params: ShadowParams, database: str = LEGACY_DATABASE
-) -> ShadowReport:
+def generate_shadow_legacy(dsn: str, params: ShadowParams, database: str = LEGACY_DATABASE) -> ShadowReport:
     """(Re)create `database` on the server of `dsn` with the legacy's rows for the sample's shadow days."""
     if not 1 <= params.shadow_days <= params.days:
         raise ValueError(f"shadow_days must be between 1 and the sample's {params.days} days: {params.shadow_days}")

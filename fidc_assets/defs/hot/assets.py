@@ -92,8 +92,12 @@ def _shadow_check() -> dg.AssetChecksDefinition:
                 "differences": dg.MetadataValue.md(report.markdown()),
                 "per_fund_day": dg.MetadataValue.json(
                     [
-                        {"fund_cnpj": d.fund_cnpj, "reference_date": d.reference_date.isoformat(),
-                         "counted": d.counted, **{m: str(v) for m, v in d.differences.items()}}
+                        {
+                            "fund_cnpj": d.fund_cnpj,
+                            "reference_date": d.reference_date.isoformat(),
+                            "counted": d.counted,
+                            **{m: str(v) for m, v in d.differences.items()},
+                        }
                         for d in report.differing
                     ]
                 ),  # fmt: skip

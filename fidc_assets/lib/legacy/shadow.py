@@ -59,7 +59,9 @@ def _between(first: dt.date, last: dt.date | None) -> BooleanExpression:
     return And(since, LessThanOrEqual("reference_date", last.isoformat()))  # pyright: ignore[reportCallIssue]
 
 
-def shadow_report(lake: Lake, rule: CutoverRule, first: dt.date | None = None, last: dt.date | None = None) -> ShadowReport:
+def shadow_report(
+    lake: Lake, rule: CutoverRule, first: dt.date | None = None, last: dt.date | None = None
+) -> ShadowReport:
     """Legacy against custodian files for every fund-day from `first` (default: the cutover) to `last`
     (default: the latest) that both sources hold in the lake."""
     first = first or rule.cutover
