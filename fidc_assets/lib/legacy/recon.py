@@ -6,8 +6,8 @@ For every fund-day of a month three readings are put side by side:
   its stock table, and the fund's PL as it stored it (queries in the mapping's `recon` section);
 * the lake: the same figures over ``source = 'legacy'`` rows of `lake.receivable_positions`, PL as the sum
   of the classes' net assets in `lake.fund_quotas`;
-* the marts (`marts.mart_fund_daily`) for dates in the hot window, when the mart exists, on fund-days where
-  the legacy is the source that counts (before the cutover).
+* the marts (`marts.mart_fund_daily`) for dates in the hot window, when the mart exists, on fund-days the
+  legacy holds and is the source that counts for (before the cutover).
 
 ``diff = legacy - lake``. A known defect of the legacy (its `known_defects` table) predicts part of the
 difference: a duplicated or cedente-less row is one row and its values (it is quarantined, not landed); a
@@ -163,11 +163,13 @@ def reconcile_month(
     window_start: dt.date | None = None,
     rule: CutoverRule | None = None,
 ) -> list[dict]:
-    """One row per fund-day of the month found in the legacy, the lake or the marts (see the module doc).
+    """One row per fund-day of the month found in the legacy or in the lake's legacy rows (see the module doc).
 
-    The marts are compared only where the legacy is the source that counts (before the fund's cutover, by
-    `rule`; default the mapping's date): in the shadow period they hold the custodian files' figures, and how
-    those differ from the legacy's is the shadow comparison's business (`lib.legacy.shadow`), not a defect."""
+    The marts are compared only on fund-days the legacy holds and is the source that counts for (before the
+    fund's cutover, by `rule`; default the mapping's date). After the cutover the marts hold the custodian
+    files' figures, and how those differ from the legacy's is the shadow comparison's business
+    (`lib.legacy.shadow`), not a defect; a fund-day the legacy does not hold at all is the custodian files'
+    in the marts (the cutover rule keeps a source that has no rival), nothing the legacy can vouch for."""
     spec = spec or default_spec()
     rule = rule or rule_from(spec.cutover_date)
     legacy = legacy_figures(legacy_dsn, month, spec)
@@ -178,11 +180,11 @@ def reconcile_month(
     for d in defects:
         by_day[(d.fund_cnpj, d.reference_date)].append(d)
     out = []
-    for key in sorted(set(legacy) | set(lake_f) | set(marts)):
+    for key in sorted(set(legacy) | set(lake_f)):
         lg, lk, mt = legacy.get(key, Figures()), lake_f.get(key, Figures()), marts.get(key)
         if mt is None and key[1] in mart_dates:  # the marts hold the date but not this fund-day
             mt = Figures(0, ZERO, ZERO, ZERO)
-        if rule.source_for(*key) != LEGACY:  # the marts count the custodian files here
+        if key not in legacy or rule.source_for(*key) != LEGACY:  # the marts count the custodian files here
             mt = None
         predicted = Figures(0, ZERO, ZERO, ZERO, ZERO)
         for d in by_day.get(key, []):
