@@ -3,8 +3,9 @@
 The shadow run end to end on the marts' sample (3 funds, 2024-07-25 .. 2024-08-05, already landed from the
 custodian files and built into the marts): the legacy's shadow period for the same funds and the sample's
 last three days (`fidc-lake sample shadow`'s generator, cutover 2024-08-01, three seeded differences) is
-migrated by the Dagster asset `legacy/migration` (its blocking recon check passing), then the `hot_and_marts`
-job rebuilds those days with both sources in the lake. The shadow check and `fidc-lake history shadow` report
+migrated by the Dagster asset `legacy/migration` (its blocking recon check passing); then the custodian files
+of those days land again (`ingest_files`, which must leave the legacy's rows alone) and `hot_and_marts`
+rebuilds those days with both sources in the lake. The shadow check and `fidc-lake history shadow` report
 exactly the seeded differences; the marts of those days equal the custodian files' figures only."""
 
 from __future__ import annotations
@@ -42,14 +43,13 @@ def shadow_env(marts_env):
     """The shadow legacy migrated (Dagster asset and check) and the shadow days rebuilt (`hot_and_marts`);
     afterwards the legacy's month is rolled back, so the module's lake holds the custodian files only again."""
     import dagster as dg
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from fidc_assets.definitions import defs
     from fidc_assets.defs.legacy import definitions as legacy_definitions
     from fidc_assets.defs.legacy.assets import LegacyResource
     from fidc_assets.defs.resources import LakehouseResource
     from fidc_assets.lib.lake.catalog import Lake
     from fidc_assets.lib.legacy.rollback import rollback_month
+    from fidc_assets.pipeline import run_days
     from fidc_assets.sample.legacy_shadow import generate_shadow_legacy
     from fidc_assets.settings import Settings
 
@@ -67,15 +67,15 @@ def shadow_env(marts_env):
             instance=marts_env.instance,
             resources={"lakehouse": LakehouseResource(), "legacy": LegacyResource()},
         )
-        span = {
-            ASSET_PARTITION_RANGE_START_TAG: str(report.days[0]),
-            ASSET_PARTITION_RANGE_END_TAG: str(report.days[-1]),
-        }
-        rebuilt = defs().resolve_job_def("hot_and_marts").execute_in_process(instance=marts_env.instance, tags=span)
+        # then the custodian files of those days land again (the ingestion run, every delivery rewritten, as when
+        # files keep arriving during the shadow period) and the days' hot load and marts are rebuilt
+        days_run = run_days(list(report.days), instance=marts_env.instance)
+        assert days_run.marts is not None
+        relanded, rebuilt = days_run.ingest, days_run.marts
         settings = Settings.from_env()
         lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
         try:
-            yield ShadowRun(marts_env, report, migrated, rebuilt, before, lake)
+            yield ShadowRun(marts_env, report, migrated, relanded, rebuilt, before, lake)
         finally:
             rollback_month(lake, report.cutover.replace(day=1), log_dsn=marts_env.dsn)
             with psycopg.connect(marts_env.dsn, autocommit=True) as conn:
@@ -87,6 +87,7 @@ class ShadowRun:
     env: Any
     report: Any  # sample.legacy_shadow.ShadowReport
     migrated: Any  # the legacy/migration run's result
+    relanded: Any  # the ingest_files run's result (the custodian files of the shadow days, landed again)
     rebuilt: Any  # the hot_and_marts run's result
     marts_before: list[tuple]
     lake: Any
@@ -105,13 +106,21 @@ def test_the_shadow_days_are_in_the_lake_from_both_sources_and_the_migration_rec
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from fidc_assets.lib.core.canonical import FUND_QUOTAS, RECEIVABLE_POSITIONS
+    from fidc_assets.lib.core.canonical import ACQUISITIONS, FUND_QUOTAS, RECEIVABLE_POSITIONS, SETTLEMENTS
 
     run = shadow_env
-    assert run.migrated.success
+    assert run.migrated.success and run.relanded.success
     [recon] = run.migrated.get_asset_check_evaluations()
     # legacy = lake to the centavo; the marts after the cutover hold the custodian files, which it leaves alone
     assert recon.passed and recon.metadata["unexplained"].value == 0 and recon.metadata["explained"].value == 0
+    # every migrated row is still there after the custodian files landed again (their slices are theirs only)
+    [materialization] = run.migrated.get_asset_materialization_events()
+    landed = materialization.materialization.metadata["rows_landed"].value
+    legacy_rows = sum(
+        run.lake.read(e, None, ("source",))["source"].to_pylist().count("legacy")
+        for e in (RECEIVABLE_POSITIONS, FUND_QUOTAS, ACQUISITIONS, SETTLEMENTS)
+    )
+    assert legacy_rows == landed == sum(run.report.rows.values())
     funds = {f.cnpj for f in run.env.manifest.funds}
     for entity in (RECEIVABLE_POSITIONS, FUND_QUOTAS):
         rows = run.lake.read(entity, None, ("fund_cnpj", "reference_date", "source"))
