@@ -180,8 +180,9 @@ class Summary:
     landing_rows: int
     mart_rows: int
     checks_passed: int
-    checks_failed: int
+    checks_failed: int  # failed with severity ERROR
     other_rows: dict[str, int]
+    checks_warned: int = 0  # failed with severity WARN (e.g. the shadow comparison's differences): not a failure
 
 
 def _count(conn: psycopg.Connection, query: LiteralString, days: list[dt.date]) -> int:
@@ -223,9 +224,16 @@ def summarize(settings: Settings, dsn: str, days: list[dt.date], result) -> Summ
         landing_rows=landing,
         mart_rows=mart,
         checks_passed=sum(1 for e in evaluations if e.passed),
-        checks_failed=sum(1 for e in evaluations if not e.passed),
+        checks_failed=sum(1 for e in evaluations if not e.passed and not _is_warning(e)),
         other_rows=other_rows,
+        checks_warned=sum(1 for e in evaluations if not e.passed and _is_warning(e)),
     )
+
+
+def _is_warning(evaluation) -> bool:
+    from dagster import AssetCheckSeverity
+
+    return evaluation.severity == AssetCheckSeverity.WARN
 
 
 def mart_totals(dsn: str, days: list[dt.date]) -> dict[tuple[str, dt.date], tuple[int, Decimal, Decimal]]:

@@ -66,7 +66,7 @@ def cmd_land(args: argparse.Namespace) -> int:
         dropped = sum(t.identical_rows + t.kind_duplicates + t.conflicting_rows for t in landed.tabs)
         shown = ", ".join(f"{m:%Y-%m}" for m in landed.months)
         print(f"{path}: sha256 {landed.sha256[:12]}…, months {shown}: {landed.rows} rows landed, "
-              f"{landed.rejected} rejected, {dropped} published duplicates dropped")  # fmt: skip
+              f"{landed.rejected} rejected (in lake.quarantine), {dropped} published duplicates dropped")  # fmt: skip
     return 0
 
 

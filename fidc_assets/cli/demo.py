@@ -82,7 +82,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"landing rows        {summary.landing_rows} (PostgreSQL landing.receivable_positions)")
     print(f"mart rows           {summary.mart_rows} (marts.mart_fund_daily)")
-    print(f"checks              {summary.checks_passed} passed, {summary.checks_failed} failed")
+    warned = f", {summary.checks_warned} warned" if summary.checks_warned else ""
+    print(f"checks              {summary.checks_passed} passed, {summary.checks_failed} failed{warned}")
     print(f"ground truth        {len(truth) - len(mismatches)}/{len(truth)} fund-days equal to the centavo")
     print(f"wall time           {elapsed:.1f} s")
     print()

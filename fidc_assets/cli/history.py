@@ -5,7 +5,7 @@ fidc-lake history recon [--from YYYY-MM] [--to YYYY-MM] [--tolerance 0.01]
 fidc-lake history as-of TIMESTAMP          what every lake table held then (time travel)
 fidc-lake history log [--table receivable_positions]
 fidc-lake history rollback YYYY-MM [--run RUN_ID]
-fidc-lake history shadow                   legacy vs custodian files where both exist (after the cutover)
+fidc-lake history shadow [--from DAY] [--to DAY]   legacy vs custodian files where both exist (from the cutover)
 
 `fidc-lake sample legacy` (the legacy database to migrate) is in `fidc_assets.cli.sample`.
 """
@@ -18,7 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from fidc_assets.cli.common import decimal, load_settings, moment, month, positive_int
+from fidc_assets.cli.common import decimal, iso_date, load_settings, moment, month, positive_int
 from fidc_assets.lib.hot.dsn import redacted
 
 if TYPE_CHECKING:
@@ -76,11 +76,14 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_recon(args: argparse.Namespace) -> int:
+    from fidc_assets.lib.legacy.cutover import rule_from
     from fidc_assets.lib.legacy.recon import recon_months
 
     lake, dsn, source, spec = _context()
     months = _months(args, source, spec)
-    rows, result = recon_months(lake, source, dsn, months, spec, args.tolerance, gx_root=load_settings().gx_root)
+    settings = load_settings()
+    rule = rule_from(spec.cutover_date, settings.legacy.cutover)
+    rows, result = recon_months(lake, source, dsn, months, spec, args.tolerance, gx_root=settings.gx_root, rule=rule)
     print(
         f"{result.fund_days} fund-days over {len(months)} months: {result.by_status}; GX "
         f"{'passed' if result.success else 'FAILED'}\nrecon.recon_legacy_vs_lake in {redacted(dsn)}\n"
@@ -140,29 +143,15 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _cmd_shadow(args: argparse.Namespace) -> int:
-    from pyiceberg.expressions import GreaterThanOrEqual
-
-    from fidc_assets.lib.core.canonical import RECEIVABLE_POSITIONS
-    from fidc_assets.lib.legacy.cutover import rule_from, shadow_compare
+    from fidc_assets.lib.legacy.cutover import rule_from
+    from fidc_assets.lib.legacy.shadow import shadow_report
 
     lake, _, _, spec = _context()
     rule = rule_from(spec.cutover_date, load_settings().legacy.cutover)
-    # pyiceberg's predicates are pydantic models with their own __init__(term, literal), which pyright's
-    # pydantic support does not see
-    since_cutover = GreaterThanOrEqual("reference_date", rule.cutover.isoformat())  # pyright: ignore[reportCallIssue]
-    rows = lake.read(
-        RECEIVABLE_POSITIONS,
-        since_cutover,
-        ("fund_cnpj", "reference_date", "source", "nominal_value", "present_value"),
-    )
-    diffs = shadow_compare(rows, rule)
-    print(f"cutover {rule.cutover}: {len(diffs)} fund-days in both sources, {sum(not d.equal for d in diffs)} differ")
-    for d in diffs:
-        if not d.equal:
-            print(
-                f"  {d.fund_cnpj} {d.reference_date} counted {d.counted}: rows {d.legacy_rows} vs {d.custodian_rows}, "
-                f"nominal {d.legacy_nominal} vs {d.custodian_nominal}"
-            )
+    report = shadow_report(lake, rule, args.from_day, args.to_day)
+    print(f"cutover {rule.cutover}; {report.summary()} (legacy − custodian files)")
+    for d in report.differing:
+        print(f"  {d.describe()}")
     return 0
 
 
@@ -189,4 +178,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("month", type=month, help="YYYY-MM")
     p.add_argument("--run", help="the run id to undo (default: the month's latest)")
     p.set_defaults(func=_cmd_rollback)
-    hs.add_parser("shadow", help="compare legacy and custodian rows after the cutover").set_defaults(func=_cmd_shadow)
+    p = hs.add_parser("shadow", help="compare legacy and custodian rows where both exist (from the cutover)")
+    p.add_argument("--from", dest="from_day", type=iso_date, help="first day, ISO (default: the cutover)")
+    p.add_argument("--to", dest="to_day", type=iso_date, help="last day, ISO (default: the latest)")
+    p.set_defaults(func=_cmd_shadow)

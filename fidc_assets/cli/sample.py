@@ -1,5 +1,6 @@
-"""`fidc-lake sample` (custodian files with their ground truth) and `fidc-lake sample legacy` (a legacy
-PostgreSQL database to migrate, docs/legacy.md). The only commands, with `demo`, that import `sample/`."""
+"""`fidc-lake sample` (custodian files with their ground truth), `fidc-lake sample legacy` (a legacy
+PostgreSQL database to migrate, docs/legacy.md) and `fidc-lake sample shadow` (the legacy's shadow period for
+the files' own funds and days). The only commands, with `demo`, that import `sample/`."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def generate(args: argparse.Namespace, out: Path) -> SampleManifest:
 def cmd_sample(args: argparse.Namespace) -> int:
     if args.mode == "legacy":
         return cmd_sample_legacy(args)
+    if args.mode == "shadow":
+        return cmd_sample_shadow(args)
     if not args.out:
         raise CliError("sample needs --out DIR (the directory that gets inbox/ and truth/)")
 
@@ -77,6 +80,39 @@ def cmd_sample_legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample_shadow(args: argparse.Namespace) -> int:
+    """The legacy's shadow period for the sample the same options generate (docs/legacy.md)."""
+    from fidc_assets.lib.hot.dsn import redacted
+    from fidc_assets.lib.legacy.ledger import clear_log
+    from fidc_assets.sample.custodians import resolve_custodians
+    from fidc_assets.sample.legacy_shadow import ShadowParams, generate_shadow_legacy
+
+    custodians = tuple(args.custodians.split(",")) if args.custodians else None
+    try:
+        resolve_custodians(custodians)
+    except ValueError as e:
+        raise CliError(f"--custodians: {e}") from e
+    if not 1 <= args.shadow_days <= args.days:
+        raise CliError(f"--shadow-days must be between 1 and --days ({args.days}), got {args.shadow_days}")
+    params = ShadowParams(
+        args.seed, args.funds, args.days, args.start, custodians=custodians, shadow_days=args.shadow_days
+    )
+    settings = load_settings()
+    dsn = settings.resolve_pg_dsn()
+    report = generate_shadow_legacy(dsn, params)
+    clear_log(dsn)  # a regenerated legacy is a new source: its migration starts over
+    rows = ", ".join(f"{t} {n:,}" for t, n in report.rows.items())
+    print(
+        f"legacy database: {redacted(report.dsn)}\nshadow period of the sample: {len(report.days)} business days "
+        f"({report.days[0]} .. {report.days[-1]}) for its {args.funds} funds; cutover {report.cutover} "
+        f"(export FIDC_LEGACY_CUTOVER={report.cutover})\nrows: {rows}\n"
+        f"seeded differences (table shadow_differences, legacy − custodian files): {len(report.differences)}"
+    )
+    for d in report.differences:
+        print(f"  {d.fund_cnpj} {d.reference_date} {d.kind}: {d.detail}")
+    return 0
+
+
 def add_sample_legacy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--years", type=positive_int, default=7, help="legacy: years of history from 2019-01-02 (cutover after)"
@@ -91,8 +127,12 @@ def add_sample_legacy_arguments(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="generate deterministic custodian files and their ground truth")
     add_sample_arguments(p)
-    mode_help = "files (default) or legacy: a PostgreSQL database `legacy` (see docs/legacy.md)"
-    p.add_argument("mode", nargs="?", choices=["files", "legacy"], default="files", help=mode_help)
+    mode_help = (
+        "files (default); legacy: a PostgreSQL database `legacy` with years of history; shadow: the database "
+        "`legacy` holding the shadow period (the last --shadow-days days) of the sample these options generate "
+        "(see docs/legacy.md)"
+    )
+    p.add_argument("mode", nargs="?", choices=["files", "legacy", "shadow"], default="files", help=mode_help)
     p.add_argument("--out", help="output directory (gets inbox/ and truth/); required for files")
     add_sample_legacy_arguments(p)
     p.set_defaults(func=cmd_sample)

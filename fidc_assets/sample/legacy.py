@@ -39,8 +39,8 @@ from psycopg import sql
 
 from fidc_assets.lib.core.calendar import HISTORY_START, business_days_between, first_business_day_on_or_after
 from fidc_assets.sample.custodians import EVENTS_CUSTODIANS, POSITIONS_CUSTODIANS, QUOTAS_CUSTODIAN
-from fidc_assets.sample.quotas import QuotaModel
-from fidc_assets.sample.records import AssetType, MovementKind, StockPosition
+from fidc_assets.sample.quotas import QuotaModel, QuotaRow
+from fidc_assets.sample.records import AssetType, Movement, MovementKind, StockPosition
 from fidc_assets.sample.simulation import Simulation, simulate
 
 LEGACY_DATABASE = "legacy"
@@ -240,6 +240,24 @@ def _position_values(row_id: int, cnpj: str, fund_name: str, custodian: str, p: 
     )  # fmt: skip
 
 
+def _movement_values(row_id: int, cnpj: str, custodian: str, m: Movement) -> tuple:
+    r = m.receivable
+    nominal = r.nominal_value if m.kind is MovementKind.ACQUISITION else m.open_nominal
+    if m.kind is MovementKind.PARTIAL_SETTLEMENT:
+        nominal = m.amount
+    return (
+        row_id, cnpj, custodian, _dmy(m.date), MOVEMENT_CODES[m.kind], r.seu_numero, r.numero_documento,
+        ASSET_CODES[r.asset_type], r.cedente.document, r.cedente.name, r.sacado.document, r.sacado.name,
+        _dmy(r.issue_date), _dmy(r.original_due_date), nominal, m.paid, m.adjustment, r.cession_rate,
+        "S" if r.coobrigacao else "N",
+    )  # fmt: skip
+
+
+def _quota_values(row_id: int, cnpj: str, custodian: str, q: QuotaRow, pl: Decimal) -> tuple:
+    return (row_id, cnpj, custodian, q.reference_date.isoformat(), CLASS_CODES[q.quota_class], q.series,
+            q.quota_count, q.quota_value, q.net_assets, pl)  # fmt: skip
+
+
 def create_database(dsn: str, database: str = LEGACY_DATABASE) -> str:
     """(Re)create `database` in LATIN1 on the server of `dsn`; returns its DSN."""
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -338,20 +356,10 @@ def _fill(
                 defects.append(Defect("wrong_pl", "tb_cota", fund.cnpj, day, None, detail, Decimal(WRONG_PL_FACTOR)))
             for q in fd.rows:
                 ids["cota"] += 1
-                cota.add(ids["cota"], cnpj, quota_cust, day.isoformat(), CLASS_CODES[q.quota_class], q.series,
-                         q.quota_count, q.quota_value, q.net_assets, pl)  # fmt: skip
+                cota.add(*_quota_values(ids["cota"], cnpj, quota_cust, q, pl))
         for m in sim.movements(fund.cnpj):
-            r = m.receivable
             ids["movimento"] += 1
-            nominal = r.nominal_value if m.kind is MovementKind.ACQUISITION else m.open_nominal
-            if m.kind is MovementKind.PARTIAL_SETTLEMENT:
-                nominal = m.amount
-            movimento.add(
-                ids["movimento"], cnpj, ev_cust, _dmy(m.date), MOVEMENT_CODES[m.kind], r.seu_numero,
-                r.numero_documento, ASSET_CODES[r.asset_type], r.cedente.document, r.cedente.name,
-                r.sacado.document, r.sacado.name, _dmy(r.issue_date), _dmy(r.original_due_date), nominal, m.paid,
-                m.adjustment, r.cession_rate, "S" if r.coobrigacao else "N",
-            )  # fmt: skip
+            movimento.add(*_movement_values(ids["movimento"], cnpj, ev_cust, m))
     for buf in (carteira, movimento, cota, fundo):
         buf.flush()
     rows = {"tb_carteira": carteira.count, "tb_movimento": movimento.count, "tb_cota": cota.count}

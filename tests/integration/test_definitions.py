@@ -99,6 +99,7 @@ def test_import_does_nothing_and_loading_touches_no_state(dbt_manifest):
     )
     assert result["keys"] == EXPECTED_ASSETS
     assert "lake/receivable_positions:gx_receivable_positions_canonical" in result["checks"]
+    assert "hot/landing_receivable_positions:shadow_legacy_vs_custodian" in result["checks"]
     assert any(c.startswith("marts/mart_fund_daily:unique_combination") for c in result["checks"])
     assert list(home.iterdir()) == [], "loading definitions wrote to FIDC_HOME"
     assert dbt_manifest.stat().st_mtime_ns == manifest_mtime, "loading definitions re-parsed dbt"

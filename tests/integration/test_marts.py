@@ -277,3 +277,13 @@ from tests.integration.regulatory_cases import (  # noqa: E402
     test_a_tenant_sees_only_its_funds_regulatory_rows,  # noqa: F401
     test_every_seeded_discrepancy_is_found_and_nothing_else_is_flagged,  # noqa: F401
 )
+
+# The shadow run (legacy and custodian files for the same fund-days after the cutover) on this module's sample
+# too: the legacy's shadow period is rendered for its funds and last days, and only those days are rebuilt.
+from tests.integration.shadow_cases import (  # noqa: E402
+    shadow_env,  # noqa: F401  (their fixture)
+    test_history_shadow_prints_the_same_differences,  # noqa: F401
+    test_the_marts_of_the_shadow_days_equal_the_custodian_files_only,  # noqa: F401
+    test_the_shadow_check_reports_exactly_the_seeded_differences_as_a_warning,  # noqa: F401
+    test_the_shadow_days_are_in_the_lake_from_both_sources_and_the_migration_reconciles,  # noqa: F401
+)

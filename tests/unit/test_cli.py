@@ -239,6 +239,15 @@ def test_sample_needs_known_custodians(tmp_path: Path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+def test_sample_shadow_needs_shadow_days_within_the_sample(capsys):
+    """Checked before any database is touched: one line, exit 2."""
+    assert main(["sample", "shadow", "--days", "3", "--shadow-days", "5"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line == "fidc-lake: error: --shadow-days must be between 1 and --days (3), got 5", line
+    assert main(["sample", "shadow", "--shadow-days", "0"]) == 2
+    assert "--shadow-days must be between 1 and --days (22), got 0" in _one_line(capsys.readouterr().err)
+
+
 def test_a_bug_keeps_its_traceback(monkeypatch):
     """Only the project's user-mistake errors are shortened: anything else is a bug and propagates."""
 

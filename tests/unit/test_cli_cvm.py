@@ -28,7 +28,7 @@ def test_land_names_each_month_and_what_it_dropped(home, capsys, monkeypatch):
     out = capsys.readouterr().out
     # July's newest publication only (the re-publication folder), its two published duplicates dropped
     assert out.count("\n") == 1 and "2024-09-02/inf_mensal_fidc_202407.zip" in out, out
-    assert "months 2024-07:" in out and "0 rejected, 2 published duplicates dropped" in out, out
+    assert "months 2024-07:" in out and "0 rejected (in lake.quarantine), 2 published duplicates dropped" in out, out
 
 
 def test_land_refuses_a_file_that_is_not_a_report(home, capsys):

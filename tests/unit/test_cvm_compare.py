@@ -84,3 +84,46 @@ def test_missing_sides_and_registry():
     empty_pl.pl, empty_pl.classes = None, []
     got = statuses(compare_fund_month(MONTH, lake(), empty_pl))
     assert got["pl"][0] == "published_data_defect" and got["subordination"][0] == "published_data_defect"
+
+
+def test_x_4_quota_operations_against_the_change_of_the_quota_count():
+    from fidc_assets.lib.regulatory.figures import QuotaOperation
+
+    senior = "Subclasse Senior Serie 1"
+    # no X_4 row and no change of the count: nothing happened on either side
+    assert statuses(compare_fund_month(MONTH, replace(lake(), quota_count_change=D("0")), cvm()))[
+        "quota_count_change"
+    ] == ("match", "")
+    # 10 quotas issued, 4 redeemed; an amortization pays value out without changing the count
+    c = cvm()
+    c.quota_operations = [
+        QuotaOperation("Captações no Mês", senior, D("1000.00"), D("10")),
+        QuotaOperation("Resgates", senior, D("400.00"), D("4")),
+        QuotaOperation("Amortizações", senior, D("250.00"), None),
+    ]
+    rows = {r.figure: r for r in compare_fund_month(MONTH, replace(lake(), quota_count_change=D("6")), c)}
+    assert (rows["quota_count_change"].status, rows["quota_count_change"].cvm_value) == ("match", D("6"))
+    # the count moved by what X_4 does not say: someone must look
+    got = compare_fund_month(MONTH, replace(lake(), quota_count_change=D("10")), c)
+    assert statuses(got)["quota_count_change"][0] == "unexplained"
+    assert [r.difference for r in got if r.figure == "quota_count_change"] == [D("-4")]
+    # X_4 reports issues, the hot window has no quota counts for the fund
+    assert statuses(compare_fund_month(MONTH, lake(), c))["quota_count_change"][0] == "unexplained"
+    # an amortization alone is not compared (the marts have no counterpart of its amount)
+    c.quota_operations = [QuotaOperation("Amortizações", senior, D("250.00"), None)]
+    assert statuses(compare_fund_month(MONTH, replace(lake(), quota_count_change=D("0")), c))["quota_count_change"] == (
+        "match",
+        "",
+    )
+
+
+def test_the_quota_count_change_runs_from_the_last_position_before_the_month():
+    from fidc_assets.lib.regulatory.figures import QuotaOperation, quota_count_changes
+
+    june, july1, july31 = dt.date(2024, 6, 28), dt.date(2024, 7, 1), dt.date(2024, 7, 31)
+    counts = [("A", june, D("100")), ("A", july1, D("110")), ("A", july31, D("115")),
+              ("B", july1, D("50")), ("B", july31, D("50")), ("C", june, D("7"))]  # fmt: skip
+    # A: issued on the month's first day too; B: no position before the month; C: nothing in the month
+    assert quota_count_changes(counts, MONTH) == {"A": D("15"), "B": D("0")}
+    assert QuotaOperation("CAPTAÇÕES NO MÊS", "", None, None).kind == "issue"
+    assert QuotaOperation("Amortizacoes", "", None, None).kind == "amortization"

@@ -157,8 +157,33 @@ def test_shadow_mode_reports_only_fund_days_with_both_sources():
     rows = _rows([("A", after, LEGACY, "20"), ("A", after, CUSTODIAN, "20"), ("A", after, CUSTODIAN, "1"),
                   ("B", after, LEGACY, "5")])  # fmt: skip
     (diff,) = shadow_compare(rows, rule)
-    assert (diff.fund_cnpj, diff.counted, diff.legacy_rows, diff.custodian_rows) == ("A", CUSTODIAN, 1, 2)
-    assert diff.custodian_nominal - diff.legacy_nominal == Decimal("1") and not diff.equal
+    assert (diff.fund_cnpj, diff.counted, diff.legacy.rows, diff.custodian.rows) == ("A", CUSTODIAN, 1, 2)
+    assert diff.differences == {"rows": -1, "nominal": Decimal("-1"), "present": Decimal("-1")} and not diff.equal
+    assert diff.describe() == f"A {after} counted custodian_file: rows -1, nominal -1.00, present -1.00"
+
+
+def test_shadow_mode_compares_pdd_and_the_pl_of_the_quota_classes():
+    rule = CutoverRule(dt.date(2026, 1, 1))
+    before, after = dt.date(2025, 12, 30), dt.date(2026, 1, 2)
+    rows = _rows([("A", after, LEGACY, "20"), ("A", after, CUSTODIAN, "20"), ("A", before, LEGACY, "7"),
+                  ("A", before, CUSTODIAN, "7"), ("B", after, LEGACY, "3"), ("B", after, CUSTODIAN, "3")])  # fmt: skip
+    rows = rows.append_column("pdd_value", pa.array([Decimal("1.00"), Decimal("0.50"), None, None, None, None],
+                                                    pa.decimal128(18, 2)))  # fmt: skip
+    quotas = pa.Table.from_pylist(
+        [{"fund_cnpj": f, "reference_date": d, "source": s, "net_assets": Decimal(v)}
+         for f, d, s, v in [("A", after, LEGACY, "10.00"), ("A", after, LEGACY, "5.00"), ("A", after, CUSTODIAN,
+                            "15.00"), ("A", before, LEGACY, "9.00"), ("A", before, CUSTODIAN, "9.01"),
+                            ("B", after, CUSTODIAN, "4.00")]],
+        schema=pa.schema([("fund_cnpj", pa.string()), ("reference_date", pa.date32()), ("source", pa.string()),
+                          ("net_assets", pa.decimal128(18, 2))]),
+    )  # fmt: skip
+    got = {(d.fund_cnpj, d.reference_date): d for d in shadow_compare(rows, rule, quotas)}
+    assert set(got) == {("A", before), ("A", after), ("B", after)}
+    # A after: PL 10 + 5 = 15 on both sides, PDD 1.00 vs 0.50 (null counts as zero)
+    assert got[("A", after)].differences == {"pdd": Decimal("0.50")}
+    assert got[("A", before)].counted == LEGACY and got[("A", before)].differences == {"pl": Decimal("-0.01")}
+    # B: the legacy has no quota rows that day, so there is no PL to compare; the stock is equal
+    assert got[("B", after)].equal and got[("B", after)].legacy.pl is None
 
 
 def test_the_cutover_date_comes_from_the_mapping_or_the_environment():

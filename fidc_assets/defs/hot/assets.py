@@ -61,5 +61,51 @@ def _landing_asset(entity) -> dg.AssetsDefinition:
     return landing
 
 
+SHADOW_CHECK = "shadow_legacy_vs_custodian"
+
+
+def _shadow_check() -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=LANDING_RECEIVABLE_POSITIONS,
+        name=SHADOW_CHECK,
+        description="The shadow period: per fund-day of the loaded dates that cold holds from both the legacy "
+        "and the custodian files, their stock rows, nominal, present value, PDD and PL side by side (legacy − "
+        "custodian files). Only the source the cutover rule names reached PostgreSQL; a difference is a warning "
+        "for whoever signs the cutover off, listed per fund-day in the metadata, and never blocks the marts.",
+        blocking=False,
+        partitions_def=business_days(),
+    )
+    def shadow_legacy_vs_custodian(
+        context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
+    ) -> dg.AssetCheckResult:
+        from fidc_assets.lib.legacy.shadow import shadow_report  # run-time import: not load-time work
+
+        days = days_from_keys(context.partition_keys)
+        report = shadow_report(lakehouse.lake(), lakehouse.cutover_rule(), min(days), max(days))
+        return dg.AssetCheckResult(
+            passed=not report.differing,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=report.summary(),
+            metadata={
+                "fund_days_in_both": len(report.fund_days),
+                "fund_days_differing": len(report.differing),
+                "differences": dg.MetadataValue.md(report.markdown()),
+                "per_fund_day": dg.MetadataValue.json(
+                    [
+                        {
+                            "fund_cnpj": d.fund_cnpj,
+                            "reference_date": d.reference_date.isoformat(),
+                            "counted": d.counted,
+                            **{m: str(v) for m, v in d.differences.items()},
+                        }
+                        for d in report.differing
+                    ]
+                ),  # fmt: skip
+            },
+        )
+
+    return shadow_legacy_vs_custodian
+
+
 def definitions() -> dg.Definitions:
-    return dg.Definitions(assets=[_landing_asset(e) for e in HOT_ENTITIES])
+    return dg.Definitions(assets=[_landing_asset(e) for e in HOT_ENTITIES], asset_checks=[_shadow_check()])

@@ -92,6 +92,7 @@ def definitions() -> dg.Definitions:
     def recon_legacy_vs_lake(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, legacy: LegacyResource
     ) -> dg.AssetCheckResult:
+        from fidc_assets.lib.legacy.cutover import rule_from
         from fidc_assets.lib.legacy.recon import recon_months
 
         dsn, spec = lakehouse.dsn(), legacy.spec()
@@ -105,6 +106,7 @@ def definitions() -> dg.Definitions:
             Decimal(legacy.tolerance),
             run_id=context.run.run_id,
             gx_root=lakehouse.settings().gx_root,
+            rule=rule_from(spec.cutover_date, lakehouse.settings().legacy.cutover),
         )
         return dg.AssetCheckResult(
             passed=result.success,

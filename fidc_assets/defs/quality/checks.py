@@ -13,7 +13,8 @@ def definitions() -> dg.Definitions:
         asset=RECEIVABLE_POSITIONS,
         name="gx_receivable_positions_canonical",
         description="Great Expectations suite `receivable_positions_canonical` on the window's canonical rows: "
-        "required fields present, documents well formed, values non-negative, PDD <= present value, key unique.",
+        "required fields present, documents well formed, values non-negative, PDD <= present value, key unique "
+        "per source.",
         blocking=True,
         partitions_def=date_by_fund(),
     )

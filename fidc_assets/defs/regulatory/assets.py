@@ -77,8 +77,9 @@ def definitions() -> dg.Definitions:
     @dg.asset(
         key=REGULATORY_MART,
         description="Per fund, month and figure (PL, PDD, direitos creditórios at present value, overdue by bucket, "
-        "subordination, acquisitions), marts.mart_fund_monthly beside the fund's CVM report, with a status (match, "
-        "explained, published_data_defect, unexplained) and the reason (fidc_assets/lib/regulatory/compare.py). "
+        "subordination, acquisitions, X_4's quota count change), marts.mart_fund_monthly beside the fund's CVM "
+        "report, with a status (match, explained, published_data_defect, unexplained) and the reason "
+        "(fidc_assets/lib/regulatory/compare.py). "
         "Read by BI under the tenants' row security.",
         group_name="regulatory",
         kinds={"python", "postgres"},

@@ -343,9 +343,12 @@ def _file_quarantine_row(reg: dict, err: FileRejected, now: dt.datetime) -> dict
 
 
 def _slice_filter(entity: str, custodian_id: str, fund_cnpj: str, day: dt.date) -> BooleanExpression:
-    """The rows one delivery (custodian, fund, file date) wrote to an entity's table."""
+    """The rows one delivery (custodian, fund, file date) wrote to an entity's table: the custodian files' only
+    (`source`, set by the adapters' conversion), so that landing a file never deletes the legacy's migrated rows
+    of the same fund-day, which share its custodian id and file date (the shadow period holds both)."""
     expr = And(
-        equal_to("custodian_id", custodian_id), And(equal_to("fund_cnpj", fund_cnpj), equal_to("file_date", day))
+        And(equal_to("source", "custodian_file"), equal_to("custodian_id", custodian_id)),
+        And(equal_to("fund_cnpj", fund_cnpj), equal_to("file_date", day)),
     )
     partition_date = ENTITIES[entity].partition_date
     if entity in DATED_BY_FILE and partition_date is not None:

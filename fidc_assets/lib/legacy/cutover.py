@@ -74,44 +74,89 @@ def rule_from(spec_cutover: dt.date, override: dt.date | None = None) -> Cutover
     return CutoverRule(override or spec_cutover)
 
 
+#: What the shadow comparison puts side by side per fund-day, in this order (legacy minus custodian files).
+SHADOW_MEASURES = ("rows", "nominal", "present", "pdd", "pl")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One source's figures for a fund-day: stock rows and the sums of nominal, present value and PDD; PL as
+    the sum of its quota classes' net assets (None: that source has no quota rows for the day)."""
+
+    rows: int = 0
+    nominal: Decimal = Decimal("0.00")
+    present: Decimal = Decimal("0.00")
+    pdd: Decimal = Decimal("0.00")
+    pl: Decimal | None = None
+
+
 @dataclass(frozen=True)
 class ShadowDiff:
     fund_cnpj: str
     reference_date: dt.date
-    counted: str
-    legacy_rows: int
-    custodian_rows: int
-    legacy_nominal: Decimal
-    custodian_nominal: Decimal
-    legacy_present: Decimal
-    custodian_present: Decimal
+    counted: str  # the source the marts take for this fund-day (the cutover rule)
+    legacy: Side
+    custodian: Side
+
+    @property
+    def differences(self) -> dict[str, int | Decimal]:
+        """Every measure where the two sources differ, as legacy minus custodian files (PL only when both
+        have quota rows: a source without them has no PL to compare)."""
+        out: dict[str, int | Decimal] = {}
+        for m in SHADOW_MEASURES:
+            lg, cu = getattr(self.legacy, m), getattr(self.custodian, m)
+            if lg is not None and cu is not None and lg != cu:
+                out[m] = lg - cu
+        return out
 
     @property
     def equal(self) -> bool:
-        return (
-            self.legacy_rows == self.custodian_rows
-            and self.legacy_nominal == self.custodian_nominal
-            and self.legacy_present == self.custodian_present
-        )
+        return not self.differences
+
+    def describe(self) -> str:
+        """One line: the fund-day, which source counts, and each difference (legacy − custodian files)."""
+        diffs = ", ".join(f"{m} {v:+}" for m, v in self.differences.items()) or "equal"
+        return f"{self.fund_cnpj} {self.reference_date} counted {self.counted}: {diffs}"
 
 
-def shadow_compare(rows: pa.Table, rule: CutoverRule, date_field: str = "reference_date") -> list[ShadowDiff]:
-    """Per fund-day where both sources have stock rows: both sides' count and sums, and which one counts."""
+def _sums(rows: pa.Table, date_field: str, columns: tuple[str, ...]) -> dict[tuple[str, dt.date, str], dict]:
+    if rows.num_rows == 0:
+        return {}
+    agg = rows.group_by(["fund_cnpj", date_field, "source"], use_threads=False).aggregate(
+        [(columns[0], "count"), *((c, "sum") for c in columns)]
+    )
+    return {(r["fund_cnpj"], r[date_field], r["source"]): r for r in agg.to_pylist()}
+
+
+def shadow_compare(
+    rows: pa.Table, rule: CutoverRule, quotas: pa.Table | None = None, date_field: str = "reference_date"
+) -> list[ShadowDiff]:
+    """Per fund-day where both sources have stock rows: both sides' count and sums (nominal, present value,
+    PDD when the rows carry it; PL from `quotas`, rows of lake.fund_quotas, when given), and which one counts."""
     if rows.num_rows == 0:
         return []
-    agg = rows.group_by(["fund_cnpj", date_field, "source"], use_threads=False).aggregate(
-        [("nominal_value", "count"), ("nominal_value", "sum"), ("present_value", "sum")]
-    )
-    sides: dict[tuple[str, dt.date], dict[str, tuple[int, Decimal, Decimal]]] = {}
-    for r in agg.to_pylist():
-        sides.setdefault((r["fund_cnpj"], r[date_field]), {})[r["source"]] = (
+    if "pdd_value" in rows.column_names:
+        rows = rows.set_column(
+            rows.column_names.index("pdd_value"), "pdd_value", rows["pdd_value"].fill_null(pa.scalar(Decimal("0")))
+        )
+        columns: tuple[str, ...] = ("nominal_value", "present_value", "pdd_value")
+    else:
+        columns = ("nominal_value", "present_value")
+    stock = _sums(rows, date_field, columns)
+    pl = _sums(quotas, date_field, ("net_assets",)) if quotas is not None else {}
+    sides: dict[tuple[str, dt.date], dict[str, Side]] = {}
+    zero = Decimal("0.00")
+    for (fund, day, source), r in stock.items():
+        q = pl.get((fund, day, source))
+        sides.setdefault((fund, day), {})[source] = Side(
             r["nominal_value_count"],
             r["nominal_value_sum"],
             r["present_value_sum"],
+            r.get("pdd_value_sum", zero) if "pdd_value" in columns else zero,
+            q["net_assets_sum"] if q is not None else None,
         )
     out = []
     for (fund, day), by in sorted(sides.items()):
         if LEGACY in by and CUSTODIAN in by:
-            lg, cu = by[LEGACY], by[CUSTODIAN]
-            out.append(ShadowDiff(fund, day, rule.source_for(fund, day), lg[0], cu[0], lg[1], cu[1], lg[2], cu[2]))
+            out.append(ShadowDiff(fund, day, rule.source_for(fund, day), by[LEGACY], by[CUSTODIAN]))
     return out

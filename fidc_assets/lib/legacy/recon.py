@@ -6,7 +6,8 @@ For every fund-day of a month three readings are put side by side:
   its stock table, and the fund's PL as it stored it (queries in the mapping's `recon` section);
 * the lake: the same figures over ``source = 'legacy'`` rows of `lake.receivable_positions`, PL as the sum
   of the classes' net assets in `lake.fund_quotas`;
-* the marts (`marts.mart_fund_daily`) for dates in the hot window, when the mart exists.
+* the marts (`marts.mart_fund_daily`) for dates in the hot window, when the mart exists, on fund-days the
+  legacy holds and is the source that counts for (before the cutover).
 
 ``diff = legacy - lake``. A known defect of the legacy (its `known_defects` table) predicts part of the
 difference: a duplicated or cedente-less row is one row and its values (it is quarantined, not landed); a
@@ -34,6 +35,7 @@ from fidc_assets.lib.core.months import next_month
 from fidc_assets.lib.hot.trusted_sql import trusted
 from fidc_assets.lib.lake.catalog import Lake
 from fidc_assets.lib.lake.gx_runs import gx_context, register_checkpoint, run_checkpoint
+from fidc_assets.lib.legacy.cutover import LEGACY, CutoverRule, rule_from
 from fidc_assets.lib.legacy.ledger import RECON_SCHEMA, RECON_TABLE
 from fidc_assets.lib.legacy.mapping import LegacySpec, default_spec, month_params
 from fidc_assets.lib.legacy.migration import month_filter
@@ -159,9 +161,17 @@ def reconcile_month(
     tolerance: Decimal = DEFAULT_TOLERANCE,
     dsn: str | None = None,
     window_start: dt.date | None = None,
+    rule: CutoverRule | None = None,
 ) -> list[dict]:
-    """One row per fund-day of the month found in the legacy, the lake or the marts (see the module doc)."""
+    """One row per fund-day of the month found in the legacy or in the lake's legacy rows (see the module doc).
+
+    The marts are compared only on fund-days the legacy holds and is the source that counts for (before the
+    fund's cutover, by `rule`; default the mapping's date). After the cutover the marts hold the custodian
+    files' figures, and how those differ from the legacy's is the shadow comparison's business
+    (`lib.legacy.shadow`), not a defect; a fund-day the legacy does not hold at all is the custodian files'
+    in the marts (the cutover rule keeps a source that has no rival), nothing the legacy can vouch for."""
     spec = spec or default_spec()
+    rule = rule or rule_from(spec.cutover_date)
     legacy = legacy_figures(legacy_dsn, month, spec)
     lake_f = lake_figures(lake, month)
     marts, mart_dates = mart_figures(dsn, month, window_start)
@@ -170,10 +180,12 @@ def reconcile_month(
     for d in defects:
         by_day[(d.fund_cnpj, d.reference_date)].append(d)
     out = []
-    for key in sorted(set(legacy) | set(lake_f) | set(marts)):
+    for key in sorted(set(legacy) | set(lake_f)):
         lg, lk, mt = legacy.get(key, Figures()), lake_f.get(key, Figures()), marts.get(key)
         if mt is None and key[1] in mart_dates:  # the marts hold the date but not this fund-day
             mt = Figures(0, ZERO, ZERO, ZERO)
+        if key not in legacy or rule.source_for(*key) != LEGACY:  # the marts count the custodian files here
+            mt = None
         predicted = Figures(0, ZERO, ZERO, ZERO, ZERO)
         for d in by_day.get(key, []):
             if d.legacy_row_id is not None and d.legacy_row_id in row_values:
@@ -384,12 +396,13 @@ def recon_months(
     data_docs: bool = True,
     *,
     gx_root: Path,
+    rule: CutoverRule | None = None,
 ) -> tuple[list[dict], ReconValidation]:
     """Reconcile, store in PostgreSQL and validate with GX (the context at `gx_root`) a set of months (one
-    validation for all)."""
+    validation for all); `rule`: the cutover (default the mapping's date), see `reconcile_month`."""
     rows: list[dict] = []
     for m in months:
-        rows.extend(reconcile_month(lake, legacy_dsn, m, spec, tolerance, dsn, window_start))
+        rows.extend(reconcile_month(lake, legacy_dsn, m, spec, tolerance, dsn, window_start, rule))
     write_recon(dsn, rows, months, run_id)
     return rows, validate_recon(rows, gx_root, tolerance, data_docs=data_docs)
 

@@ -23,11 +23,17 @@ The rules, one per figure (docs/regulatory.md says the same):
   → `published_data_defect` (quota value off by orders of magnitude); no X_2 rows → `published_data_defect`.
 * `acquisitions_value`, `acquisitions_count`: tab VII A1 + A2 (acquisitions with and without risk) vs the
   month's cessões in the mart. Exact.
+* `quota_count_change`: tab X_4, the month's quota operations: Σ TAB_X_QT_COTA of `Captações no Mês` (quotas
+  issued) minus that of redemptions (`Resgate…`) vs the change of the fund's total quota count over the month
+  in the hot copy of the quotas (landing.fund_quotas: the last position of the month minus the last one
+  before it, or the month's first when the hot window holds none). Exact; no X_4 row is no operation. The
+  marts have no counterpart of the amounts (TAB_X_VL_TOTAL: what was raised, amortized or redeemed) nor of
+  `Amortizações`, which pay quota value out without changing the count: these are not compared.
 * `report`: a fund of the marts absent from the month's publication → `published_data_defect`; a registry
   fund in the publication without lake figures → `unexplained`.
 
 Settlements are not compared: tab VII has no settlement field (repurchases D and prepaid C are not the same
-thing).
+thing). Neither are X_4's amounts (see `quota_count_change`).
 """
 
 from __future__ import annotations
@@ -134,7 +140,23 @@ def compare_fund_month(month: dt.date, lake: LakeFigures | None, cvm: CvmFigures
     count_lake = None if lake.acquisitions_count is None else Decimal(lake.acquisitions_count)
     count_cvm = None if cvm.acquisitions_count is None else Decimal(cvm.acquisitions_count)
     exact("acquisitions_count", count_lake, count_cvm, "tab VII A1_1 + A2_1")
+    out.append(_quota_count_change(row, lake, cvm))
     return out
+
+
+def _quota_count_change(row, lake: LakeFigures, cvm: CvmFigures) -> ReconRow:
+    figure = "quota_count_change"
+    ops = [o for o in cvm.quota_operations if o.kind in ("issue", "redemption")]
+    published = (
+        sum(((o.quantity or Decimal(0)) * (1 if o.kind == "issue" else -1) for o in ops), Decimal(0)) if ops else None
+    )
+    if _equal(lake.quota_count_change, published):
+        return row(figure, lake.quota_count_change, published, "match", "")
+    if lake.quota_count_change is None:
+        reason = "tab X_4 reports quota issues or redemptions; the hot window holds no quota counts for the month"
+    else:
+        reason = "tab X_4 Captações no Mês − resgates (TAB_X_QT_COTA) differ from the change of the quota count"
+    return row(figure, lake.quota_count_change, published, "unexplained", reason)
 
 
 def _receivables(row, lake: LakeFigures, cvm: CvmFigures) -> ReconRow:

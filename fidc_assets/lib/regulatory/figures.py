@@ -5,6 +5,7 @@ marts), as typed values with one meaning each (domain note, "Which tab says what
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -48,6 +49,27 @@ class QuotaClass:
         return (self.quantity * self.value).quantize(Decimal("0.01"))
 
 
+@dataclass(frozen=True)
+class QuotaOperation:
+    """One row of tab X_4: the month's quota operations of one class (`Captações no Mês`, `Amortizações`,
+    redemptions), with the quotas involved (TAB_X_QT_COTA) and the amount (TAB_X_VL_TOTAL)."""
+
+    operation: str  # TAB_X_TP_OPER as published
+    label: str  # TAB_X_CLASSE_SERIE
+    total: Decimal | None
+    quantity: Decimal | None
+
+    @property
+    def kind(self) -> str:
+        """issue | redemption | amortization | other, by the operation's name (accents and case ignored)."""
+        text = unicodedata.normalize("NFKD", self.operation).encode("ascii", "ignore").decode().lower()
+        if text.startswith("capta"):
+            return "issue"
+        if text.startswith("resgat"):
+            return "redemption"
+        return "amortization" if text.startswith("amortiza") else "other"
+
+
 @dataclass
 class CvmFigures:
     """One fund (or class) and month as published; None where the tab had no row or the field was empty."""
@@ -66,6 +88,7 @@ class CvmFigures:
     acquisitions_count: int | None = None  # VII A1_1 + A2_1
     acquisitions_value: Decimal | None = None  # VII A1_2 + A2_2
     classes: list[QuotaClass] = field(default_factory=list)  # X_2
+    quota_operations: list[QuotaOperation] = field(default_factory=list)  # X_4
     publications: set[str] = field(default_factory=set)  # sha256 of the zips the rows came from
 
     @property
@@ -92,6 +115,10 @@ class LakeFigures:
     overdue_nominal: tuple[Decimal, ...]
     acquisitions_count: int | None
     acquisitions_value: Decimal | None
+    #: Σ over the classes of the change of their quota count over the month (landing.fund_quotas: the last
+    #: position of the month minus the last before it, or the month's first when the hot window has none);
+    #: None when the hot side holds no quota rows for the fund-month.
+    quota_count_change: Decimal | None = None
 
 
 def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
@@ -134,6 +161,11 @@ def cvm_figures(lake: Lake, spec: CvmSpec, month: dt.date) -> dict[str, CvmFigur
         fig.acquisitions_value = _add(r["tab_vii_a1_2_vl_dircred_risco"], r["tab_vii_a2_2_vl_dircred_sem_risco"])
     for fig, r in rows("X_2"):
         fig.classes.append(QuotaClass(r["tab_x_classe_serie"] or "", r["tab_x_qt_cota"], r["tab_x_vl_cota"]))
+    for fig, r in rows("X_4"):
+        fig.quota_operations.append(
+            QuotaOperation(r["tab_x_tp_oper"] or "", r["tab_x_classe_serie"] or "", r["tab_x_vl_total"],
+                           r["tab_x_qt_cota"])
+        )  # fmt: skip
     return out
 
 
@@ -153,6 +185,41 @@ group by 1, 2
 """
 
 
+#: The funds' total quota count per day, from the month before `month` (its last days) to the month's end: the
+#: marts carry no quota counts, the hot copy of lake.fund_quotas does (the authoritative source only).
+_QUOTAS_SQL = """
+select fund_cnpj, reference_date, sum(quota_count)
+from landing.fund_quotas
+where reference_date >= %s and reference_date < %s
+group by 1, 2
+order by 1, 2
+"""
+
+
+def quota_count_changes(counts: list[tuple[str, dt.date, Decimal]], month: dt.date) -> dict[str, Decimal]:
+    """Per fund: the total quota count on its last day in `month` minus the count on its last day before the
+    month (or, when there is none, on its first day in the month). `counts`: (fund, date, count) rows."""
+    by_fund: dict[str, list[tuple[dt.date, Decimal]]] = {}
+    for fund, day, count in counts:
+        by_fund.setdefault(fund, []).append((day, count))
+    out = {}
+    end = next_month(month)
+    for fund, series in by_fund.items():
+        series.sort()
+        inside = [c for d, c in series if month <= d < end]
+        before = [c for d, c in series if d < month]
+        if inside:
+            out[fund] = inside[-1] - (before[-1] if before else inside[0])
+    return out
+
+
+def _quota_counts(conn: psycopg.Connection, month: dt.date) -> list[tuple[str, dt.date, Decimal]]:
+    if conn.execute("select to_regclass('landing.fund_quotas')").fetchone() == (None,):
+        return []
+    start = month - dt.timedelta(days=31)
+    return [(r[0], r[1], r[2]) for r in conn.execute(trusted(_QUOTAS_SQL), [start, next_month(month)])]
+
+
 def lake_figures(dsn: str, month: dt.date) -> dict[str, LakeFigures]:
     """Every fund of `marts.mart_fund_monthly` for `month`, by CNPJ."""
     pv_columns = ", ".join(f"pv_{b}" for b in OVERDUE_BUCKETS)
@@ -161,6 +228,7 @@ def lake_figures(dsn: str, month: dt.date) -> dict[str, LakeFigures]:
         nominal: dict[tuple[str, str], Decimal] = {
             (r[0], r[1]): r[2] for r in conn.execute(trusted(_NOMINAL_SQL), [month, month, next_month(month)])
         }
+        quota_change = quota_count_changes(_quota_counts(conn, month), month)
     out = {}
     for r in rows:
         cnpj = r[0]
@@ -168,6 +236,6 @@ def lake_figures(dsn: str, month: dt.date) -> dict[str, LakeFigures]:
             cnpj, r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9],
             tuple(r[10 : 10 + len(OVERDUE_BUCKETS)]),
             tuple(nominal.get((cnpj, b), Decimal("0.00")) for b in OVERDUE_BUCKETS),
-            r[10 + len(OVERDUE_BUCKETS)], r[11 + len(OVERDUE_BUCKETS)],
+            r[10 + len(OVERDUE_BUCKETS)], r[11 + len(OVERDUE_BUCKETS)], quota_change.get(cnpj),
         )  # fmt: skip
     return out

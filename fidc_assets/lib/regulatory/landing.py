@@ -19,11 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, Or
 
-from fidc_assets.lib.core.canonical import arrow_schema
+from fidc_assets.lib.core.canonical import QUARANTINE, arrow_schema
 from fidc_assets.lib.core.months import month_key, next_month
 from fidc_assets.lib.lake.archive import archive_file, archive_key, sha256_file
 from fidc_assets.lib.lake.catalog import Lake
-from fidc_assets.lib.lake.filters import greater_than_or_equal, less_than
+from fidc_assets.lib.lake.filters import equal_to, greater_than_or_equal, is_in, less_than
 from fidc_assets.lib.regulatory.reader import ReportRead, read_report
 from fidc_assets.lib.regulatory.spec import CvmSpec, zip_period
 from fidc_assets.lib.regulatory.tables import PUBLICATIONS, tab_entity
@@ -98,6 +98,7 @@ def land_report(
     if not wanted:
         return ReportLanded(name, sha256, uri, (), (), tuple(report.skipped_members))
     landed = [_land_tab(lake, report, spec, tab, wanted) for tab in spec.tabs]
+    _quarantine(lake, report, spec, wanted, now)
     _register(lake, report, period, wanted, uri, path.stat().st_size, landed, now)
     return ReportLanded(name, sha256, uri, tuple(wanted), tuple(landed), tuple(report.skipped_members))
 
@@ -122,6 +123,42 @@ def _land_tab(lake: Lake, report: ReportRead, spec: CvmSpec, tab: str, months: l
         sum(t.kind_duplicates for t in reads),
         sum(t.conflicting_rows for t in reads),
     )
+
+
+def quarantine_rows(report: ReportRead, spec: CvmSpec, months: list[dt.date], now: dt.datetime) -> pa.Table:
+    """The rejected rows of the zip's tab files for `months`, as rows of lake.quarantine: `file_name` is
+    `<zip>:<member>`, `line_number` the physical line in that member (header = 1), `entity` the tab's table,
+    `reference_date` the first day of the month the member reports, `custodian_id` 'cvm'."""
+    rows = []
+    for t in report.tabs:
+        if t.period not in months:
+            continue
+        for r in t.rejected:
+            rows.append(
+                {
+                    "source_file_sha256": report.sha256,
+                    "custodian_id": ARCHIVE_FOLDER,
+                    "entity": tab_entity(spec, t.tab).name,
+                    "fund_cnpj": t.rejected_cnpj.get(r.line_number),
+                    "reference_date": t.period,
+                    "file_name": f"{report.name}:{t.member}",
+                    "line_number": r.line_number,
+                    "field": r.field,
+                    "reason_code": r.reason_code,
+                    "message": r.message,
+                    "raw_text": r.raw_text,
+                    "quarantined_at": now,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=arrow_schema(QUARANTINE))
+
+
+def _quarantine(lake: Lake, report: ReportRead, spec: CvmSpec, months: list[dt.date], now: dt.datetime) -> None:
+    """Replace this zip's quarantine rows for `months` (landing the same bytes again does not add them twice;
+    a re-publication's bytes have their own sha256, so the rows rejected from the first publication stay, as
+    what those bytes held)."""
+    where = And(equal_to("source_file_sha256", report.sha256), is_in("reference_date", months))
+    lake.replace_slice(QUARANTINE, quarantine_rows(report, spec, months, now), where)
 
 
 def _register(

@@ -61,6 +61,7 @@ class TabRead:
     conflicting_rows: int = 0  # other rows of an already seen CNPJ, month, kind and key, dropped
     missing_columns: tuple[str, ...] = ()  # declared, absent from this file (null)
     ignored_columns: tuple[str, ...] = ()  # in the file, not declared
+    rejected_cnpj: dict[int, str] = field(default_factory=dict)  # line → the rejected row's CNPJ, when valid
 
 
 @dataclass
@@ -157,7 +158,8 @@ def read_tab(
     missing = tuple(c for c in tab_spec.columns if c not in present)
     ignored = tuple(c for c in reader.names[len(prefix) :] if c not in tab_spec.columns)
     parts: list[pa.Table] = []
-    rejected: list[RejectedRow] = list(reader.invalid.rows)
+    rejected: list[RejectedRow] = []
+    rejected_cnpj: dict[int, str] = {}
     for batch in reader.batches():
         raw = batch.table
         n = raw.num_rows
@@ -166,9 +168,9 @@ def read_tab(
         columns: dict[str, pa.Array] = {}
         problems: list[tuple[pa.Array, str, str]] = []  # (bad mask, field, reason)
         cnpj_col = next(c for c in ident.cnpj_columns if c in present)
-        cnpj, bad = normalize_documents(raw.column(cnpj_col).combine_chunks())
+        cnpj, bad_cnpj = normalize_documents(raw.column(cnpj_col).combine_chunks())
         columns["cnpj_fundo_classe"] = cnpj
-        problems += [(bad, cnpj_col, "invalid_document"), (pc.is_null(cnpj), cnpj_col, "missing_required")]
+        problems += [(bad_cnpj, cnpj_col, "invalid_document"), (pc.is_null(cnpj), cnpj_col, "missing_required")]
         if layout == "current":
             kind = blank_to_null(raw.column(ident.kind_column).combine_chunks())
             unknown = pc.invert(pc.fill_null(pc.is_in(kind, value_set=pa.array(ident.kinds)), False))
@@ -211,8 +213,11 @@ def read_tab(
         keep = pa.array([p is None for p in first_problem], pa.bool_())
         lines: list[int] = [int(x or 0) for x in batch.lines.to_pylist()]
         texts = line_text.to_pylist()
+        funds = pc.if_else(pc.fill_null(bad_cnpj, True), pa.scalar(None, pa.string()), cnpj).to_pylist()
         for i, p in enumerate(first_problem):
             if p is not None:
+                if funds[i] is not None:
+                    rejected_cnpj[lines[i]] = funds[i]
                 what = f"{p[0]} {_raw_value(raw, p[0], i)!r}"
                 rejected.append(
                     RejectedRow(lines[i], p[0], p[1], f"line {lines[i]}: {what}: {_REASONS[p[1]]}", texts[i])
@@ -221,6 +226,8 @@ def read_tab(
             "_line_text", line_text
         )
         parts.append(table.filter(keep))
+    # the rows the splitter could not take (a field too many or too few) are known once the batches are read
+    rejected = sorted([*reader.invalid.rows, *rejected], key=lambda r: r.line_number)
     rows = (
         pa.concat_tables(parts)
         if parts
@@ -228,7 +235,7 @@ def read_tab(
     )
     deduped, identical, kinds, conflicting = _deduplicate(rows, tab_spec, ident.prefer_kind)
     return TabRead(tab, where.split(":", 1)[-1], month, layout, deduped, rejected, identical, kinds, conflicting,
-                   missing, ignored)  # fmt: skip
+                   missing, ignored, rejected_cnpj)  # fmt: skip
 
 
 _REASONS = {
