@@ -365,6 +365,8 @@ def test_a_batch_run_in_progress_holds_back_the_re_request_of_its_files(sensor, 
         )
         late = _pending_ago(first, 3600)
         assert not _tick(sensor, inbox, late, instance=instance).run_requests  # its run is running: waiting
-        instance.report_run_failed(instance.get_run_by_id("a" * 36))
+        started = instance.get_run_by_id("a" * 36)
+        assert started is not None
+        instance.report_run_failed(started)
         [again] = _runs(_tick(sensor, inbox, late, instance=instance))
         assert again.tags["fidc/partitions"] == req.tags["fidc/partitions"] and again.tags["fidc/attempt"] == "2"
