@@ -138,7 +138,8 @@ def inbox_sensor(job) -> dg.SensorDefinition:
         registry = lakehouse.fund_registry()
         funds = set(registry.cnpjs)
         registered = context.instance.get_dynamic_partitions(str(FUNDS.name))
-        new_funds = [c for c in registry.cnpjs if c not in set(registered)]
+        known_funds = set(registered)
+        new_funds = [c for c in registry.cnpjs if c not in known_funds]
         cursor = InboxCursor.from_json(context.cursor)
         listings = inbox.list()
         specs = lakehouse.specs()
