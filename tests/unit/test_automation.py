@@ -10,6 +10,8 @@ from fidc_assets.defs.hot.assets import LANDING_ASSETS
 DAY = "2024-07-31"
 FUNDS = ["11111111000111", "22222222000122", "33333333000133", "44444444000144"]
 MART = dg.AssetKey(["marts", "mart_fund_daily"])
+#: the reference tables the dbt models read (a missing one failed the first automated marts run on the daemon)
+FX_RATES = dg.AssetKey(["reference", "fx_rates"])
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def test_a_landed_fund_day_requests_its_dates_hot_load_and_marts(defs):
         assert first.total_requested == 0  # nothing landed: nothing to do (no back-filling of old dates)
         _land(instance, FUNDS[0])
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-        for key in [*LANDING_ASSETS.values(), MART]:
+        for key in [*LANDING_ASSETS.values(), FX_RATES, MART]:
             assert second.get_requested_partitions(key) == {DAY}, key
         # handled: the next evaluation with nothing new requests nothing again
         third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)

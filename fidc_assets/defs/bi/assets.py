@@ -38,6 +38,10 @@ def definitions() -> dg.Definitions:
                 # after the window's landing, so that every job that refreshes the marts (hot_and_marts
                 # selects the landing assets' downstream) syncs the registry right before dbt reads it
                 deps=list(LANDING_ASSETS.values()),
+                # and in the declarative path too: the marts automation materializes the dbt models of a date
+                # when its landing changed, and they read these tables (without it, on a fresh deployment run
+                # by the daemon alone, dbt failed on a missing reference.fx_rates)
+                automation_condition=FOLLOWS_UPSTREAM,
                 group_name="bi",
                 kinds={"postgres"},
                 owners=["team:data-engineering"],
