@@ -3,13 +3,14 @@ with the product's own commands (`fidc-lake daemon`, `fidc-lake worker`) in an e
 deployment's variables only (the S3 profile, FIDC_PG_DSN, FIDC_DAGSTER_PG_URL, FIDC_EXECUTOR=celery,
 FIDC_CELERY_BROKER). Nothing here executes a step: the daemon launches the runs, the workers run their steps.
 
-`DistributedProfile.catalog` names the Iceberg catalog of the case: `rest` (SeaweedFS's Iceberg REST catalog,
+`DistributedProfile.catalog` names the Iceberg catalog of a case: `rest` (SeaweedFS's Iceberg REST catalog,
 tables in an S3 table bucket) or `sql` (pyiceberg's SqlCatalog in a PostgreSQL database, tables in a plain S3
 bucket). Each case has its own databases, buckets (or prefixes), Redis database and FIDC_HOME.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from fidc_assets.sample.generator import SampleManifest
 from fidc_assets.settings import REPO_DIR
 from tests.prod.conftest import ARCHIVE_BUCKET, INBOX_BUCKET, TABLE_BUCKET, S3Profile
 from tests.prod.services import RedisServer, wait_until
@@ -33,6 +35,7 @@ WORKERS = ("w1", "w2")
 VISIBILITY_TIMEOUT_S = 120
 CELERY_READY = re.compile(r"\] (\S+)@\S+ ready\.")
 SQL_WAREHOUSE_BUCKET = "fidc-warehouse-sql"
+INGEST_JOB = "ingest_files"
 
 
 @dataclass
@@ -52,8 +55,12 @@ class PgServer:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
 
 
-def profile_env(case: str, s3: S3Profile, redis: RedisServer, pg: PgServer, home: Path) -> dict[str, str]:
-    """The deployment's variables for one case (a fresh FIDC_HOME, databases, inbox prefix, Redis database)."""
+def profile_env(
+    case: str, catalog: str, s3: S3Profile, redis: RedisServer, pg: PgServer, home: Path, redis_db: int
+) -> dict[str, str]:
+    """The deployment's variables for one case: a fresh FIDC_HOME, its own databases, table bucket (or
+    warehouse prefix), inbox and archive prefixes and Redis database, so cases share no state."""
+    db = case.replace("-", "_")
     env = {
         **s3.env,
         "FIDC_HOME": str(home),
@@ -61,18 +68,18 @@ def profile_env(case: str, s3: S3Profile, redis: RedisServer, pg: PgServer, home
         "FIDC_FUNDS": str(home / "funds.yaml"),
         "FIDC_INBOX": f"s3://{INBOX_BUCKET}/{case}/inbox",
         "FIDC_ARCHIVE": f"s3://{ARCHIVE_BUCKET}/{case}",
-        "FIDC_PG_DSN": pg.database_url(f"fidc_{case}"),
-        "FIDC_DAGSTER_PG_URL": pg.database_url(f"dagster_{case}", "postgresql+psycopg2"),
+        "FIDC_PG_DSN": pg.database_url(f"fidc_{db}"),
+        "FIDC_DAGSTER_PG_URL": pg.database_url(f"dagster_{db}", "postgresql+psycopg2"),
         "FIDC_EXECUTOR": "celery",
-        "FIDC_CELERY_BROKER": redis.url.rsplit("/", 1)[0] + f"/{1 + ('rest', 'sql').index(case)}",
+        "FIDC_CELERY_BROKER": redis.url.rsplit("/", 1)[0] + f"/{redis_db}",
         "FIDC_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
         # the inbox sensor's re-request is the last line of defence; the faults must be recovered before it
         "FIDC_SENSOR_REREQUEST_MINUTES": "30",
     }
-    if case == "rest":
-        env["FIDC_WAREHOUSE"] = f"s3://{TABLE_BUCKET}"
+    if catalog == "rest":
+        env["FIDC_WAREHOUSE"] = f"s3://{TABLE_BUCKET}-{case}"
     else:
-        env["FIDC_ICEBERG_CATALOG_URI"] = pg.database_url(f"iceberg_{case}", "postgresql+psycopg")
+        env["FIDC_ICEBERG_CATALOG_URI"] = pg.database_url(f"iceberg_{db}", "postgresql+psycopg")
         env["FIDC_WAREHOUSE"] = f"s3://{SQL_WAREHOUSE_BUCKET}/{case}"
     return env
 
@@ -124,6 +131,7 @@ class Group:
 @dataclass
 class DistributedProfile:
     case: str
+    catalog: str  # rest | sql
     env: dict[str, str]
     home: Path
     pg: PgServer
@@ -172,18 +180,27 @@ class DistributedProfile:
         return dg.DagsterInstance.from_ref(InstanceRef.from_dir(self.env["DAGSTER_HOME"]))
 
 
-def start_profile(case: str, s3: S3Profile, redis: RedisServer, pg: PgServer, home: Path) -> Iterator:
+_REDIS_DBS = iter(range(1, 16))  # one Redis database per case of the session (0 is the fixture's own test)
+
+
+def start_profile(
+    case: str, catalog: str, s3: S3Profile, redis: RedisServer, pg: PgServer, home: Path
+) -> Iterator[DistributedProfile]:
     """Databases, buckets and the processes of one case; the processes are stopped afterwards."""
     import boto3
 
-    for database in (f"fidc_{case}", f"dagster_{case}", f"iceberg_{case}"):
+    db = case.replace("-", "_")
+    for database in (f"fidc_{db}", f"dagster_{db}", f"iceberg_{db}"):
         pg.create_database(database)
-    if case == "sql":
+    if catalog == "rest":
+        boto3.client("s3tables", **s3.boto3_kwargs()).create_table_bucket(name=f"{TABLE_BUCKET}-{case}")
+    else:
         s3client = boto3.client("s3", **s3.boto3_kwargs())
         if SQL_WAREHOUSE_BUCKET not in {b["Name"] for b in s3client.list_buckets().get("Buckets", [])}:
             s3client.create_bucket(Bucket=SQL_WAREHOUSE_BUCKET)
     home.mkdir(parents=True, exist_ok=True)
-    profile = DistributedProfile(case, profile_env(case, s3, redis, pg, home), home, pg)
+    env = profile_env(case, catalog, s3, redis, pg, home, next(_REDIS_DBS))
+    profile = DistributedProfile(case, catalog, env, home, pg)
     try:
         yield profile.start()
     finally:
@@ -196,3 +213,51 @@ def wait_for(check, what: str, timeout: float, logs) -> None:
     while not check():
         assert time.monotonic() < deadline, f"{what} not reached after {timeout:.0f} s\n{logs()}"
         time.sleep(2.0)
+
+
+def upload_inbox(
+    profile: DistributedProfile, s3: S3Profile, sample: SampleManifest, names: list[str] | None = None
+) -> None:
+    """The custodians deliver: the sample's files (default all) as objects under the case's inbox prefix."""
+    import boto3
+
+    client = boto3.client("s3", **s3.boto3_kwargs())
+    prefix = profile.env["FIDC_INBOX"].removeprefix(f"s3://{INBOX_BUCKET}/")
+    for name in sample.files if names is None else names:
+        client.upload_file(str(sample.inbox_dir / name), INBOX_BUCKET, f"{prefix}/{name}")
+
+
+def expected_marts(sample: SampleManifest) -> dict:
+    from fidc_assets.sample.truth import read_truth
+
+    return {k: (t.row_count, t.nominal_value, t.present_value) for k, t in read_truth(sample.truth_dir).items()}
+
+
+def marts_now(dsn: str, days: list[dt.date]) -> dict:
+    from fidc_assets.pipeline import mart_totals
+
+    try:
+        return mart_totals(dsn, days)
+    except psycopg.errors.UndefinedTable:  # the first dbt run has not created the mart yet
+        return {}
+
+
+def runs_by_job(instance) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for run in instance.get_runs():
+        out.setdefault(run.job_name, []).append(run)
+    return out
+
+
+def celery_workers_of(instance, run_id: str) -> dict[str, str]:
+    """step key → the Celery worker that executed it (the task's engine event), for every step of a run."""
+    import dagster as dg
+
+    workers = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = record.dagster_event
+        if event is None or not (event.message or "").endswith("in celery worker"):
+            continue
+        metadata = event.engine_event_data.metadata
+        workers[event.step_key] = str(metadata["Celery worker"].value)
+    return workers

@@ -12,7 +12,6 @@ same days is that command's (docs/deploy.md has both).
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,22 +22,33 @@ import pytest
 from fidc_assets.lib.core import canonical
 from fidc_assets.sample.generator import SampleManifest
 from tests.conftest import traversable_tmp_dir
-from tests.prod.conftest import ARCHIVE_BUCKET, INBOX_BUCKET, S3Profile, patched_environ
-from tests.prod.distributed import WORKERS, DistributedProfile, PgServer, start_profile, wait_for
+from tests.prod.conftest import ARCHIVE_BUCKET, S3Profile, patched_environ
+from tests.prod.distributed import (
+    INGEST_JOB,
+    WORKERS,
+    DistributedProfile,
+    PgServer,
+    celery_workers_of,
+    expected_marts,
+    marts_now,
+    runs_by_job,
+    start_profile,
+    upload_inbox,
+    wait_for,
+)
 from tests.prod.services import RedisServer
 
 pytestmark = pytest.mark.prod
 
-SAMPLE = {"seed": 42, "funds": 2, "days": 2}
+SEED, FUNDS, DAYS = 42, 2, 2
 LOOP_TIMEOUT_S = 1200.0
-INGEST_JOB, MARTS_JOB = "ingest_files", "hot_and_marts"
 
 
 @pytest.fixture(scope="module")
 def loop_sample(tmp_path_factory) -> SampleManifest:
     from fidc_assets.sample.generator import generate_sample
 
-    return generate_sample(tmp_path_factory.mktemp("day-loop") / "sample", **SAMPLE)
+    return generate_sample(tmp_path_factory.mktemp("day-loop") / "sample", seed=SEED, funds=FUNDS, days=DAYS)
 
 
 @pytest.fixture(scope="module", params=["rest", "sql"])
@@ -52,65 +62,20 @@ def distributed(
     home = traversable_tmp_dir(f"fidc-prod-loop-{request.param}-")
     adopt_fund_registry(loop_sample.out_dir / REGISTRY_FILE_NAME, home / "funds.yaml")
     try:
-        yield from start_profile(request.param, s3_profile, redis_server, prod_pg, home)
+        yield from start_profile(f"loop-{request.param}", request.param, s3_profile, redis_server, prod_pg, home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-def upload_inbox(profile: DistributedProfile, s3: S3Profile, sample: SampleManifest) -> None:
-    """The custodians deliver: every sample file as an object under the case's inbox prefix."""
-    import boto3
-
-    client = boto3.client("s3", **s3.boto3_kwargs())
-    prefix = profile.env["FIDC_INBOX"].removeprefix(f"s3://{INBOX_BUCKET}/")
-    for name in sample.files:
-        client.upload_file(str(sample.inbox_dir / name), INBOX_BUCKET, f"{prefix}/{name}")
-
-
-def expected_marts(sample: SampleManifest) -> dict:
-    from fidc_assets.sample.truth import read_truth
-
-    return {k: (t.row_count, t.nominal_value, t.present_value) for k, t in read_truth(sample.truth_dir).items()}
-
-
-def marts_now(dsn: str, days: list[dt.date]) -> dict:
-    from fidc_assets.pipeline import mart_totals
-
-    try:
-        return mart_totals(dsn, days)
-    except psycopg.errors.UndefinedTable:  # the first dbt run has not created the mart yet
-        return {}
-
-
-def runs_by_job(instance) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for run in instance.get_runs():
-        out.setdefault(run.job_name, []).append(run)
-    return out
-
-
-def celery_workers_of(instance, run_id: str) -> dict[str, str]:
-    """step key → the Celery worker that executed it (the task's engine event), for every step of a run."""
-    import dagster as dg
-
-    workers = {}
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        event = record.dagster_event
-        if event is None or not (event.message or "").endswith("in celery worker"):
-            continue
-        metadata = event.engine_event_data.metadata
-        workers[event.step_key] = str(metadata["Celery worker"].value)
-    return workers
 
 
 def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_to_the_centavo(
     distributed: DistributedProfile, s3_profile: S3Profile, loop_sample: SampleManifest
 ) -> None:
     import dagster as dg
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
     days = list(loop_sample.days)
     expected = expected_marts(loop_sample)
-    assert len(expected) == SAMPLE["funds"] * SAMPLE["days"]
+    assert len(expected) == FUNDS * DAYS
     dsn = distributed.env["FIDC_PG_DSN"]
 
     started = time.perf_counter()
@@ -136,9 +101,9 @@ def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_t
             f"{d}|{f.cnpj}" for d in days for f in loop_sample.funds
         )
         assert all(r.tags.get("dagster/sensor_name") == "inbox_sensor" for r in ingest)
-        marts = by_job[MARTS_JOB]
-        assert marts and all(r.tags.get("dagster/sensor_name") == "marts_automation" for r in marts)
         runs = [r for rs in by_job.values() for r in rs]
+        marts = [r for r in runs if r.job_name != INGEST_JOB]
+        assert marts and all(r.tags.get("dagster/sensor_name") == "marts_automation" for r in marts)
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [(r.job_name, r.status) for r in runs]
 
         # every step of every run executed on a Celery worker, and both workers took steps
@@ -152,10 +117,10 @@ def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_t
 
         # the checks of the marts runs all passed
         evaluations = [
-            r.dagster_event.event_specific_data
+            e
             for run in marts
             for r in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-            if r.dagster_event is not None
+            if isinstance(e := r.dagster_event and r.dagster_event.event_specific_data, AssetCheckEvaluation)
         ]
         assert evaluations and all(e.passed for e in evaluations), [e for e in evaluations if not e.passed]
 
@@ -178,7 +143,7 @@ def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_t
         lake = Lake(settings.iceberg_catalog_uri, settings.warehouse, archive=settings.archive)
         table = lake.table(canonical.RECEIVABLE_POSITIONS)
         assert table.metadata_location.startswith("s3://")
-        catalog = {"rest": "RestCatalog", "sql": "SqlCatalog"}[distributed.case]
+        catalog = {"rest": "RestCatalog", "sql": "SqlCatalog"}[distributed.catalog]
         assert type(lake.catalog).__name__ == catalog
         registry = lake.read(canonical.FILE_REGISTRY).to_pylist()
         assert sorted(r["original_name"] for r in registry) == sorted(loop_sample.files)
@@ -188,8 +153,8 @@ def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_t
         assert lake.read(canonical.RECEIVABLE_POSITIONS).num_rows == sum(n for n, _, _ in expected.values())
 
     print(
-        f"\nday loop on the prod profile ({distributed.case} catalog): {len(loop_sample.files)} files, "
-        f"{len(days)} days x {SAMPLE['funds']} funds: {len(ingest)} ingest + {len(marts)} marts runs, "
+        f"\nday loop on the prod profile ({distributed.catalog} catalog): {len(loop_sample.files)} files, "
+        f"{len(days)} days x {FUNDS} funds: {len(ingest)} ingest + {len(marts)} marts runs, "
         f"{len(hosts)} steps on {sorted({h.split('@')[0] for h in hosts.values()})}; "
         f"inbox -> marts reconciled in {wall:.1f} s"
     )
