@@ -261,3 +261,13 @@ def celery_workers_of(instance, run_id: str) -> dict[str, str]:
         metadata = event.engine_event_data.metadata
         workers[event.step_key] = str(metadata["Celery worker"].value)
     return workers
+
+
+def keep_logs(home: Path, dest: Path) -> None:
+    """The processes' logs of a case, copied out of its FIDC_HOME before that is removed (pytest keeps its
+    last temp directories: a failure's logs can be read afterwards)."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for log in home.glob("*.log"):
+        shutil.copy(log, dest / log.name)

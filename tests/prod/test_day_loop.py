@@ -30,6 +30,7 @@ from tests.prod.distributed import (
     PgServer,
     celery_workers_of,
     expected_marts,
+    keep_logs,
     marts_now,
     runs_by_job,
     start_profile,
@@ -53,7 +54,13 @@ def loop_sample(tmp_path_factory) -> SampleManifest:
 
 @pytest.fixture(scope="module", params=["rest", "sql"])
 def distributed(
-    request, s3_profile: S3Profile, redis_server: RedisServer, prod_pg: PgServer, dbt_manifest, loop_sample
+    request,
+    s3_profile: S3Profile,
+    redis_server: RedisServer,
+    prod_pg: PgServer,
+    dbt_manifest,
+    loop_sample,
+    tmp_path_factory,
 ) -> Iterator[DistributedProfile]:
     from fidc_assets.lib.core.funds import REGISTRY_FILE_NAME
     from fidc_assets.pipeline import adopt_fund_registry
@@ -64,6 +71,7 @@ def distributed(
     try:
         yield from start_profile(f"loop-{request.param}", request.param, s3_profile, redis_server, prod_pg, home)
     finally:
+        keep_logs(home, tmp_path_factory.mktemp(f"logs-loop-{request.param}"))
         shutil.rmtree(home, ignore_errors=True)
 
 
