@@ -45,7 +45,7 @@ def test_the_executor_follows_fidc_executor(tmp_path):
     env = {"FIDC_HOME": home, "FIDC_EXECUTOR": "celery", "FIDC_CELERY_BROKER": "redis://127.0.0.1:1/0"}
     celery = executor_from_settings(Settings.from_env(env))
     assert celery.name == "celery"
-    resolved = celery.config_schema.resolve_config({})
+    resolved = celery.config_schema.resolve_config({})  # pyright: ignore[reportAttributeAccessIssue]
     assert resolved.success, resolved.errors
     config = resolved.value["config"]
     assert config["broker"] == config["backend"] == "redis://127.0.0.1:1/0"
