@@ -30,6 +30,10 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_LEGACY_CUTOVER | the mapping's `cutover_date` | ISO date from which custodian files, not the legacy, count |
 | FIDC_GX_ROOT | `<repo>/great_expectations` | Great Expectations context (suites, checkpoints, Data Docs) |
 | FIDC_DAGSTER_PG_URL | unset: SQLite in DAGSTER_HOME | PostgreSQL storage for Dagster runs, events, schedules |
+| FIDC_EXECUTOR | `in_process` | how a launched run executes its steps: `in_process`, or `celery` (Celery workers) |
+| FIDC_CELERY_BROKER | unset (required with `celery`) | the Celery broker, `redis://host:6379/0` |
+| FIDC_CELERY_BACKEND | FIDC_CELERY_BROKER | the Celery result backend (`redis://…`) |
+| FIDC_CELERY_VISIBILITY_TIMEOUT | 3600 | seconds before the step of a dead worker goes to another (> any step) |
 | DAGSTER_HOME | `FIDC_HOME/dagster` | Dagster's instance directory (`fidc-lake` exports it) |
 | DAGSTER_EVENT_BATCH_SIZE | 1000 | events Dagster writes per batch (`fidc-lake` exports it) |
 | DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS | 300 | `dagster dev`'s code server waits this long for a heartbeat |
@@ -48,8 +52,9 @@ catalog, warehouse, inbox, fund registry, configuration, cutover; its `settings(
 assets: hot window, snapshot retention, FX rates, BI passwords, GX root), `LegacyResource` (legacy DSN and
 mapping), the schedules when the definitions load (marts cutoff), and the `fidc-lake` commands
 (`ensure_dagster_home` exports DAGSTER_HOME, DAGSTER_EVENT_BATCH_SIZE and DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS
-for Dagster, and picks
-`dagster.postgres.yaml` when FIDC_DAGSTER_PG_URL is set; Dagster reads that variable from it).
+for Dagster, and picks `dagster.postgres.yaml` when FIDC_DAGSTER_PG_URL is set; Dagster reads that variable
+from it), the code location when it loads (FIDC_EXECUTOR and FIDC_CELERY_*: the jobs' executor,
+`defs/executor.py`) and `fidc-lake worker` (the same FIDC_CELERY_* for the worker's side).
 
 Set by the project, not by hand: `FIDC_DBT_HOST`, `FIDC_DBT_PORT`, `FIDC_DBT_USER`, `FIDC_DBT_PASSWORD`,
 `FIDC_DBT_DBNAME` carry the resolved DSN to `dbt_project/profiles.yml` for one dbt invocation
@@ -90,6 +95,13 @@ DEFAULT_EVENT_BATCH_SIZE = 1000
 # Dagster's default is 30 s: on 2 busy cores the code server behind `dagster dev` missed its heartbeats and shut
 # itself down ("No heartbeat received in 30 seconds"), leaving queued runs with no code location
 DEFAULT_CODE_SERVER_HEARTBEAT_TTL_S = 300
+#: a step whose Celery worker died is redelivered after this; it must exceed the longest step (a step still
+#: running past it is given to a second worker too)
+DEFAULT_CELERY_VISIBILITY_TIMEOUT_S = 3600
+EXECUTORS = ("in_process", "celery")
+#: the drivers dagster-postgres works with (`postgresql://` alone makes SQLAlchemy 2.1 pick psycopg 3, whose
+#: parameter style breaks Dagster's NOTIFY)
+DAGSTER_PG_SCHEMES = ("postgresql+psycopg2", "postgresql", "postgres")
 
 #: Every variable of the table above (FIDC_BI_PASSWORD_ stands for the family); tests check the two agree.
 ENV_VARS = (
@@ -115,6 +127,10 @@ ENV_VARS = (
     "FIDC_LEGACY_CUTOVER",
     "FIDC_GX_ROOT",
     "FIDC_DAGSTER_PG_URL",
+    "FIDC_EXECUTOR",
+    "FIDC_CELERY_BROKER",
+    "FIDC_CELERY_BACKEND",
+    "FIDC_CELERY_VISIBILITY_TIMEOUT",
     "DAGSTER_HOME",
     "DAGSTER_EVENT_BATCH_SIZE",
     "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS",
@@ -201,7 +217,7 @@ class _Env:
             raise self.fail(name, raw, expected)
         return str(path)
 
-    def postgres_url(self, name: str) -> str | None:
+    def postgres_url(self, name: str, schemes: tuple[str, ...] = ("postgresql", "postgres")) -> str | None:
         raw = self.text(name)
         if raw is None:
             return None
@@ -209,8 +225,21 @@ class _Env:
             scheme = urlsplit(raw).scheme
         except ValueError:
             scheme = ""
-        if scheme not in ("postgresql", "postgres"):
-            raise self.fail(name, _redacted(raw), "a postgresql:// URL (postgresql://user:password@host:port/db)")
+        if scheme not in schemes:
+            shown = f"{schemes[0]}://user:password@host:port/db"
+            raise self.fail(name, _redacted(raw), f"a {schemes[0]}:// URL ({shown})")
+        return raw
+
+    def url(self, name: str, schemes: tuple[str, ...], expected: str) -> str | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            scheme = urlsplit(raw).scheme
+        except ValueError:
+            scheme = ""
+        if scheme not in schemes:
+            raise self.fail(name, _redacted(raw), expected)
         return raw
 
 
@@ -341,18 +370,33 @@ class BiSettings:
 
 
 @dataclass(frozen=True)
+class CelerySettings:
+    """The Celery side of FIDC_EXECUTOR=celery: the same values serve the run (which submits each step) and
+    `fidc-lake worker` (which executes them); they must agree."""
+
+    broker: str = field(repr=False)  # FIDC_CELERY_BROKER (may hold a password)
+    backend: str = field(repr=False)  # FIDC_CELERY_BACKEND, default the broker
+    visibility_timeout_s: int = DEFAULT_CELERY_VISIBILITY_TIMEOUT_S  # FIDC_CELERY_VISIBILITY_TIMEOUT
+
+
+@dataclass(frozen=True)
 class DagsterSettings:
     home: Path  # DAGSTER_HOME, default FIDC_HOME/dagster
     pg_url: str | None = field(repr=False)  # FIDC_DAGSTER_PG_URL: PostgreSQL storage instead of SQLite
     event_batch_size: int  # DAGSTER_EVENT_BATCH_SIZE
     code_server_heartbeat_ttl_s: int  # DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS
+    executor: str = "in_process"  # FIDC_EXECUTOR
+    celery: CelerySettings | None = None  # FIDC_CELERY_*: required with executor celery, else None
 
     @classmethod
     def _read(cls, env: _Env, home: Path) -> DagsterSettings:
         expected = "a directory for Dagster's instance (created if missing)"
+        executor = env.text("FIDC_EXECUTOR") or "in_process"
+        if executor not in EXECUTORS:
+            raise env.fail("FIDC_EXECUTOR", executor, "one of " + ", ".join(EXECUTORS))
         return cls(
             home=env.not_a_file("DAGSTER_HOME", env.path("DAGSTER_HOME") or home / "dagster", expected),
-            pg_url=env.postgres_url("FIDC_DAGSTER_PG_URL"),
+            pg_url=env.postgres_url("FIDC_DAGSTER_PG_URL", DAGSTER_PG_SCHEMES),
             event_batch_size=env.whole(
                 "DAGSTER_EVENT_BATCH_SIZE", DEFAULT_EVENT_BATCH_SIZE, "a whole number of events, at least 1"
             ),
@@ -361,7 +405,28 @@ class DagsterSettings:
                 DEFAULT_CODE_SERVER_HEARTBEAT_TTL_S,
                 "a whole number of seconds, at least 1",
             ),
+            executor=executor,
+            celery=_celery(env, required=executor == "celery"),
         )
+
+
+def _celery(env: _Env, required: bool) -> CelerySettings | None:
+    schemes = ("redis", "rediss", "amqp", "amqps", "pyamqp", "sqs")
+    expected = "a Celery broker URL (redis://host:6379/0, amqp://…)"
+    broker = env.url("FIDC_CELERY_BROKER", schemes, expected)
+    backend = env.url(
+        "FIDC_CELERY_BACKEND",
+        ("redis", "rediss", "rpc", "db+postgresql"),
+        "a Celery result backend URL (redis://host:6379/0)",
+    )
+    timeout = env.whole(
+        "FIDC_CELERY_VISIBILITY_TIMEOUT", DEFAULT_CELERY_VISIBILITY_TIMEOUT_S, "a whole number of seconds, at least 1"
+    )
+    if broker is None:
+        if required:
+            raise SettingsError("FIDC_EXECUTOR is 'celery' but FIDC_CELERY_BROKER is unset (redis://host:6379/0)")
+        return None
+    return CelerySettings(broker=broker, backend=backend or broker, visibility_timeout_s=timeout)
 
 
 @dataclass(frozen=True)

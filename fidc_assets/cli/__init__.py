@@ -12,6 +12,7 @@ fidc-lake dbt-prepare                  parse the dbt project (manifest for Dagst
 fidc-lake demo                         sample → inbox → every asset for every sample day → summary
 fidc-lake status [--date D]            expected / received / quarantined / late files per fund and custodian
 fidc-lake ui                           the Dagster webserver on 127.0.0.1 with everything loaded
+fidc-lake worker | daemon              a Celery worker for run steps; the Dagster daemon (fidc-lake worker -h)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from fidc_assets.cli import (
     sample,
     status,
     ui,
+    workers,
 )
 from fidc_assets.cli.common import USAGE, CliError, Parser, one_line
 from fidc_assets.cli.console import quiet_known_chatter
@@ -48,7 +50,24 @@ __all__ = ["build_parser", "main"]
 #: The command groups, one module each, in the order `fidc-lake -h` lists them. Each has `register(sub)`,
 #: which adds its subcommand(s) with `func` set to the command. A new group (e.g. `config`, for
 #: `fidc-lake config init DIR`: fidc_assets/cli/config.py) is one module and one entry here.
-GROUPS = (db, sample, demo, custodian, ingest, status, quarantine, health, metrics, history, cvm, lake, config, dbt, ui)
+GROUPS = (
+    db,
+    sample,
+    demo,
+    custodian,
+    ingest,
+    status,
+    quarantine,
+    health,
+    metrics,
+    history,
+    cvm,
+    lake,
+    config,
+    dbt,
+    ui,
+    workers,
+)
 
 #: Errors that are a user's mistake wherever they are raised, as the project defines them: an invalid
 #: configuration file (SpecError: file, key, expected, found) and an embedded server that cannot run with

@@ -133,3 +133,19 @@ def redis_server() -> Iterator[RedisServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prod_pg():
+    """The profile's PostgreSQL (the project's embedded server, its own for the prod tests: a fault test
+    restarts it): Dagster's storage, the hot marts and the Iceberg SQL catalog, one database each per case."""
+    from fidc_assets.lib.hot.dsn import embedded_server
+    from tests.prod.distributed import PgServer
+
+    root = traversable_tmp_dir("fidc-prod-pg-")
+    server = embedded_server(root / "pg")
+    try:
+        yield PgServer(server, server.start())
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

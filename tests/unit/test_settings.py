@@ -255,7 +255,11 @@ BAD_VALUES: dict[str, tuple[str | Callable[[Path], str], str]] = {
     "FIDC_LEGACY_DSN": ("sifidc.example:5432", "must be a postgresql:// URL"),
     "FIDC_LEGACY_CUTOVER": ("01/07/2025", "must be an ISO date (YYYY-MM-DD)"),
     "FIDC_GX_ROOT": (lambda tmp: str(tmp / "gx"), "must be an existing Great Expectations context directory"),
-    "FIDC_DAGSTER_PG_URL": ("sqlite:///dagster.db", "must be a postgresql:// URL"),
+    "FIDC_DAGSTER_PG_URL": ("sqlite:///dagster.db", "must be a postgresql+psycopg2:// URL"),
+    "FIDC_EXECUTOR": ("multiprocess", "must be one of in_process, celery"),
+    "FIDC_CELERY_BROKER": ("127.0.0.1:6379", "must be a Celery broker URL (redis://host:6379/0"),
+    "FIDC_CELERY_BACKEND": ("mongodb://db/results", "must be a Celery result backend URL"),
+    "FIDC_CELERY_VISIBILITY_TIMEOUT": ("1h", "must be a whole number of seconds, at least 1"),
     "DAGSTER_HOME": (_a_file, "must be a directory for Dagster's instance"),
     "DAGSTER_EVENT_BATCH_SIZE": ("1e3", "must be a whole number of events, at least 1"),
     "DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS": ("30s", "must be a whole number of seconds, at least 1"),
@@ -324,3 +328,32 @@ def test_ensure_dagster_home_exports_what_dagster_reads(tmp_path, monkeypatch):
     assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
     # the code server behind `dagster dev` outlives 300 s without a heartbeat, not Dagster's 30 s
     assert os.environ["DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS"] == "300"
+
+
+def test_the_executor_is_in_process_unless_celery_is_chosen_with_a_broker(tmp_path):
+    from fidc_assets.settings import CelerySettings
+
+    assert Settings.from_env(_env(tmp_path)).dagster.executor == "in_process"
+    assert Settings.from_env(_env(tmp_path)).dagster.celery is None
+    s = Settings.from_env(_env(tmp_path, FIDC_EXECUTOR="celery", FIDC_CELERY_BROKER="redis://:pw@redis:6379/0"))
+    assert s.dagster.executor == "celery"
+    assert s.dagster.celery == CelerySettings("redis://:pw@redis:6379/0", "redis://:pw@redis:6379/0", 3600)
+    assert "pw@" not in repr(s)
+    other = Settings.from_env(
+        _env(
+            tmp_path,
+            FIDC_CELERY_BROKER="redis://redis/0",
+            FIDC_CELERY_BACKEND="redis://redis/1",
+            FIDC_CELERY_VISIBILITY_TIMEOUT="600",
+        )
+    )
+    assert other.dagster.celery == CelerySettings("redis://redis/0", "redis://redis/1", 600)
+    with pytest.raises(SettingsError, match=r"^FIDC_EXECUTOR is 'celery' but FIDC_CELERY_BROKER is unset"):
+        Settings.from_env(_env(tmp_path, FIDC_EXECUTOR="celery"))
+
+
+def test_the_dagster_storage_url_takes_the_psycopg2_driver(tmp_path):
+    url = "postgresql+psycopg2://dagster:pw@db:5432/dagster"
+    assert Settings.from_env(_env(tmp_path, FIDC_DAGSTER_PG_URL=url)).dagster.pg_url == url
+    with pytest.raises(SettingsError, match=r"FIDC_DAGSTER_PG_URL must be a postgresql\+psycopg2:// URL"):
+        Settings.from_env(_env(tmp_path, FIDC_DAGSTER_PG_URL="postgresql+psycopg://dagster@db/dagster"))
