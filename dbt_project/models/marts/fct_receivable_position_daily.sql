@@ -4,6 +4,10 @@
     partition_indexes=[['fund_cnpj', 'reference_date']],
 ) }}
 
+-- the relationships tests read these: dbt builds them first (tests/unit/test_dbt_manifest.py)
+-- depends_on: {{ ref('dim_custodian') }}
+-- depends_on: {{ ref('dim_asset_type') }}
+
 with positions as (
 
     select * from {{ ref('int_receivable_positions_rated') }}

@@ -8,7 +8,12 @@
   Per fund and business day, whether every file the fund registry expects for it landed: BI joins it to
   mart_fund_daily on (fund_cnpj, reference_date) to tell a complete day from a partial one. A fund-day the
   registry expects nothing for has no row (nothing says it is complete).
+
+  Its relationship test reads dim_fund: the `depends_on` below orders dim_fund first in every build, so a
+  fresh deployment's first marts run cannot test against a dim_fund that does not exist yet.
 -#}
+-- depends_on: {{ ref('dim_fund') }}
+
 with deliveries as (
 
     select * from {{ ref('stg_delivery_status') }}

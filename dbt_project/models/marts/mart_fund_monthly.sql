@@ -32,6 +32,9 @@
     'settlements_value', 'repurchases_count', 'repurchases_value', 'write_offs_count',
 ] -%}
 
+-- the relationships tests read these: dbt builds them first (tests/unit/test_dbt_manifest.py)
+-- depends_on: {{ ref('dim_fund') }}
+
 with daily as (
 
     select * from {{ ref('mart_fund_daily') }}
