@@ -1,5 +1,6 @@
 """The whole day loop on the production-shaped profile, as a deployment runs it: custodian files arrive as
-objects in the S3 inbox; the Dagster daemon's inbox sensor launches one ingestion run per fund-day, and the
+objects in the S3 inbox; the Dagster daemon's inbox sensor launches the ingestion runs (a date's new fund-days
+batched into one run over their partition range), and the
 marts automation the hot load, dbt marts and checks per date; every step of those runs executes on one of two
 Celery workers (FIDC_EXECUTOR=celery, Redis); Dagster's runs, events and sensor state are in PostgreSQL
 (`postgresql+psycopg2://`); the raw archive is on S3; Iceberg is on S3 through the case's catalog (the
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from fidc_assets.defs.ingest.sensors import PARTITIONS_TAG
 from fidc_assets.lib.core import canonical
 from fidc_assets.sample.generator import SampleManifest
 from tests.conftest import traversable_tmp_dir
@@ -103,9 +105,10 @@ def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_t
         wall = time.perf_counter() - started
         by_job = runs_by_job(instance)
 
-        # launched by the daemon: one ingestion run per fund-day (the inbox sensor), the marts by the automation
+        # launched by the daemon: every fund-day by exactly one ingestion run of the inbox sensor (a date's
+        # fund-days share a run over their partition range, `fidc/partitions` lists them), the marts by the automation
         ingest = by_job[INGEST_JOB]
-        assert sorted(r.tags["dagster/partition"] for r in ingest) == sorted(
+        assert sorted(k for r in ingest for k in r.tags[PARTITIONS_TAG].split(",")) == sorted(
             f"{d}|{f.cnpj}" for d in days for f in loop_sample.funds
         )
         assert all(r.tags.get("dagster/sensor_name") == "inbox_sensor" for r in ingest)
