@@ -4,7 +4,10 @@
 
 1. starts a private embedded PostgreSQL under ``bench/out/hot-pg`` (or uses ``--dsn``);
 2. generates N canonical receivable_positions rows (`fidc_assets.sample.canonical_rows`: every column type,
-   nulls in a few columns, rows fund by fund as files are read) over ``--days`` days and 4 funds;
+   nulls in a few columns) over ``--days`` days and 4 funds, laid out as ``--layout`` says: ``scattered``
+   (the default: fund by fund, each fund's days in random order, so every day is gathered with a take) or
+   ``runs`` (fund by fund, day by day: one run per fund-day, as `read_cold_days` returns a month, one run per
+   delivery; gathered as zero-copy slices);
 3. measures, ``--runs`` times each, interleaved, fastest kept:
    * **loader**: `fidc_assets.lib.hot.loader.replace_days` end to end: Arrow table → sort by date and fund →
      vectorized binary encoding → COPY into one standalone table per day → BRIN index → swap into
@@ -67,18 +70,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--days", type=int, default=20)
     p.add_argument("--dsn", help="an existing PostgreSQL (default: a private embedded server)")
+    p.add_argument("--layout", choices=("scattered", "runs"), default="scattered", help="the input's row order")
     args = p.parse_args(argv)
 
     server, dsn = (None, args.dsn) if args.dsn else private_server("hot-pg")
     entity = canonical.RECEIVABLE_POSITIONS
     days = business_days_from(dt.date(2024, 7, 1), args.days)
     print(f"# bench-hot  rev {git_revision()}  nproc {os.cpu_count()}  load average {os.getloadavg()}")
-    print(f"{args.days} days, {len(FUNDS)} funds, {len(entity.fields)} columns; fastest of {args.runs} runs\n")
+    print(
+        f"{args.days} days, {len(FUNDS)} funds, {len(entity.fields)} columns, layout {args.layout}; "
+        f"fastest of {args.runs} runs\n"
+    )
     print("| rows | loader s | loader rows/s | raw COPY s | raw rows/s | ratio loader/raw | binary MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     try:
         for n in (int(x) for x in args.rows.split(",")):
             rows = canonical_rows(entity, n, days, FUNDS, seed=42)
+            if args.layout == "runs":
+                rows = rows.sort_by([("fund_cnpj", "ascending"), ("reference_date", "ascending")])
             loader, raw, size = [], [], 0
             for _ in range(args.runs):
                 started = time.perf_counter()
