@@ -52,8 +52,8 @@ class ServerCpu:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()
 
-    def _children(self) -> list[list[str]]:
-        out = []
+    def _children(self) -> dict[str, list[str]]:
+        out = {}
         for pid in os.listdir("/proc"):
             if pid.isdigit():
                 try:
@@ -61,23 +61,27 @@ class ServerCpu:
                 except OSError:
                     continue
                 if int(stat[1]) == self.pid:
-                    out.append(stat)
+                    out[pid] = stat
         return out
 
-    def seconds(self, backends_before: int | None = None) -> float | None:
-        """Now; with `backends_before`, first waits (up to 5 s) until no more children than then are alive,
-        so that a backend whose client just disconnected has exited and is counted."""
+    def seconds(self, wait_for_exit: set[str] | None = None) -> float | None:
+        """Now. With `wait_for_exit`, first waits (up to 5 s) until none of the children alive now but not in
+        that set is left, so that a backend whose client just disconnected has exited and been reaped. A child
+        reaped between reading the postmaster and listing its children would be missed: read again then."""
         if self.pid is None:
             return None
         deadline = time.monotonic() + 5
-        while backends_before is not None and len(self._children()) > backends_before and time.monotonic() < deadline:
+        while wait_for_exit is not None and set(self._children()) - wait_for_exit and time.monotonic() < deadline:
             time.sleep(0.05)
-        ticks = sum(int(x) for x in self._stat(self.pid)[11:15])  # utime, stime, cutime, cstime
-        ticks += sum(int(c[11]) + int(c[12]) for c in self._children())
-        return ticks / os.sysconf("SC_CLK_TCK")
+        for _ in range(50):
+            before = sum(int(x) for x in self._stat(self.pid)[11:15])  # utime, stime, cutime, cstime
+            children = sum(int(c[11]) + int(c[12]) for c in self._children().values())
+            if sum(int(x) for x in self._stat(self.pid)[11:15]) == before:
+                return (before + children) / os.sysconf("SC_CLK_TCK")
+        return None
 
-    def children(self) -> int:
-        return len(self._children()) if self.pid is not None else 0
+    def children(self) -> set[str]:
+        return set(self._children()) if self.pid is not None else set()
 
 
 def _measured(cpu: ServerCpu, fn, *args) -> tuple[float, float, float | None]:
