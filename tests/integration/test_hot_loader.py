@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from fidc_assets.lib.core import canonical
-from fidc_assets.lib.hot.loader import replace_days
+from fidc_assets.lib.hot.loader import _day_rows, replace_days  # pyright: ignore[reportPrivateUsage]
 from fidc_assets.lib.hot.partitions import HOT_ENTITIES, landing_days, partition_name
 from fidc_assets.sample.canonical_rows import canonical_rows
 from tests.db import own_sql, scalar
@@ -132,13 +132,17 @@ def test_replacing_a_day_touches_only_that_day_and_swaps_it_whole(hot_dsn):
     assert leftovers == []
 
 
-@pytest.mark.parametrize("shuffled", [False, True], ids=["in runs", "scattered"])
-def test_rows_reach_postgres_sorted_by_date_then_fund(hot_dsn, shuffled):
-    """Rows in runs (as cold returns them, one run per delivery: gathered as zero-copy slices) and rows in no
-    order at all (gathered with a take) land the same: every row once, ordered by date then fund."""
+@pytest.mark.parametrize("layout", ["in runs", "fund by fund", "scattered"])
+def test_rows_reach_postgres_sorted_by_date_then_fund(hot_dsn, layout):
+    """Rows in runs (as cold returns them, one run per delivery: gathered as zero-copy slices, which the
+    encoder then reads at an offset), fund by fund with the days mixed, and rows in no order at all (both
+    gathered with a take) land the same: every row once, ordered by date then fund."""
     entity = canonical.SETTLEMENTS
     rows = canonical_rows(entity, 2_000, DAYS, FUNDS, seed=5)  # generated fund by fund
-    if shuffled:
+    if layout == "in runs":
+        rows = rows.sort_by([("fund_cnpj", "ascending"), ("event_date", "ascending")])
+        assert all(s.runs and s.indices is None for s in _day_rows(entity, rows, DAYS).values())
+    if layout == "scattered":
         rows = rows.take(pa.array(np.random.default_rng(3).permutation(rows.num_rows), pa.int64()))
     replace_days(hot_dsn, entity, rows, DAYS)
     assert sorted(_landing(hot_dsn, entity), key=_key) == sorted(rows.to_pylist(), key=_key)

@@ -494,3 +494,21 @@ def test_file_rejected_carries_code_and_message():
     error = rejected_file(b"")
     assert str(error).startswith("empty_file: ")
     assert error.message in str(error)
+
+
+def test_the_key_index_finds_repeats_across_runs_it_never_merges_past_its_cap(monkeypatch):
+    """Keys seen many batches ago are still found once the runs stop merging (bounded memory: no run grows
+    past MAX_RUN_HASHES), a key repeated within a batch is caught, and keys never seen are not flagged."""
+    from fidc_assets.lib.ingest.adapters import duplicates
+
+    monkeypatch.setattr(duplicates, "MAX_RUN_HASHES", 64)
+    index = duplicates.KeyIndex()
+    every = pa.array([True] * 20)
+    for batch in range(30):  # 600 distinct keys in batches of 20
+        keys = pa.array([f"R{batch:03}-{i:02}" for i in range(20)])
+        assert not any(index.duplicates(keys, every).to_pylist())
+    assert max(len(run) for run in index._runs) <= 64  # pyright: ignore[reportPrivateUsage]
+    assert len(index._runs) >= 600 // 64  # pyright: ignore[reportPrivateUsage]
+    assert index.nbytes == 600 * 8
+    again = pa.array(["R000-00", "new-1", "R017-19", "new-1", "R029-05"])
+    assert index.duplicates(again, pa.array([True] * 5)).to_pylist() == [True, False, True, True, True]
