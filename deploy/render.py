@@ -3,6 +3,9 @@
 It implements exactly the Kustomize features the overlays use, and refuses any other key, so a feature added
 to an overlay cannot be silently ignored here:
 - `resources`: files (multi-document YAML) and directories holding a kustomization.yaml (rendered first);
+- `components`: directories holding a `kind: Component` kustomization, applied after `resources` and before
+  this kustomization's own transformers, their resources added and their patches applied to everything
+  accumulated so far (Kustomize's order);
 - `patches` entries with only `path`, each file a strategic-merge patch targeting the resource of the same
   apiVersion/kind/name (lists merge by Kubernetes' patch merge keys: containers, env, volumes by `name`,
   volumeMounts by `mountPath`, container ports by `containerPort`, service ports by `port`; other lists are
@@ -33,7 +36,17 @@ OVERLAYS_DIR = K8S_DIR / "overlays"
 
 Manifest = dict[str, Any]
 
-SUPPORTED_KEYS = {"apiVersion", "kind", "resources", "namespace", "images", "patches", "patchesStrategicMerge"}
+SUPPORTED_KEYS = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "components",
+    "namespace",
+    "images",
+    "patches",
+    "patchesStrategicMerge",
+}
+KUSTOMIZATION, COMPONENT = "Kustomization", "Component"
 CLUSTER_SCOPED_KINDS = {
     "Namespace",
     "ClusterRole",
@@ -78,23 +91,28 @@ def resource_id(m: Manifest) -> tuple[str, str, str]:
     return (str(m.get("apiVersion")), str(m["kind"]), str(m["metadata"].get("name")))
 
 
-def render(directory: Path) -> list[Manifest]:
-    """The manifests of the kustomization in `directory`, with its transformers applied."""
+def render(directory: Path, accumulated: list[Manifest] | None = None) -> list[Manifest]:
+    """The manifests of the kustomization in `directory`, with its transformers applied. A Component is
+    rendered onto `accumulated` (the resources of the kustomization that lists it), a Kustomization alone."""
     kfile = directory / "kustomization.yaml"
+    if not kfile.is_file():
+        raise RenderError(f"{directory}: no kustomization.yaml")
     spec = yaml.safe_load(kfile.read_text(encoding="utf-8")) or {}
     unknown = set(spec) - SUPPORTED_KEYS
     if unknown:
         raise RenderError(f"{kfile}: keys {sorted(unknown)} are not implemented by deploy/render.py")
-    out: list[Manifest] = []
+    kind = spec.get("kind", KUSTOMIZATION)
+    if (kind == COMPONENT) != (accumulated is not None):
+        where = "listed under `components`" if accumulated is not None else "listed under `resources`"
+        raise RenderError(f"{kfile}: a {kind} cannot be {where}")
+    out: list[Manifest] = [] if accumulated is None else accumulated
     for entry in spec.get("resources", []):
         target = (directory / entry).resolve()
         out.extend(render(target) if target.is_dir() else load_documents(target))
-    seen: set[tuple[str, str, str]] = set()
-    for m in out:
-        rid = resource_id(m)
-        if rid in seen:
-            raise RenderError(f"{kfile}: resource {rid} is defined twice")
-        seen.add(rid)
+    _check_unique(out, kfile)
+    for entry in spec.get("components", []):
+        out = render((directory / entry).resolve(), out)
+        _check_unique(out, kfile)
     patch_files = list(spec.get("patchesStrategicMerge", []))
     for p in spec.get("patches", []):
         if set(p) != {"path"}:
@@ -108,6 +126,15 @@ def render(directory: Path) -> list[Manifest]:
     if "namespace" in spec:
         _set_namespace(out, str(spec["namespace"]))
     return out
+
+
+def _check_unique(manifests: list[Manifest], kfile: Path) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    for m in manifests:
+        rid = resource_id(m)
+        if rid in seen:
+            raise RenderError(f"{kfile}: resource {rid} is defined twice")
+        seen.add(rid)
 
 
 def _apply_patch(manifests: list[Manifest], patch: Manifest, source: Path) -> None:

@@ -1,6 +1,8 @@
 """`fidc-lake worker` and `fidc-lake daemon`: the processes of a distributed deployment on the settings.
 
 fidc-lake worker [--name N] [--concurrency 1]   a Celery worker executing the steps of runs (FIDC_EXECUTOR=celery)
+fidc-lake worker --name N --ping [--timeout S]  whether the worker N of this host answers a Celery ping (the
+                                                worker pod's probes): exit 0, or 1 and one line
 fidc-lake daemon                                the Dagster daemon: sensors, schedules, the run queue, run
                                                 monitoring and retries, launching runs
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -36,8 +39,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     celery = settings.dagster.celery
     if celery is None:
         raise CliError("fidc-lake worker needs FIDC_CELERY_BROKER (the broker the runs submit steps to)")
-    home = ensure_dagster_home(settings)
     config = celery_executor_config(celery.broker, celery.backend, celery.visibility_timeout_s)
+    if args.ping:
+        return _ping(config, args.name, args.timeout)
+    home = ensure_dagster_home(settings)
     path = home / "celery" / "worker.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"execution": {"config": config}}))
@@ -49,6 +54,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
     os.chdir(REPO_DIR)  # the code location is loaded by module name, as the workspace does
     os.execv(argv[0], argv)
     return 0  # not reached
+
+
+def _ping(config: dict, name: str | None, timeout: int) -> int:
+    """Ping the worker `name` of this host through the broker, with the workers' own Celery settings."""
+    from dagster_celery.executor import CeleryExecutor
+    from dagster_celery.make_app import make_app
+
+    from fidc_assets.lib.ops.celery import answered, worker_node_name
+
+    if not name:
+        raise CliError("fidc-lake worker --ping needs --name (the name the worker was started with)")
+    node = worker_node_name(name, socket.gethostname())
+    app = make_app(CeleryExecutor.for_cli(**config).app_args())
+    try:
+        replies = app.control.ping(destination=[node], timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - kombu/redis errors: the broker is down or refuses us
+        raise CliError(f"worker {node}: broker unreachable ({type(exc).__name__}: {exc})", code=1) from None
+    if not answered(replies, node):
+        raise CliError(f"worker {node}: no answer to a ping within {timeout} s", code=1)
+    print(f"worker {node}: ok")
+    return 0
 
 
 def cmd_daemon(_: argparse.Namespace) -> int:
@@ -66,6 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--name", default=None, help="the worker's name (default: dagster-<random>@<host>)")
     w.add_argument("--concurrency", type=positive_int, default=1, help="steps at a time (default 1)")
     w.add_argument("--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    w.add_argument("--ping", action="store_true", help="only check that the worker --name of this host answers")
+    w.add_argument("--timeout", type=positive_int, default=10, help="seconds --ping waits (default 10)")
     w.set_defaults(func=cmd_worker)
     d = sub.add_parser("daemon", help="the Dagster daemon (sensors, schedules, run queue, monitoring, retries)")
     d.set_defaults(func=cmd_daemon)

@@ -7,15 +7,21 @@ Celery workers (FIDC_EXECUTOR=celery, Redis); Dagster's runs, events and sensor 
 SeaweedFS REST catalog, or a SQL catalog on PostgreSQL); the hot marts are in PostgreSQL. Nobody launches a
 run: the test drops files and waits until the marts equal the generator's truth to the centavo.
 
-The same sample as `fidc-lake demo --funds 2 --days 2` (seed 42), so the embedded profile's wall time of the
-same days is that command's (docs/deploy.md has both).
+One business day (2 funds, seed 42): it already takes every stage (inbox → lake → hot → marts → checks) on
+every service; more days only repeat the ingestion runs (the multi-day paths are the embedded integration
+tests' and tests/prod/test_faults.py's, four days cumulatively). The same sample as `fidc-lake demo --funds 2
+--days 1`, so the embedded profile's wall time of the same day is that command's (docs/deploy.md has both).
+The workers' probe command (`fidc-lake worker --ping`, deploy/k8s/components/celery) is run against them too.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,6 +37,7 @@ from tests.prod.distributed import (
     DistributedProfile,
     PgServer,
     celery_workers_of,
+    child_env,
     expected_marts,
     keep_logs,
     marts_now,
@@ -43,7 +50,7 @@ from tests.prod.services import RedisServer
 
 pytestmark = pytest.mark.prod
 
-SEED, FUNDS, DAYS = 42, 2, 2
+SEED, FUNDS, DAYS = 42, 2, 1
 LOOP_TIMEOUT_S = 1200.0
 
 
@@ -134,6 +141,16 @@ def test_the_day_loop_runs_on_the_daemon_and_two_celery_workers_and_reconciles_t
             if isinstance(e := r.dagster_event and r.dagster_event.event_specific_data, AssetCheckEvaluation)
         ]
         assert evaluations and all(e.passed for e in evaluations), [e for e in evaluations if not e.passed]
+
+    # the worker pods' probe: a live worker answers its ping, a name no worker has does not (one line, exit 1)
+    if distributed.catalog == "rest":
+        ping = [str(Path(sys.executable).parent / "fidc-lake"), "worker", "--ping", "--timeout", "5", "--name"]
+        env = child_env(distributed.env)
+        ok = subprocess.run([*ping, WORKERS[0]], env=env, capture_output=True, text=True, timeout=180)
+        assert (ok.returncode, ok.stdout.strip().endswith(": ok")) == (0, True), ok.stdout + ok.stderr
+        gone = subprocess.run([*ping, "nobody"], env=env, capture_output=True, text=True, timeout=180)
+        assert gone.returncode == 1 and gone.stderr.strip().count("\n") == 0, gone.stderr
+        assert "nobody@" in gone.stderr and "no answer" in gone.stderr
 
     # Dagster's storage is the case's PostgreSQL database: its runs, their events, the sensors' state
     with psycopg.connect(distributed.env["FIDC_DAGSTER_PG_URL"].replace("+psycopg2", "")) as conn:

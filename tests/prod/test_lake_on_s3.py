@@ -72,3 +72,29 @@ def test_the_raw_archive_on_s3_holds_every_file_byte_for_byte(landed_on_s3):
         uri = by_name[name]["archive_uri"]
         assert uri.startswith(f"s3://{ARCHIVE_BUCKET}/raw/")
         assert read_archived(uri) == (manifest.inbox_dir / name).read_bytes()
+
+
+def test_the_inbox_opens_an_object_delivered_after_it_was_listed(s3_profile):
+    """A long-lived process (a Celery worker's pool child, the daemon's code server) lists the S3 inbox for
+    one day's run and must still open the file a custodian put there afterwards, for the next day's run:
+    fsspec caches filesystem instances per process and s3fs caches listings in them, and a cached listing
+    without the new object made `open` answer FileNotFoundError without asking S3 (found by test_faults.py:
+    every retry of that day's ingestion failed on the same worker)."""
+    import hashlib
+    import uuid
+
+    import boto3
+
+    from fidc_assets.lib.ingest.inbox import Inbox
+
+    prefix = f"stale-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", **s3_profile.boto3_kwargs())
+    with patched_environ(s3_profile.env):
+        s3.put_object(Bucket=INBOX_BUCKET, Key=f"{prefix}/day1.txt", Body=b"day 1")
+        assert [f.name for f in Inbox.at(f"s3://{INBOX_BUCKET}/{prefix}").list()] == ["day1.txt"]
+        s3.put_object(Bucket=INBOX_BUCKET, Key=f"{prefix}/day2.txt", Body=b"day 2")  # the custodian, later
+        inbox = Inbox.at(f"s3://{INBOX_BUCKET}/{prefix}")  # the next run, same process: same fs instance
+        assert inbox.sha256(f"{INBOX_BUCKET}/{prefix}/day2.txt") == hashlib.sha256(b"day 2").hexdigest()
+        assert [f.name for f in inbox.list()] == ["day1.txt", "day2.txt"]
+        with inbox.local_path(f"{INBOX_BUCKET}/{prefix}/day2.txt") as local:
+            assert local.read_bytes() == b"day 2"

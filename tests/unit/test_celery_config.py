@@ -50,3 +50,17 @@ def test_the_executor_follows_fidc_executor(tmp_path):
     config = resolved.value["config"]
     assert config["broker"] == config["backend"] == "redis://127.0.0.1:1/0"
     assert config["config_source"] == celery_executor_config(config["broker"], config["backend"], 3600)["config_source"]
+
+
+def test_a_ping_addresses_the_node_name_the_worker_started_with():
+    from fidc_assets.lib.ops.celery import answered, worker_node_name
+
+    node = worker_node_name("fidc-worker", "fidc-worker-7c9d-abcde")
+    assert node == "fidc-worker@fidc-worker-7c9d-abcde"
+    assert answered([{"other@h": {"ok": "pong"}}, {node: {"ok": "pong"}}], node)
+    assert not answered([{"other@h": {"ok": "pong"}}], node)
+    assert not answered([], node)
+    assert not answered([{node: {"error": "x"}}], node)
+    for bad in ("", "a@b"):
+        with pytest.raises(ValueError, match="no '@'"):
+            worker_node_name(bad, "h")

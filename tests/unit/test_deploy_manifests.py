@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from deploy.render import K8S_DIR, OVERLAYS_DIR, Manifest, RenderError, overlay_names, render
+from fidc_assets.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_EXAMPLE = K8S_DIR / "secrets" / "fidc-secrets.example.yaml"
@@ -48,16 +49,75 @@ def _workloads(manifests: list[Manifest]) -> list[Manifest]:
     return [m for m in manifests if m["kind"] in LONG_RUNNING | {"CronJob", "Job"}]
 
 
-def test_the_overlays_are_prod_and_staging_and_each_holds_every_component(rendered):
-    assert sorted(rendered) == ["prod", "staging"]
+def test_the_overlays_are_prod_prod_celery_and_staging_and_each_holds_every_component(rendered):
+    assert sorted(rendered) == ["prod", "prod-celery", "staging"]
     for name, manifests in rendered.items():
         deployments = {"fidc-user-code", "fidc-webserver", "fidc-daemon", "fidc-metrics"}
+        if name == "prod-celery":
+            deployments.add("fidc-worker")
         assert set(_by_kind(manifests, "Deployment")) == deployments, name
         assert set(_by_kind(manifests, "CronJob")) == {"fidc-maintenance"}
         assert {"fidc-dagster-instance", "fidc-env", "fidc-funds", "fidc-dagster-workspace"} <= set(
             _by_kind(manifests, "ConfigMap")
         )
-        assert {m["metadata"].get("namespace") for m in manifests if m["kind"] != "Namespace"} == {f"fidc-{name}"}
+        namespace = "fidc-" + name.removesuffix("-celery")
+        assert {m["metadata"].get("namespace") for m in manifests if m["kind"] != "Namespace"} == {namespace}
+
+
+def test_the_celery_overlay_is_prod_plus_the_workers_and_the_executor(rendered):
+    """prod-celery = prod + the component: the worker Deployment, the Service naming the external Redis and
+    FIDC_EXECUTOR in fidc-env; every other object is prod's, unchanged."""
+    prod = {(m["kind"], m["metadata"]["name"]): m for m in rendered["prod"]}
+    celery = {(m["kind"], m["metadata"]["name"]): m for m in rendered["prod-celery"]}
+    assert set(celery) - set(prod) == {("Deployment", "fidc-worker"), ("Service", "fidc-redis")}
+    assert set(prod) <= set(celery)
+    changed = {k for k in prod if prod[k] != celery[k]}
+    assert changed == {("ConfigMap", "fidc-env")}
+    env = celery[("ConfigMap", "fidc-env")]["data"]
+    assert {k: v for k, v in env.items() if k not in prod[("ConfigMap", "fidc-env")]["data"]} == {
+        "FIDC_EXECUTOR": "celery",
+        "FIDC_CELERY_VISIBILITY_TIMEOUT": "3600",
+    }
+    assert celery[("Service", "fidc-redis")]["spec"]["type"] == "ExternalName"
+
+
+def test_the_worker_runs_fidc_lake_worker_and_its_probes_ping_that_worker(rendered):
+    worker = _by_kind(rendered["prod-celery"], "Deployment")["fidc-worker"]
+    (container,) = _pod_spec(worker)["containers"]
+    command = container["command"]
+    assert command[:2] == ["fidc-lake", "worker"]
+    name = command[command.index("--name") + 1]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["exec"]["command"] == ["fidc-lake", "worker", "--name", name, "--ping"], probe
+    # the command line the probes run parses (and --ping needs --name, which the manifest gives)
+    from fidc_assets.cli import build_parser
+
+    args = build_parser().parse_args(container["livenessProbe"]["exec"]["command"][1:])
+    assert args.ping and args.name == name
+    assert {r["configMapRef"]["name"] for r in container["envFrom"] if "configMapRef" in r} == {"fidc-env"}
+    assert {r["secretRef"]["name"] for r in container["envFrom"] if "secretRef" in r} == {"fidc-secrets"}
+    # a dead worker's step waits FIDC_CELERY_VISIBILITY_TIMEOUT; a stopping one finishes its step first
+    assert _pod_spec(worker)["terminationGracePeriodSeconds"] >= 600
+
+
+def test_the_celery_overlay_settings_select_celery_with_the_broker_of_the_secret(rendered, tmp_path):
+    """What a pod of prod-celery reads (fidc-env + the Secret template) is valid settings that select the
+    Celery executor, its broker being the Service that names the external Redis."""
+    from urllib.parse import urlsplit
+
+    secret = yaml.safe_load(SECRET_EXAMPLE.read_text())["stringData"]
+    env = {**_by_kind(rendered["prod-celery"], "ConfigMap")["fidc-env"]["data"], **secret}
+    env["FIDC_HOME"] = str(tmp_path / "home")
+    env["FIDC_FUNDS"] = str(tmp_path / "funds.yaml")
+    settings = Settings.from_env(env)
+    assert settings.dagster.executor == "celery"
+    celery = settings.dagster.celery
+    assert celery is not None and celery.visibility_timeout_s == 3600
+    assert urlsplit(celery.broker).hostname in _by_kind(rendered["prod-celery"], "Service")
+    # without the component the same Secret leaves the executor in-process
+    plain = {**_by_kind(rendered["prod"], "ConfigMap")["fidc-env"]["data"], **secret, "FIDC_HOME": env["FIDC_HOME"]}
+    plain["FIDC_FUNDS"] = env["FIDC_FUNDS"]
+    assert Settings.from_env(plain).dagster.executor == "in_process"
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
@@ -113,7 +173,7 @@ def test_a_broken_manifest_fails_validation(rendered, breakage):
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed (CI renders with deploy/render.py)")
-@pytest.mark.parametrize("overlay", ["prod", "staging"])
+@pytest.mark.parametrize("overlay", overlay_names())
 def test_the_renderer_equals_kubectl_kustomize(overlay):
     try:
         out = subprocess.run(
@@ -142,6 +202,34 @@ def test_the_renderer_refuses_a_feature_it_does_not_implement(tmp_path):
     (tmp_path / "p.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nowhere}\n")
     with pytest.raises(RenderError, match="not among the resources"):
         render(tmp_path)
+
+
+def test_the_renderer_applies_a_component_in_kustomizes_order_and_refuses_one_in_the_wrong_place(tmp_path):
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: env}\ndata: {A: base}\n"
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "cm.yaml").write_text(cm)
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    comp = tmp_path / "comp"
+    comp.mkdir()
+    (comp / "kustomization.yaml").write_text("kind: Component\nresources: [extra.yaml]\npatches:\n  - path: p.yaml\n")
+    (comp / "extra.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n")
+    (comp / "p.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: env}\ndata: {A: comp, B: comp}\n")
+    over = tmp_path / "over"
+    over.mkdir()
+    (over / "kustomization.yaml").write_text(
+        "namespace: ns\nresources: [../base]\ncomponents: [../comp]\npatches:\n  - path: p.yaml\n"
+    )
+    (over / "p.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: env}\ndata: {B: overlay}\n")
+    out = {m["metadata"]["name"]: m for m in render(over)}
+    # the component patched the base's resource; the overlay's own patch came after it; namespace on all
+    assert out["env"]["data"] == {"A": "comp", "B": "overlay"}
+    assert {m["metadata"]["namespace"] for m in out.values()} == {"ns"}
+    (over / "kustomization.yaml").write_text("resources: [../comp]\n")
+    with pytest.raises(RenderError, match="a Component cannot be listed under `resources`"):
+        render(over)
+    (over / "kustomization.yaml").write_text("components: [../base]\n")
+    with pytest.raises(RenderError, match="a Kustomization cannot be listed under `components`"):
+        render(over)
 
 
 def test_the_instance_config_is_a_valid_dagster_instance_with_k8s_run_launcher(rendered, tmp_path, monkeypatch):

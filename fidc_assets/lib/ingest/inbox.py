@@ -67,7 +67,13 @@ def _mtime_ns(info: dict) -> int:
 
 @dataclass(frozen=True)
 class Inbox:
-    """Where custodians drop files: an fsspec filesystem and a root path on it."""
+    """Where custodians drop files: an fsspec filesystem and a root path on it.
+
+    Others write the inbox, so no listing of it is ever reused: fsspec shares one filesystem instance per
+    process and URL, and s3fs (like other remote filesystems) caches directory listings in it, so a process
+    that lives through several runs (a Celery worker, a code server) would otherwise open a file delivered
+    after its last listing from that stale listing and get FileNotFoundError. Every listing and open below
+    starts by dropping the instance's listings cache (`_fresh`)."""
 
     fs: fsspec.AbstractFileSystem
     root: str
@@ -81,9 +87,14 @@ class Inbox:
     def is_local(self) -> bool:
         return "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
 
+    def _fresh(self) -> fsspec.AbstractFileSystem:
+        """The filesystem with no cached listing (see the class docstring)."""
+        self.fs.invalidate_cache()
+        return self.fs
+
     def list(self, ignore: Iterable[str] = ("unmatched",)) -> list[Listing]:
         """Regular files under the inbox (not hidden, not partial uploads, not in the ignored folders)."""
-        if not self.fs.exists(self.root):
+        if not self._fresh().exists(self.root):
             return []
         skip = tuple(f"{self.root}/{d}/" for d in ignore)
         out = []
@@ -99,7 +110,7 @@ class Inbox:
 
     def _open_binary(self, path: str) -> BinaryIO:
         """`fs.open(path, "rb")`: a binary file (fsspec's signature says text or binary)."""
-        return cast(BinaryIO, self.fs.open(path, "rb"))
+        return cast(BinaryIO, self._fresh().open(path, "rb"))
 
     def sha256(self, path: str) -> str:
         digest = hashlib.sha256()
@@ -126,7 +137,7 @@ class Inbox:
         (see `set_aside_name`), however long or strange the delivered one."""
         folder = f"{self.root}/unmatched/{now:%Y-%m-%d}"
         target, n = f"{folder}/{set_aside_name(listing.name)}", 1
-        while self.fs.exists(target):
+        while self._fresh().exists(target):
             target, n = f"{folder}/{set_aside_name(listing.name, n)}", n + 1
         return target
 

@@ -53,3 +53,16 @@ def celery_executor_config(
             "broker_connection_retry_on_startup": True,
         },
     }
+
+
+def worker_node_name(name: str, host: str) -> str:
+    """The Celery node name of `fidc-lake worker --name NAME` on `host` (dagster-celery starts it as
+    `NAME@%h`, and Celery expands `%h` to the host name): what a ping addresses."""
+    if not name or "@" in name:
+        raise ValueError(f"a worker name is non-empty and has no '@', got {name!r}")
+    return f"{name}@{host}"
+
+
+def answered(replies: list[dict[str, Any]], node: str) -> bool:
+    """Whether `node` is among the replies of a Celery ping (`[{node: {"ok": "pong"}}, …]`)."""
+    return any(isinstance(r, dict) and r.get(node, {}).get("ok") == "pong" for r in replies)
