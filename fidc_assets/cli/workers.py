@@ -8,7 +8,8 @@ fidc-lake daemon                                the Dagster daemon: sensors, sch
 
 Both install the instance's dagster.yaml in DAGSTER_HOME first (dagster.postgres.yaml when
 FIDC_DAGSTER_PG_URL is set), then replace themselves with Dagster's own process (`dagster-celery worker
-start`, `dagster-daemon run`), so a signal sent to them reaches it. The worker's Celery settings (broker,
+start`, `dagster-daemon run` with its code server's heartbeat TTL set, `daemon_main`), so a signal sent to
+them reaches it. The worker's Celery settings (broker,
 backend, late acknowledgement, visibility timeout) are the ones the runs submit with
 (`fidc_assets.lib.ops.celery`), written to DAGSTER_HOME/celery/worker.yaml.
 """
@@ -80,11 +81,26 @@ def _ping(config: dict, name: str | None, timeout: int) -> int:
 def cmd_daemon(_: argparse.Namespace) -> int:
     from fidc_assets.pipeline import ensure_dagster_home
 
-    ensure_dagster_home(load_settings())
-    argv = [_bin("dagster-daemon"), "run", "-w", str(REPO_DIR / "workspace.yaml")]
+    ensure_dagster_home(load_settings())  # exports DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS, read by daemon_main
+    main = f"from {__name__} import daemon_main; daemon_main()"
+    argv = [sys.executable, "-c", main, "run", "-w", str(REPO_DIR / "workspace.yaml")]
     os.chdir(REPO_DIR)
     os.execv(argv[0], argv)
     return 0  # not reached
+
+
+def daemon_main() -> None:
+    """`dagster-daemon`'s own command line, with the heartbeat TTL of the code server it starts taken from
+    DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS (the same setting as `dagster dev`'s code server). Dagster
+    hard-codes 20 s there (`dagster._daemon.controller.DAEMON_GRPC_SERVER_HEARTBEAT_TTL`, no variable): on 2
+    busy cores the daemon's pings came late, the code server shut itself down, and the sensors and the marts
+    automation failed with DagsterUserCodeUnreachableError for minutes (the prod day loop saw 15)."""
+    import dagster._daemon.controller as controller
+    from dagster._daemon.cli import main
+
+    controller.DAEMON_GRPC_SERVER_HEARTBEAT_TTL = int(os.environ["DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS"])
+    sys.argv[0] = "dagster-daemon"
+    sys.exit(main())
 
 
 def register(sub: argparse._SubParsersAction) -> None:
