@@ -7,8 +7,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from fidc_assets.defs.dbt.project import dbt_connection_env, dbt_executable, dbt_project
 from fidc_assets.defs.automation import FOLLOWS_UPSTREAM
+from fidc_assets.defs.dbt.project import dbt_connection_env, dbt_executable, dbt_project
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import days_from_keys, dbt_vars
