@@ -41,17 +41,15 @@ FOLLOWS_UPSTREAM = (
 ).with_label("when its day's upstream changed, once upstream is idle")
 
 
-def _any_in_progress(keys: tuple[dg.AssetKey, ...]) -> dg.AutomationCondition:
+def _any_in_progress(keys: tuple[dg.AssetKey, ...], label: str) -> dg.AutomationCondition:
     out = dg.AutomationCondition.asset_matches(keys[0], dg.AutomationCondition.in_progress())
     for key in keys[1:]:
         out = out | dg.AutomationCondition.asset_matches(key, dg.AutomationCondition.in_progress())
-    return out
+    return out.with_label(label)
 
 
 #: The date's ingestion (any fund, any step) or its dbt build is queued or running.
-DATE_BUSY = _any_in_progress((*INGESTION_KEYS, *LAST_MARTS)).with_label(
-    "its date's ingestion or dbt build is queued or running"
-)
+DATE_BUSY = _any_in_progress((*INGESTION_KEYS, *LAST_MARTS), "its date's ingestion or dbt build is queued or running")
 
 #: For the roots of a date's downstream (the hot loads, the reference registries, the delivery status).
 STARTS_DATE_BUILD = (FOLLOWS_UPSTREAM & ~DATE_BUSY).with_label(
