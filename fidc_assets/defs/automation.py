@@ -25,9 +25,11 @@ INGESTION_KEYS = (CUSTODIAN_FILES, *(dg.AssetKey(["lake", e]) for e in LAKE_ENTI
 #: The dbt models nothing else is built from: a marts run of a date holds them until its dbt build ends
 #: (every dbt model is upstream of one of them: tests/unit/test_automation.py holds the rule).
 LAST_MARTS = (
-    dg.AssetKey(["marts", "mart_fund_daily"]),
     dg.AssetKey(["marts", "mart_fund_monthly"]),
     dg.AssetKey(["marts", "mart_fund_day_completeness"]),
+    dg.AssetKey(["marts", "dim_cedente"]),
+    dg.AssetKey(["marts", "dim_sacado"]),
+    dg.AssetKey(["intermediate", "int_receivable_lifecycle"]),
 )
 
 #: A date materializes when one of its upstream partitions was updated since it was last handled (a fund-day

@@ -187,6 +187,8 @@ def test_a_fund_day_landing_while_its_dates_marts_run_waits_for_it_then_one_run(
         marts = _start(instance, defs, "hot_and_marts", [DAY], list(requests[0].asset_selection or []))
         for key in LANDING_ASSETS.values():
             _step(instance, key, [DAY])
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert requests == []  # its hot loads are done, its dbt build is not
         late = [f"{DAY}|{FUNDS[1]}"]
         run, steps = _ingest(instance, defs, late)
         for step in steps:
