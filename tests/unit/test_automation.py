@@ -63,3 +63,154 @@ def test_every_asset_the_marts_automation_targets_has_a_condition(defs):
     targeted = sensor.asset_selection.resolve(graph)
     assert MART in targeted and REFERENCE_KEYS["fx_rates"] in targeted
     assert [k.to_user_string() for k in sorted(targeted) if graph.get(k).automation_condition is None] == []
+
+
+# --- one run per date: the daemon's grouping of what one tick requests (build_run_requests, as the
+# AutomationConditionSensor calls it), with ingestion and marts runs really queued/running in the instance
+
+
+def _daemon_run_requests(defs: dg.Definitions, result) -> list[dg.RunRequest]:
+    from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
+
+    sensor = defs.get_sensor_def("marts_automation")
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    subsets = [r.true_subset for r in result.results if not r.true_subset.is_empty]
+    return list(build_run_requests(subsets, defs.resolve_asset_graph(), {}, emit_backfills=sensor.emit_backfills))
+
+
+def _partition_tags(keys: list[str]) -> dict[str, str]:
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    if len(keys) == 1:
+        return {"dagster/partition": keys[0]}
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
+def _start(instance, defs, job: str, keys: list[str], assets: list[dg.AssetKey]) -> dg.DagsterRun:
+    """A run as the sensors create it: its materializations planned (so its assets are in progress), started."""
+    return instance.create_run_for_job(
+        job_def=defs.get_job_def(job),
+        asset_selection=frozenset(assets),
+        tags=_partition_tags(keys),
+        status=dg.DagsterRunStatus.STARTED,
+    )
+
+
+def _step(instance, key: dg.AssetKey, keys: list[str]) -> None:
+    for k in keys:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=k))
+
+
+def _end(instance, run: dg.DagsterRun) -> None:
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    event = DagsterEvent(DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name)
+    instance.report_dagster_event(event, run_id=run.run_id)
+
+
+def _ingest(instance, defs, keys: list[str]) -> tuple[dg.DagsterRun, list[dg.AssetKey]]:
+    from fidc_assets.defs.automation import INGESTION_KEYS
+
+    return _start(instance, defs, "ingest_files", keys, list(INGESTION_KEYS)), list(INGESTION_KEYS)
+
+
+def _evaluate(defs, instance, cursor):
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    return result, _daemon_run_requests(defs, result)
+
+
+def _assert_one_full_run(requests: list[dg.RunRequest], day: str = DAY) -> None:
+    assert len(requests) == 1, [(r.partition_key, r.asset_selection) for r in requests]
+    run = requests[0]
+    assert run.partition_key == day
+    selected = set(run.asset_selection or [])
+    wanted = {*LANDING_ASSETS.values(), *REFERENCE_KEYS.values(), DELIVERY_STATUS, MART}
+    assert wanted <= selected, sorted(k.to_user_string() for k in wanted - selected)
+
+
+def test_a_landed_fund_day_starts_one_run_once_its_ingestion_run_ends(defs):
+    """The ingestion run registers the files and lands each entity in its own step, ticks apart: nothing of the
+    date starts while any step is to come (a step is in progress from the run's creation to its
+    materialization) (before, the registry step started the delivery status's run and the
+    stock step the stock's hot load and marts), then one run holds the whole downstream of the date."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("funds", FUNDS)
+        result, _ = _evaluate(defs, instance, None)
+        keys = [f"{DAY}|{FUNDS[0]}"]
+        run, steps = _ingest(instance, defs, keys)
+        for step in steps[:-1]:  # custodian_files, then each lake/<entity>, one tick after another
+            _step(instance, step, keys)
+            result, requests = _evaluate(defs, instance, result.cursor)
+            assert requests == [], step
+        _step(instance, steps[-1], keys)  # its last step: nothing of the run is still to land
+        result, requests = _evaluate(defs, instance, result.cursor)
+        _assert_one_full_run(requests)
+        _end(instance, run)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert requests == []  # requested once
+
+
+def test_a_burst_of_fund_days_in_two_ingestion_runs_is_one_run_for_the_date(defs):
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("funds", FUNDS)
+        result, _ = _evaluate(defs, instance, None)
+        first, second = [f"{DAY}|{f}" for f in FUNDS[:2]], [f"{DAY}|{f}" for f in FUNDS[2:]]
+        run_a, steps = _ingest(instance, defs, first)
+        run_b, _ = _ingest(instance, defs, second)  # queued: its materializations are planned
+        for step in steps:
+            _step(instance, step, first)
+        _end(instance, run_a)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert requests == []  # the date's other run is still to land
+        for step in steps:
+            _step(instance, step, second)
+        _end(instance, run_b)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        _assert_one_full_run(requests)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert requests == []
+
+
+def test_a_fund_day_landing_while_its_dates_marts_run_waits_for_it_then_one_run(defs):
+    """A file of the date lands while the date's marts run is past its hot load and still in dbt: the next run
+    waits for that one to end (else the hot load and the dbt models it could not yet take went apart)."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("funds", FUNDS)
+        result, _ = _evaluate(defs, instance, None)
+        keys = [f"{DAY}|{FUNDS[0]}"]
+        run, steps = _ingest(instance, defs, keys)
+        for step in steps:
+            _step(instance, step, keys)
+        _end(instance, run)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        _assert_one_full_run(requests)
+        marts = _start(instance, defs, "hot_and_marts", [DAY], list(requests[0].asset_selection or []))
+        for key in LANDING_ASSETS.values():
+            _step(instance, key, [DAY])
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert requests == []  # its hot loads are done, its dbt build is not
+        late = [f"{DAY}|{FUNDS[1]}"]
+        run, steps = _ingest(instance, defs, late)
+        for step in steps:
+            _step(instance, step, late)
+        _end(instance, run)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert requests == []  # the date's dbt build is still running
+        _end(instance, marts)
+        result, requests = _evaluate(defs, instance, result.cursor)
+        _assert_one_full_run(requests)
+
+
+def test_every_dbt_model_the_automation_targets_is_upstream_of_a_last_mart(defs):
+    """The roots wait while one of LAST_MARTS is in progress: a model outside their upstream could still be
+    building when a new run of its date starts."""
+    from fidc_assets.defs.automation import LAST_MARTS
+
+    graph = defs.resolve_asset_graph()
+    sensor = defs.get_sensor_def("marts_automation")
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    targeted = sensor.asset_selection.resolve(graph)
+    dbt_models = {k for k in targeted if (graph.get(k).group_name or "").startswith("dbt")}
+    covered = dg.AssetSelection.assets(*LAST_MARTS).upstream().resolve(graph)
+    assert dbt_models and set(LAST_MARTS) <= dbt_models
+    assert sorted(k.to_user_string() for k in dbt_models - covered) == []

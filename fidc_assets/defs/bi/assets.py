@@ -6,7 +6,8 @@ import datetime as dt
 
 import dagster as dg
 
-from fidc_assets.defs.hot.assets import FOLLOWS_UPSTREAM, LANDING_ASSETS
+from fidc_assets.defs.automation import STARTS_DATE_BUILD
+from fidc_assets.defs.hot.assets import LANDING_ASSETS
 from fidc_assets.defs.ingest.assets import CUSTODIAN_FILES
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
@@ -41,7 +42,7 @@ def definitions() -> dg.Definitions:
                 # the marts automation only materializes assets with a condition: without one a deployment run
                 # by the daemon alone never created `reference` (every dbt build failed on reference.fx_rates)
                 # until the cutoff schedule's run, and registry changes waited for it
-                automation_condition=FOLLOWS_UPSTREAM,
+                automation_condition=STARTS_DATE_BUILD,
                 group_name="bi",
                 kinds={"postgres"},
                 owners=["team:data-engineering"],
@@ -90,7 +91,7 @@ def definitions() -> dg.Definitions:
         # downstream) writes it in the same run as the hot load, right before dbt reads it
         deps=[CUSTODIAN_FILES, *LANDING_ASSETS.values()],
         # like the hot loads: follows its day's ingestion by itself, so the completeness mart does too
-        automation_condition=FOLLOWS_UPSTREAM,
+        automation_condition=STARTS_DATE_BUILD,
         group_name="bi",
         kinds={"postgres"},
         owners=["team:data-engineering"],

@@ -7,8 +7,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from fidc_assets.defs.automation import FOLLOWS_UPSTREAM
 from fidc_assets.defs.dbt.project import dbt_connection_env, dbt_executable, dbt_project
-from fidc_assets.defs.hot.assets import FOLLOWS_UPSTREAM
 from fidc_assets.defs.partitions import business_days
 from fidc_assets.defs.resources import LakehouseResource
 from fidc_assets.lib.core.partition_math import days_from_keys, dbt_vars
@@ -27,7 +27,8 @@ class FidcDbtTranslator(DagsterDbtTranslator):
         return f"dbt_{fqn[1]}" if len(fqn) > 2 else "dbt"
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        """Models (and the tests dbt builds with them) follow their day's hot load by themselves."""
+        """Models (and the tests dbt builds with them) follow their day's hot load by themselves, on the tick the
+        hot load is requested (will_be_requested): in the same run (defs/automation.py)."""
         return FOLLOWS_UPSTREAM
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from fidc_assets.defs.automation import STARTS_DATE_BUILD
 from fidc_assets.defs.ingest.assets import RETRY
 from fidc_assets.defs.legacy.assets import MIGRATION
 from fidc_assets.defs.partitions import business_days
@@ -11,17 +12,6 @@ from fidc_assets.lib.hot.partitions import HOT_ENTITIES
 
 LANDING_ASSETS = {e.name: dg.AssetKey(["hot", f"landing_{e.name}"]) for e in HOT_ENTITIES}
 LANDING_RECEIVABLE_POSITIONS = LANDING_ASSETS["receivable_positions"]
-
-#: Freshness by declaration, for the hot load, the dbt models and their checks: a date materializes by itself
-#: when its upstream changed (a fund-day landed: the date × fund → date mapping makes that date's partition
-#: updated), once nothing upstream of it is still queued or running — so a burst of files of one date
-#: coalesces into one downstream run per date. Not `eager()`: that one only looks at the latest time partition
-#: (today) and waits for every upstream partition (every fund of the date, the legacy months) to exist.
-FOLLOWS_UPSTREAM = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("when its day's upstream changed, once upstream is idle")
 
 
 def _landing_asset(entity) -> dg.AssetsDefinition:
@@ -39,7 +29,8 @@ def _landing_asset(entity) -> dg.AssetsDefinition:
         partitions_def=business_days(),
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=RETRY,
-        automation_condition=FOLLOWS_UPSTREAM,
+        # the date's downstream starts on one tick, once its ingestion is idle: one run (defs/automation.py)
+        automation_condition=STARTS_DATE_BUILD,
     )
     def landing(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         from fidc_assets.lib.hot.loader import load_days_from_cold  # run-time import: not load-time work
