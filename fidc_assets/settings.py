@@ -36,7 +36,7 @@ value raises `SettingsError`, naming the variable, the value (passwords hidden) 
 | FIDC_CELERY_VISIBILITY_TIMEOUT | 3600 | seconds before the step of a dead worker goes to another (> any step) |
 | DAGSTER_HOME | `FIDC_HOME/dagster` | Dagster's instance directory (`fidc-lake` exports it) |
 | DAGSTER_EVENT_BATCH_SIZE | 1000 | events Dagster writes per batch (`fidc-lake` exports it) |
-| DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS | 300 | the code server of `dagster dev` and of `fidc-lake daemon` waits this long for a heartbeat |
+| DAGSTER_GRPC_PROXY_HEARTBEAT_TTL_SECONDS | 300 | code server heartbeat TTL (`dagster dev`, `fidc-lake daemon`) |
 
 The configuration directory (FIDC_CONFIG_DIR; `fidc-lake config init DIR` writes a copy of the shipped one):
 `custodians/*.yaml` (one spec per custodian; onboarding one is dropping its file here) with `custodians/layouts/`
