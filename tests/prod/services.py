@@ -24,6 +24,10 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
+#: Volume slots per volume server. Every bucket is a SeaweedFS collection that grows several volumes at once
+#: (two slots each with replication 001): at 30, the session's cluster ran out after the day loop's cases and
+#: every later write failed with `INTERNAL_FAILURE during UploadPart`. Volumes are sparse: a slot costs no disk.
+MAX_VOLUMES = 300
 
 
 class ServiceError(RuntimeError):
@@ -158,7 +162,7 @@ class SeaweedCluster:
             (self.root / f"volume{i}").mkdir(exist_ok=True)
             self._process(
                 f"volume{i}", "volume", *ip, f"-port={port}", f"-port.grpc={port + 10000}",
-                f"-dir={self.root / f'volume{i}'}", f"-master={HOST}:{self.master_port}", "-max=30",
+                f"-dir={self.root / f'volume{i}'}", f"-master={HOST}:{self.master_port}", f"-max={MAX_VOLUMES}",
                 "-dataCenter=dc1", "-rack=rack1", "-preStopSeconds=0",
             ).start()  # fmt: skip
         (self.root / "filer").mkdir(exist_ok=True)
