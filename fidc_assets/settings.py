@@ -218,17 +218,8 @@ class _Env:
         return str(path)
 
     def postgres_url(self, name: str, schemes: tuple[str, ...] = ("postgresql", "postgres")) -> str | None:
-        raw = self.text(name)
-        if raw is None:
-            return None
-        try:
-            scheme = urlsplit(raw).scheme
-        except ValueError:
-            scheme = ""
-        if scheme not in schemes:
-            shown = f"{schemes[0]}://user:password@host:port/db"
-            raise self.fail(name, _redacted(raw), f"a {schemes[0]}:// URL ({shown})")
-        return raw
+        shown = f"{schemes[0]}://user:password@host:port/db"
+        return self.url(name, schemes, f"a {schemes[0]}:// URL ({shown})")
 
     def url(self, name: str, schemes: tuple[str, ...], expected: str) -> str | None:
         raw = self.text(name)
