@@ -114,6 +114,14 @@ def _ingest(instance, defs, keys: list[str]) -> tuple[dg.DagsterRun, list[dg.Ass
     return _start(instance, defs, "ingest_files", keys, list(INGESTION_KEYS)), list(INGESTION_KEYS)
 
 
+def _ingested(instance, defs, keys: list[str]) -> None:
+    """An ingestion run of these fund-days started, every step materialized, ended."""
+    run, steps = _ingest(instance, defs, keys)
+    for step in steps:
+        _step(instance, step, keys)
+    _end(instance, run)
+
+
 def _evaluate(defs, instance, cursor):
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
     return result, _daemon_run_requests(defs, result)
@@ -177,11 +185,7 @@ def test_a_fund_day_landing_while_its_dates_marts_run_waits_for_it_then_one_run(
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("funds", FUNDS)
         result, _ = _evaluate(defs, instance, None)
-        keys = [f"{DAY}|{FUNDS[0]}"]
-        run, steps = _ingest(instance, defs, keys)
-        for step in steps:
-            _step(instance, step, keys)
-        _end(instance, run)
+        _ingested(instance, defs, [f"{DAY}|{FUNDS[0]}"])
         result, requests = _evaluate(defs, instance, result.cursor)
         _assert_one_full_run(requests)
         marts = _start(instance, defs, "hot_and_marts", [DAY], list(requests[0].asset_selection or []))
@@ -189,11 +193,7 @@ def test_a_fund_day_landing_while_its_dates_marts_run_waits_for_it_then_one_run(
             _step(instance, key, [DAY])
         result, requests = _evaluate(defs, instance, result.cursor)
         assert requests == []  # its hot loads are done, its dbt build is not
-        late = [f"{DAY}|{FUNDS[1]}"]
-        run, steps = _ingest(instance, defs, late)
-        for step in steps:
-            _step(instance, step, late)
-        _end(instance, run)
+        _ingested(instance, defs, [f"{DAY}|{FUNDS[1]}"])
         result, requests = _evaluate(defs, instance, result.cursor)
         assert requests == []  # the date's dbt build is still running
         _end(instance, marts)
