@@ -72,29 +72,24 @@ class Inbox:
     Others write the inbox, so no listing of it is ever reused: fsspec shares one filesystem instance per
     process and URL, and s3fs (like other remote filesystems) caches directory listings in it, so a process
     that lives through several runs (a Celery worker, a code server) would otherwise open a file delivered
-    after its last listing from that stale listing and get FileNotFoundError. Every listing and open below
-    starts by dropping the instance's listings cache (`_fresh`)."""
+    after its last listing from that stale listing and get FileNotFoundError. `at` makes the filesystem
+    with fsspec's listings cache off (`use_listings_cache=False`, honoured by every fsspec filesystem)."""
 
     fs: fsspec.AbstractFileSystem
     root: str
 
     @classmethod
     def at(cls, location: str | Path) -> Inbox:
-        fs, root = fsspec.core.url_to_fs(str(location))
+        fs, root = fsspec.core.url_to_fs(str(location), use_listings_cache=False)
         return cls(fs, root.rstrip("/") or "/")
 
     @property
     def is_local(self) -> bool:
         return "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
 
-    def _fresh(self) -> fsspec.AbstractFileSystem:
-        """The filesystem with no cached listing (see the class docstring)."""
-        self.fs.invalidate_cache()
-        return self.fs
-
     def list(self, ignore: Iterable[str] = ("unmatched",)) -> list[Listing]:
         """Regular files under the inbox (not hidden, not partial uploads, not in the ignored folders)."""
-        if not self._fresh().exists(self.root):
+        if not self.fs.exists(self.root):
             return []
         skip = tuple(f"{self.root}/{d}/" for d in ignore)
         out = []
@@ -110,7 +105,7 @@ class Inbox:
 
     def _open_binary(self, path: str) -> BinaryIO:
         """`fs.open(path, "rb")`: a binary file (fsspec's signature says text or binary)."""
-        return cast(BinaryIO, self._fresh().open(path, "rb"))
+        return cast(BinaryIO, self.fs.open(path, "rb"))
 
     def sha256(self, path: str) -> str:
         digest = hashlib.sha256()
@@ -137,7 +132,7 @@ class Inbox:
         (see `set_aside_name`), however long or strange the delivered one."""
         folder = f"{self.root}/unmatched/{now:%Y-%m-%d}"
         target, n = f"{folder}/{set_aside_name(listing.name)}", 1
-        while self._fresh().exists(target):
+        while self.fs.exists(target):
             target, n = f"{folder}/{set_aside_name(listing.name, n)}", n + 1
         return target
 
