@@ -66,11 +66,10 @@ _MAX_DECIMAL_INT_DIGITS = 18  # the integer part must fit in an int64
 
 @dataclass(frozen=True)
 class _Fixed:
-    """A fixed-width piece of every row: `data` is rows × width, of which row i keeps the first `kept[i]`
-    bytes (`kept` None: every row keeps them all; a null keeps none of its payload)."""
+    """A fixed-width piece of every row: `data` is rows × width; the `dropped` rows (a null's payload) lose it."""
 
     data: np.ndarray
-    kept: np.ndarray | None = None
+    dropped: np.ndarray | None = None
 
 
 def _length_words(lengths: np.ndarray) -> np.ndarray:
@@ -88,13 +87,18 @@ def _valid(arr: pa.Array) -> np.ndarray | None:
     return pc.is_valid(arr).to_numpy(zero_copy_only=False)
 
 
+def _decimal_words(arr: pa.Array, dtype: str) -> np.ndarray:
+    """rows × 2 (low, high) 64-bit words of a decimal128 array's unscaled values, a null as 0."""
+    n = len(arr)
+    filled = arr.fill_null(pa.scalar(0, arr.type)) if arr.null_count else arr
+    raw = np.frombuffer(_buffer(filled, 1), dtype=dtype)  # pyright: ignore[reportCallIssue, reportArgumentType]  (buffer protocol: see _BUFFERS)
+    return raw[2 * filled.offset : 2 * (filled.offset + n)].reshape(n, 2)
+
+
 def _unscaled_abs(arr: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(|unscaled value| as uint64, negative) of a decimal128 array whose values fit in 63 bits."""
     t: pa.Decimal128Type = arr.type
-    n = len(arr)
-    filled = arr.fill_null(pa.scalar(0, t)) if arr.null_count else arr
-    raw = np.frombuffer(_buffer(filled, 1), dtype="<i8")  # pyright: ignore[reportCallIssue, reportArgumentType]  (buffer protocol: see _BUFFERS)
-    words = raw[2 * filled.offset : 2 * (filled.offset + n)].reshape(n, 2)
+    words = _decimal_words(arr, "<i8")
     lo, hi = words[:, 0], words[:, 1]
     negative = hi < 0
     # the value fits in an int64 when the high word is the low word's sign extension
@@ -143,9 +147,7 @@ def _wide_decimal(arr: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray, np.
     128-bit unscaled values (4 × 32-bit limbs) by 10**scale."""
     t: pa.Decimal128Type = arr.type
     n = len(arr)
-    filled = arr.fill_null(pa.scalar(0, t)) if arr.null_count else arr
-    raw = np.frombuffer(_buffer(filled, 1), dtype="<u8")  # pyright: ignore[reportCallIssue, reportArgumentType]  (buffer protocol: see _BUFFERS)
-    words = raw[2 * filled.offset : 2 * (filled.offset + n)].reshape(n, 2)
+    words = _decimal_words(arr, "<u8")
     lo = words[:, 0].copy()
     hi = words[:, 1].copy()
     negative = hi >= np.uint64(1 << 63)
@@ -227,8 +229,7 @@ def _same_width_text(lengths: np.ndarray, values: pa.Array) -> np.ndarray | None
 
 
 def _block(parts: list[_Fixed], n: int) -> pa.Array:
-    """Lay fixed-width parts side by side and drop what rows do not keep (null payloads, a numeric's zero
-    digits): one large_binary value per row."""
+    """Lay fixed-width parts side by side and drop null payloads: one large_binary value per row."""
     widths = [p.data.shape[1] for p in parts]
     width = sum(widths)
     matrix = np.empty((n, width), dtype=np.uint8)
@@ -237,11 +238,11 @@ def _block(parts: list[_Fixed], n: int) -> pa.Array:
     start = 0
     for part, w in zip(parts, widths, strict=True):
         matrix[:, start : start + w] = part.data
-        if part.kept is not None:
+        if part.dropped is not None:
             if keep is None:
                 keep = np.ones((n, width), dtype=bool)
-            np.less(np.arange(w), part.kept[:, None], out=keep[:, start : start + w])
-            row_widths -= w - part.kept
+            keep[part.dropped, start : start + w] = False
+            row_widths[part.dropped] -= w
         start += w
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(row_widths, out=offsets[1:])
@@ -292,7 +293,7 @@ def _fixed_field(payload: np.ndarray, valid: np.ndarray | None, n: int) -> list[
     width = payload.shape[1]
     if valid is None:
         return [_Fixed(np.broadcast_to(_length_words(np.array([width])), (n, 4))), _Fixed(payload)]
-    return [_Fixed(_length_words(np.where(valid, width, -1))), _Fixed(payload, np.where(valid, width, 0))]
+    return [_Fixed(_length_words(np.where(valid, width, -1))), _Fixed(payload, ~valid)]
 
 
 def _join(pieces: list[pa.Array]) -> pa.Array:
