@@ -105,11 +105,7 @@ def marts_equal_truth(dsn: str, truth: dict, day: dt.date, funds: set[str]) -> b
     from fidc_assets.pipeline import mart_totals
 
     marts = mart_totals(dsn, [day])
-    return all(
-        marts.get((f, day)) == (t.row_count, t.nominal_value, t.present_value)
-        for (f, d), t in truth.items()
-        if d == day and f in funds
-    )
+    return all(marts.get((f, day)) == t.totals for (f, d), t in truth.items() if d == day and f in funds)
 
 
 def run_counts(instance, since: float) -> dict[str, int]:

@@ -148,10 +148,7 @@ def marts_against_truth(dsn: str, sample: Sample) -> tuple[int, int, list[str]]:
     from fidc_assets.pipeline import mart_totals
     from fidc_assets.sample.truth import read_truth
 
-    truth = {
-        k: (t.row_count, t.nominal_value, t.present_value)
-        for k, t in read_truth(sample.root / "sample" / "truth").items()
-    }
+    truth = {k: t.totals for k, t in read_truth(sample.root / "sample" / "truth").items()}
     got = mart_totals(dsn, sorted(sample.days))
     with psycopg.connect(dsn) as conn:
         per_key = conn.execute(

@@ -216,7 +216,7 @@ def _end_state(home, truth: dict, covered: list[dt.date], delivered: list, resul
         doubled += _duplicates(dsn)
     except psycopg.errors.UndefinedTable:
         marts = {}
-    wrong = [k for k, t in covered_truth.items() if marts.get(k) != (t.row_count, t.nominal_value, t.present_value)]
+    wrong = [k for k, t in covered_truth.items() if marts.get(k) != t.totals]
     cold = _cold(lake)
     try:
         hot = _landing(dsn)

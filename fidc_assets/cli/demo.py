@@ -66,7 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = summarize(settings, dsn, days, result)
     truth = read_truth(manifest.truth_dir)
     marts = mart_totals(dsn, days)
-    mismatches = [k for k, t in truth.items() if marts.get(k) != (t.row_count, t.nominal_value, t.present_value)]
+    mismatches = [k for k, t in truth.items() if marts.get(k) != t.totals]
     elapsed = time.perf_counter() - started
     print()
     print(

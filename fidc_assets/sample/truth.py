@@ -68,6 +68,11 @@ class DayTruth:
     acquisition_value: Decimal
     pdd_value: Decimal
 
+    @property
+    def totals(self) -> tuple[int, Decimal, Decimal]:
+        """(rows, nominal, present): what `pipeline.mart_totals` must read for the fund-day."""
+        return (self.row_count, self.nominal_value, self.present_value)
+
 
 @dataclass(frozen=True, slots=True)
 class AcquisitionTruth:

@@ -38,7 +38,7 @@ def _mart(dsn: str) -> dict[tuple[str, dt.date], tuple[int, Decimal, Decimal]]:
 
 
 def _truth_view(sample) -> dict[tuple[str, dt.date], tuple[int, Decimal, Decimal]]:
-    return {k: (t.row_count, t.nominal_value, t.present_value) for k, t in read_truth(sample.truth_dir).items()}
+    return {k: t.totals for k, t in read_truth(sample.truth_dir).items()}
 
 
 def test_first_run_succeeds_with_all_checks_passing(first_run):

@@ -52,9 +52,7 @@ def test_streamed_deliveries_land_the_truth(tmp_path: Path, streaming):
     matched, _ = scan_inbox(manifest.inbox_dir, specs)
     receive_files(lake, matched)
     report = land_slices(lake, specs, manifest.days)
-    truth = {
-        k: (t.row_count, t.nominal_value, t.present_value) for k, t in read_positions_truth(manifest.truth_dir).items()
-    }
+    truth = {k: t.totals for k, t in read_positions_truth(manifest.truth_dir).items()}
     assert _positions(lake) == truth
     assert report.rows_accepted == sum(t[0] for t in truth.values()) + sum(
         s.rows_accepted for s in report.slices if s.entity != "receivable_positions"

@@ -421,7 +421,7 @@ def test_a_month_backfills_through_the_daemon_in_bounded_runs(webserver: Webserv
 
     truth = read_truth(month.truth_dir)
     marts = mart_totals(lakehouse.dsn, days)
-    expected = {k: (t.row_count, t.nominal_value, t.present_value) for k, t in truth.items()}
+    expected = {k: t.totals for k, t in truth.items()}
     assert len(expected) == len(month_funds) * len(days)
     assert {k: marts.get(k) for k in expected} == expected
     print(f"\nbackfill {backfill_id}: {len(runs)} runs for {len(days)} days × {len(funds)} funds: {summary}")

@@ -230,7 +230,7 @@ def upload_inbox(
 def expected_marts(sample: SampleManifest) -> dict:
     from fidc_assets.sample.truth import read_truth
 
-    return {k: (t.row_count, t.nominal_value, t.present_value) for k, t in read_truth(sample.truth_dir).items()}
+    return {k: t.totals for k, t in read_truth(sample.truth_dir).items()}
 
 
 def marts_now(dsn: str, days: list[dt.date]) -> dict:
