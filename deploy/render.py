@@ -8,8 +8,9 @@ to an overlay cannot be silently ignored here:
   accumulated so far (Kustomize's order);
 - `patches` entries with only `path`, each file a strategic-merge patch targeting the resource of the same
   apiVersion/kind/name (lists merge by Kubernetes' patch merge keys: containers, env, volumes by `name`,
-  volumeMounts by `mountPath`, container ports by `containerPort`, service ports by `port`; other lists are
-  replaced; a `null` value deletes the key); the older `patchesStrategicMerge` list likewise;
+  volumeMounts by `mountPath`, container ports by `containerPort`, service ports by `port`, the patch's
+  items first and then the base's others, as kustomize orders them; other lists are replaced; a `null` value
+  deletes the key); the older `patchesStrategicMerge` list likewise;
 - `images`: `name` → `newName` / `newTag` / `digest` on every container and init container of a pod template;
 - `namespace`: set on every namespaced resource and on ServiceAccount subjects of (Cluster)RoleBindings
   that have none.
@@ -163,14 +164,15 @@ def strategic_merge(base: Any, patch: Any, field: str | None = None) -> Any:
         key = _merge_key(field, base + patch)
         if key is None:
             return copy.deepcopy(patch)
-        merged_list = copy.deepcopy(base)
-        for item in patch:
-            index = next((i for i, b in enumerate(merged_list) if b.get(key) == item.get(key)), None)
-            if index is None:
-                merged_list.append(copy.deepcopy(item))
-            else:
-                merged_list[index] = strategic_merge(merged_list[index], item)
-        return merged_list
+        # kustomize's order: the patch's items first, in the patch's order (each merged into the base item of
+        # its key, if any), then the base items the patch does not name, in the base's order
+        by_key = {b.get(key): b for b in base}
+        named = {item.get(key) for item in patch}
+        merged_list = [
+            strategic_merge(by_key[item.get(key)], item) if item.get(key) in by_key else copy.deepcopy(item)
+            for item in patch
+        ]
+        return merged_list + [copy.deepcopy(b) for b in base if b.get(key) not in named]
     return copy.deepcopy(patch)
 
 

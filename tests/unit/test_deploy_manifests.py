@@ -6,6 +6,7 @@ ConfigMap and Secret key exists, every container has requests, limits and probes
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -72,13 +73,46 @@ def test_the_celery_overlay_is_prod_plus_the_workers_and_the_executor(rendered):
     assert set(celery) - set(prod) == {("Deployment", "fidc-worker"), ("Service", "fidc-redis")}
     assert set(prod) <= set(celery)
     changed = {k for k in prod if prod[k] != celery[k]}
-    assert changed == {("ConfigMap", "fidc-env")}
+    assert changed == {("ConfigMap", "fidc-env"), ("Deployment", "fidc-user-code")}
     env = celery[("ConfigMap", "fidc-env")]["data"]
     assert {k: v for k, v in env.items() if k not in prod[("ConfigMap", "fidc-env")]["data"]} == {
         "FIDC_EXECUTOR": "celery",
         "FIDC_CELERY_VISIBILITY_TIMEOUT": "3600",
     }
     assert celery[("Service", "fidc-redis")]["spec"]["type"] == "ExternalName"
+
+
+def _run_pod_resources(manifests: list[Manifest]) -> dict[str, Any]:
+    """The resources of a run pod the K8sRunLauncher of these manifests starts: the launcher's run_k8s_config
+    (the instance ConfigMap) with the code server's container context (DAGSTER_CONTAINER_CONTEXT, if set)
+    merged onto it, by dagster_k8s's own merge (what `K8sContainerContext.create_for_run` does)."""
+    from dagster_k8s.container_context import K8sContainerContext
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig
+
+    instance = yaml.safe_load(_by_kind(manifests, "ConfigMap")["fidc-dagster-instance"]["data"]["dagster.yaml"])
+    launcher = instance["run_launcher"]["config"]
+    context = K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(launcher["run_k8s_config"]))
+    (code_server,) = _pod_spec(_by_kind(manifests, "Deployment")["fidc-user-code"])["containers"]
+    env = {e["name"]: e.get("value") for e in code_server.get("env", [])}
+    if "DAGSTER_CONTAINER_CONTEXT" in env:
+        served = K8sContainerContext.create_from_config(json.loads(env["DAGSTER_CONTAINER_CONTEXT"]))
+        context = context.merge(served)
+    return context.run_k8s_config.container_config["resources"]
+
+
+def test_run_pods_under_celery_request_a_coordinators_share_and_otherwise_a_landings(rendered):
+    """Under Celery a run pod only submits steps and waits (the workers land and build): it requests a
+    quarter CPU, not the 1 CPU / 2 GiB a run that lands whole files itself needs."""
+    from dagster._cli.code_server import start_command
+
+    prod, celery = _run_pod_resources(rendered["prod"]), _run_pod_resources(rendered["prod-celery"])
+    assert prod["requests"] == {"cpu": "1", "memory": "2Gi"}
+    assert celery["requests"] == {"cpu": "250m", "memory": "768Mi"}
+    assert celery["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert _by_kind(rendered["prod-celery"], "Deployment")["fidc-worker"]  # the work went to the workers
+    # `dagster code-server start` (the user-code container's command) reads the variable
+    option = next(p for p in start_command.params if p.name == "container_context")
+    assert option.envvar == "DAGSTER_CONTAINER_CONTEXT"
 
 
 def test_the_worker_runs_fidc_lake_worker_and_its_probes_ping_that_worker(rendered):
@@ -192,6 +226,22 @@ def test_the_renderer_equals_kubectl_kustomize(overlay):
     assert ours.keys() == theirs.keys()
     for k in ours:
         assert ours[k] == theirs[k], k
+
+
+def test_the_renderer_orders_a_merged_list_as_kustomize_does():
+    """The patch's items first, in its order (merged into the base's item of the same name), then the base's
+    others: what `kubectl kustomize` printed for this very patch (env [A, B, C] patched with [C, X])."""
+    from deploy.render import strategic_merge
+
+    base = {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "C", "value": "3"}]}
+    patch = {"env": [{"name": "C", "value": "9"}, {"name": "X", "value": "x"}]}
+    merged = strategic_merge(base, patch)
+    assert merged["env"] == [
+        {"name": "C", "value": "9"},
+        {"name": "X", "value": "x"},
+        {"name": "A", "value": "1"},
+        {"name": "B", "value": "2"},
+    ]
 
 
 def test_the_renderer_refuses_a_feature_it_does_not_implement(tmp_path):
