@@ -284,7 +284,8 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         """Physical line of each row: its index, plus lines the reader skipped, plus line breaks inside
         quoted values of earlier rows (a quoted value may span lines)."""
         count = batch.num_rows
-        lines = pc.add(pa.array(range(start_index, start_index + count), pa.int64()), self.first_data_line)
+        first = start_index + self.first_data_line
+        lines = pa.array(np.arange(first, first + count, dtype=np.int64), pa.int64())
         if self._may_have_multiline_values and count:
             breaks = None
             for column in batch.columns:
