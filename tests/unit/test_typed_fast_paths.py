@@ -16,7 +16,7 @@ import pytest
 
 from fidc_assets.lib.ingest import typed
 from fidc_assets.lib.ingest.adapters.duplicates import KeyIndex, _key_hashes
-from fidc_assets.lib.ingest.typed import blank_to_null, parse_dates, parse_decimals
+from fidc_assets.lib.ingest.typed import blank_to_null, parse_dates, parse_decimals, parse_integers
 
 TEXTS = ["", " ", "\t", "a", " a", "a ", "\ta", "a\t", " a b ", "é", " é", "x" * 40, "  ", "\u00a0a", "a\r"]
 NUMBERS = ["1", "1,5", "12,34", "-1,25", "+3,5", "1e5", "1E5", ",5", "-,5", "+,5", "5,", ".5", "5.", "1.234,56",
@@ -108,3 +108,17 @@ def test_duplicates_are_the_second_and_later_rows_of_a_key_across_batches():
             if candidate:
                 seen.add(key)
         assert got == expected
+
+
+INTEGERS = ["0", "7", "-7", "+7", "123456789", "1234567890", "-123456789", "+", "-", "1-2", "12a", "1.5", "", " 3",
+            "007", "-0", "+-1", "٣"]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_integers_decide_as_the_kernels(seed):
+    for column in _columns(INTEGERS, seed):
+        typed._CLEANED.clear()
+        values, bad = parse_integers(column)
+        slow_values, slow_bad = parse_integers(_kernel_path(column))
+        assert values.to_pylist() == slow_values.to_pylist()
+        assert bad.to_pylist() == slow_bad.to_pylist()

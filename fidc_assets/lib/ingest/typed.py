@@ -430,8 +430,31 @@ def _parse_plain_decimals(
     return result, no_problems(len(text))
 
 
+def _plain_integers(text: pa.StringArray) -> tuple[bool, bool] | None:
+    """(every present value is an optional sign and 1 to 9 ASCII digits, some has a `+`), from the bytes; None
+    when they cannot tell (some value is not written so, or a null slot holds bytes): then the kernels decide."""
+    raw = _strings(text)
+    if raw is None:
+        return None
+    first = raw.byte_at(0)
+    plus, signed = first == ord("+"), (first == ord("+")) | (first == ord("-"))
+    digits = raw.lengths - signed
+    if raw.present((digits < 1) | (digits > 9)).any():
+        return None
+    begin = int(raw.starts[0]) if len(raw.starts) else 0
+    end = int(raw.starts[-1] + raw.lengths[-1]) if len(raw.starts) else 0
+    other = np.flatnonzero(raw.data[begin:end] - np.uint8(ord("0")) > 9) + begin
+    if not np.array_equal(other, raw.starts[raw.present(signed)]):
+        return None  # a byte other than a digit where no sign may be
+    return True, bool(raw.present(plus).any())
+
+
 def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.BooleanArray]:
     text = blank_to_null(values)
+    plain = _plain_integers(text)
+    if plain is not None:
+        unsigned = pc.replace_substring_regex(text, r"^\+", "") if plain[1] else text
+        return pc.cast(unsigned, pa.int32()), no_problems(len(text))
     ok = _fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), _FALSE)
     unsigned = pc.replace_substring_regex(_text(_choose(ok, text, _NULL_TEXT)), r"^\+", "")
     result = pc.cast(unsigned, pa.int32())
