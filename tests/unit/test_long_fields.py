@@ -38,3 +38,20 @@ def test_the_longest_line_is_found_across_chunks(tmp_path, newline):
     data = csv(row("R1"), row("R2", NOME_SACADO="z" * (3 * MIB)), row("R3"), newline=newline)
     length, line = delimited.longest_line(data)
     assert line == 3 and length >= 3 * MIB
+
+
+def test_short_lines_are_told_apart_from_long_ones_without_measuring_them():
+    # what the bound decides for: no larger block, and no per-batch field length check, even for latin-1
+    assert delimited.SHORT_LINE <= delimited.BLOCK_SIZE and 3 * delimited.SHORT_LINE <= delimited.MAX_FIELD_BYTES
+    limit = delimited.SHORT_LINE
+    for length in (10, limit // 2 - 1, limit // 2, limit - 1, limit, limit + 1, 3 * limit):
+        for offset in (0, 7, limit // 2 - 3):  # where the long line starts, against the windows
+            data = b"a;b\n" + b"x" * offset + b"\n" + b"y" * length + b"\n" + b"c;d" * 10
+            short, quoted = delimited.lines_shorter_than(data, limit, b'"')
+            longest, _, _ = delimited.scan_lines(data, b'"')
+            assert not quoted
+            if short:  # a proof: never claimed for a line as long as the limit
+                assert longest < limit
+            if longest < limit // 2:  # and always given when every line is under half of it
+                assert short
+    assert delimited.lines_shorter_than(b'a;"b"\n', limit, b'"') == (True, True)

@@ -28,12 +28,13 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
-
-import fsspec
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from fidc_assets.lib.core.partition_math import date_fund_key, date_fund_pairs
 from fidc_assets.lib.ingest.specs import CustodianSpec, FileMatch, match_file
+
+if TYPE_CHECKING:  # imported when an inbox is opened (Inbox.at): a landing of local files never needs it
+    import fsspec
 
 CURSOR_VERSION = 2  # 2: + `pending` (files requested, not yet seen in the registry); a v1 cursor still loads
 
@@ -80,6 +81,8 @@ class Inbox:
 
     @classmethod
     def at(cls, location: str | Path) -> Inbox:
+        import fsspec.core
+
         fs, root = fsspec.core.url_to_fs(str(location), use_listings_cache=False)
         return cls(fs, root.rstrip("/") or "/")
 

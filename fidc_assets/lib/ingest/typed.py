@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar, cast
 
@@ -63,6 +64,50 @@ _FALSE = pa.scalar(False)
 _NULL_DAYS = pa.scalar(None, pa.int64())
 
 
+@dataclass(frozen=True)
+class _Strings:
+    """A string array's bytes seen through numpy, without a copy: `data` its value bytes, `starts`/`lengths`
+    per value (int64), `valid` per value (None: no nulls). For the byte-level checks below, which replace a
+    handful of string kernels each by one or two gathers."""
+
+    data: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    valid: np.ndarray | None
+
+    def present(self, mask: np.ndarray) -> np.ndarray:
+        """`mask` restricted to the non-null values."""
+        return mask if self.valid is None else mask & self.valid
+
+    def byte_at(self, i: int) -> np.ndarray:
+        """Byte `i` of every value (from its start; negative: from its end), 0 where the value is shorter."""
+        if not len(self.data):
+            return np.zeros(len(self.starts), dtype=np.uint8)
+        pos = self.starts + i if i >= 0 else self.starts + self.lengths + i
+        inside = self.lengths > i if i >= 0 else self.lengths >= -i
+        return np.take(self.data, pos, mode="clip") * inside.view(np.uint8)
+
+
+def _strings(values: pa.Array) -> _Strings | None:
+    """`values` as `_Strings`, or None when it is not a plain (non-chunked) string array."""
+    if not isinstance(values, pa.StringArray):
+        return None
+    n = len(values)
+    buffers = values.buffers()
+    if buffers[1] is None:
+        return None
+    offsets = np.frombuffer(memoryview(buffers[1]), dtype=np.int32)[values.offset : values.offset + n + 1]
+    offsets = offsets.astype(np.int64)
+    data = np.frombuffer(memoryview(buffers[2]), dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    valid = None
+    if values.null_count:
+        valid = np.asarray(pc.is_valid(values).to_numpy(zero_copy_only=False), dtype=bool)
+    return _Strings(data, offsets[:-1], np.diff(offsets), valid)
+
+
+_SPACE, _TAB = ord(" "), ord("\t")
+
+
 def blank_to_null(values: pa.Array) -> pa.StringArray:
     """Strip surrounding whitespace; empty strings become null. (Most columns have neither: then the array
     is returned as it is, without copying its strings.)"""
@@ -70,13 +115,20 @@ def blank_to_null(values: pa.Array) -> pa.StringArray:
     seen = _CLEANED.get(id(text))
     if seen is not None and seen() is text:
         return text
-    padded: pa.BooleanArray | None = None
-    for ws in (" ", "\t"):
-        edge = pc.or_(pc.starts_with(text, ws), pc.ends_with(text, ws))
-        padded = edge if padded is None else pc.or_(padded, edge)
-    stripped = pc.utf8_trim_whitespace(text) if padded is not None and pc.any(padded).as_py() else text
-    empty = pc.equal(stripped, pa.scalar(""))
-    result = _text(_choose(empty, _NULL_TEXT, stripped)) if pc.any(empty).as_py() else stripped
+    raw = _strings(text)
+    if raw is not None:  # the same decisions from the bytes: a value's first and last byte, its length
+        first, last = raw.byte_at(0), raw.byte_at(-1)
+        edge = (first == _SPACE) | (first == _TAB) | (last == _SPACE) | (last == _TAB)
+        padded = bool(raw.present(edge).any())
+        empty = bool(raw.present(raw.lengths == 0).any())
+    else:
+        edges = [pc.or_(pc.starts_with(text, ws), pc.ends_with(text, ws)) for ws in (" ", "\t")]
+        padded = bool(pc.any(pc.or_(*edges)).as_py())
+        empty = None
+    stripped = pc.utf8_trim_whitespace(text) if padded else text
+    if padded or empty is None:
+        empty = bool(pc.any(pc.equal(stripped, pa.scalar(""))).as_py())
+    result = _text(_choose(pc.equal(stripped, pa.scalar("")), _NULL_TEXT, stripped)) if empty else stripped
     if len(_CLEANED) > 4096:
         _CLEANED.clear()
     _CLEANED[id(result)] = weakref.ref(result)
@@ -198,9 +250,64 @@ def _parse_strptime(text: pa.StringArray, fmt: str) -> tuple[pa.Array, pa.Boolea
     return _choose(ok, days, _NULL_DAYS), ok
 
 
+_MONTH_DAYS_NP = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _parse_fixed_bytes(text: pa.StringArray, fmt: str) -> tuple[pa.Array, pa.BooleanArray] | None:
+    """`_parse_fixed` from the bytes, in numpy: every present value exactly as long as the format, with its
+    separators in place and ASCII digits in its fields, read as integers and checked against the calendar as
+    `_calendar_days` does. None when some present value is written otherwise (then the kernels decide), or
+    the format lacks a day, a month or a year. On such input `_parse_strptime` and `_parse_fixed` give the
+    same answer: a date is valid exactly when it exists in the calendar, from year 1."""
+    tokens, seps, length = _fixed_layout(fmt)
+    names = {name for name, _, _ in tokens}
+    raw = _strings(text)
+    if raw is None or not {"d", "m"} <= names or not names & {"Y", "y"}:
+        return None
+    n = len(raw.starts)
+    rows = np.arange(n) if raw.valid is None else np.flatnonzero(raw.valid)
+    if (raw.lengths[rows] != length).any():
+        return None
+    chars = raw.data[raw.starts[rows][:, None] + np.arange(length)] if len(rows) else np.zeros((0, length), np.uint8)
+    for pos, sep in seps:
+        if len(sep.encode()) != 1 or (chars[:, pos] != ord(sep)).any():
+            return None
+    fields = [p for _, start, end in tokens for p in range(start, end)]
+    digits = chars[:, fields] - np.uint8(ord("0"))  # a byte below "0" wraps around past 9
+    if (digits > 9).any():
+        return None
+    column = dict(zip(fields, digits.T.astype(np.int32), strict=True))
+    parts: dict[str, np.ndarray] = {}
+    for name, start, end in tokens:
+        value = column[start]
+        for p in range(start + 1, end):
+            value = value * 10 + column[p]
+        parts[name] = value
+    if "Y" in parts:
+        y = parts["Y"]
+    else:
+        y = parts["y"] + np.where(parts["y"] < TWO_DIGIT_YEAR_PIVOT, 2000, 1900)
+    m, d = parts["m"], parts["d"]
+    month_ok = (m >= 1) & (m <= 12)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = _MONTH_DAYS_NP[np.where(month_ok, m, 0)] + (leap & (m == 2))
+    ok = month_ok & (d >= 1) & (d <= dim) & (y >= 1)
+    # days since 1970-01-01 (H. Hinnant's days_from_civil, as _days_from_civil), for the valid rows
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = np.zeros(n, dtype=np.int64)
+    valid = np.zeros(n, dtype=bool)
+    days[rows] = np.where(ok, era * 146097 + doe - 719468, 0)
+    valid[rows] = ok
+    return pa.array(days, pa.int64(), mask=~valid), cast(pa.BooleanArray, pa.array(valid, pa.bool_()))
+
+
 def _parse_date_format(text: pa.StringArray, fmt: str) -> tuple[pa.Array, pa.BooleanArray]:
     """(days since epoch or null, matched-and-valid mask) for one format."""
-    fast = _parse_strptime(text, fmt) or _parse_fixed(text, fmt)
+    fast = _parse_fixed_bytes(text, fmt) or _parse_strptime(text, fmt) or _parse_fixed(text, fmt)
     if fast is not None:
         return fast
     regex = _date_regex(fmt)
@@ -235,6 +342,8 @@ def parse_dates(values: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, p
     for fmt in formats:
         parsed, ok = _parse_excel_serial(text) if fmt == "excel_serial" else _parse_date_format(text, fmt)
         days = _choose(pc.is_null(days), parsed, days)
+        if days.null_count == text.null_count:
+            break  # every present value has its date: the later formats would change nothing
     dates = pc.cast(pc.cast(days, pa.int32()), pa.date32())
     bad = pc.and_(pc.is_valid(text), pc.is_null(days))
     return dates, bad
@@ -279,6 +388,23 @@ def parse_decimals(
     return result, bad
 
 
+def _odd_numbers(text: pa.StringArray, decimal: str) -> bool | None:
+    """Whether some value, its `decimal` read as a point, has an exponent or a bare leading or trailing point
+    (`1e5`, `.5`, `-.5`, `+.5`, `5.`), from its bytes; None when the bytes cannot tell (then the kernels do)."""
+    raw = _strings(text)
+    if raw is None or len(decimal.encode()) != 1:
+        return None
+    end = int(raw.starts[-1] + raw.lengths[-1]) if len(raw.starts) else 0
+    span = raw.data[int(raw.starts[0]) if len(raw.starts) else 0 : end]
+    if ((span == ord("e")) | (span == ord("E"))).any():
+        return None  # an exponent somewhere (perhaps in a null slot's bytes): the kernels decide
+    point, sep = ord("."), ord(decimal)
+    first, second, last = raw.byte_at(0), raw.byte_at(1), raw.byte_at(-1)
+    odd = (first == point) | (first == sep) | (last == point) | (last == sep)
+    odd |= ((first == ord("-")) | (first == ord("+"))) & ((second == point) | (second == sep))
+    return bool(raw.present(odd).any())
+
+
 def _parse_plain_decimals(
     text: pa.StringArray, decimal: str, scale: int, precision: int
 ) -> tuple[pa.Array, pa.BooleanArray] | None:
@@ -286,12 +412,16 @@ def _parse_plain_decimals(
     out the forms it accepts and this engine does not (exponents, a bare leading or trailing point). None when
     any value needs more care (bad text, more decimals than the scale): the validating path decides."""
     normalized = pc.replace_substring(text, decimal, ".") if decimal != "." else text
-    odd = pc.or_(
-        pc.or_(pc.match_substring(normalized, "e"), pc.match_substring(normalized, "E")), pc.ends_with(normalized, ".")
-    )
-    for prefix in (".", "-.", "+."):
-        odd = pc.or_(odd, pc.starts_with(normalized, prefix))
-    if pc.any(_fill_null(odd, _FALSE)).as_py():
+    odd = _odd_numbers(text, decimal)
+    if odd is None:
+        odd_mask = pc.or_(
+            pc.or_(pc.match_substring(normalized, "e"), pc.match_substring(normalized, "E")),
+            pc.ends_with(normalized, "."),
+        )
+        for prefix in (".", "-.", "+."):
+            odd_mask = pc.or_(odd_mask, pc.starts_with(normalized, prefix))
+        odd = bool(pc.any(_fill_null(odd_mask, _FALSE)).as_py())
+    if odd:
         return None
     try:
         result = pc.cast(normalized, pa.decimal128(precision, scale))
@@ -300,8 +430,31 @@ def _parse_plain_decimals(
     return result, no_problems(len(text))
 
 
+def _plain_integers(text: pa.StringArray) -> tuple[bool, bool] | None:
+    """(every present value is an optional sign and 1 to 9 ASCII digits, some has a `+`), from the bytes; None
+    when they cannot tell (some value is not written so, or a null slot holds bytes): then the kernels decide."""
+    raw = _strings(text)
+    if raw is None:
+        return None
+    first = raw.byte_at(0)
+    plus, signed = first == ord("+"), (first == ord("+")) | (first == ord("-"))
+    digits = raw.lengths - signed
+    if raw.present((digits < 1) | (digits > 9)).any():
+        return None
+    begin = int(raw.starts[0]) if len(raw.starts) else 0
+    end = int(raw.starts[-1] + raw.lengths[-1]) if len(raw.starts) else 0
+    other = np.flatnonzero(raw.data[begin:end] - np.uint8(ord("0")) > 9) + begin
+    if not np.array_equal(other, raw.starts[raw.present(signed)]):
+        return None  # a byte other than a digit where no sign may be
+    return True, bool(raw.present(plus).any())
+
+
 def parse_integers(values: pa.Array) -> tuple[pa.Array, pa.BooleanArray]:
     text = blank_to_null(values)
+    plain = _plain_integers(text)
+    if plain is not None:
+        unsigned = pc.replace_substring_regex(text, r"^\+", "") if plain[1] else text
+        return pc.cast(unsigned, pa.int32()), no_problems(len(text))
     ok = _fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), _FALSE)
     unsigned = pc.replace_substring_regex(_text(_choose(ok, text, _NULL_TEXT)), r"^\+", "")
     result = pc.cast(unsigned, pa.int32())

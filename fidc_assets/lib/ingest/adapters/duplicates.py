@@ -45,10 +45,17 @@ def _key_hashes(keys: pa.Array) -> np.ndarray:
     lengths = np.minimum(offsets[1:] - starts, len(_HASH_WEIGHTS))
     last = max(len(data) - 1, 0)
     h = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    width = int(lengths.max(initial=0))
     with np.errstate(over="ignore"):
-        for k in range(int(lengths.max(initial=0))):  # one pass per byte position: n operations each
-            byte = data[np.minimum(starts + k, last)].astype(np.uint64)
-            h += np.where(k < lengths, byte, np.uint64(0)) * _HASH_WEIGHTS[k]
+        if width and (lengths == width).all() and (offsets[1:] - starts == width).all():
+            # every key as long (zero-padded ids): the keys are one contiguous n x width block of bytes, and the
+            # same sum is one product with the weights (uint64 arithmetic wraps the same way)
+            block = data[offsets[0] : offsets[0] + n * width].reshape(n, width).astype(np.uint64)
+            h += block @ _HASH_WEIGHTS[:width]
+        else:
+            for k in range(width):  # one pass per byte position: n operations each
+                byte = data[np.minimum(starts + k, last)].astype(np.uint64)
+                h += np.where(k < lengths, byte, np.uint64(0)) * _HASH_WEIGHTS[k]
         h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(27)
@@ -73,6 +80,7 @@ class KeyIndex:
         self._runs: list[np.ndarray] = []
 
     def _seen(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of `hashes` (sorted: successive searches then walk nearby paths of each run) are in a run."""
         found = np.zeros(len(hashes), dtype=bool)
         for run in self._runs:
             pos = np.searchsorted(run, hashes)
@@ -81,7 +89,8 @@ class KeyIndex:
         return found
 
     def _add(self, hashes: np.ndarray) -> None:
-        self._runs.append(np.sort(hashes))
+        """Add sorted, distinct hashes as a new run, merging runs as they grow."""
+        self._runs.append(hashes)
         runs = self._runs
         while len(runs) > 1 and len(runs[-2]) <= len(runs[-1]) and len(runs[-2]) + len(runs[-1]) <= MAX_RUN_HASHES:
             merged = np.concatenate([runs.pop(-2), runs.pop()])
@@ -100,12 +109,13 @@ class KeyIndex:
         idx = np.flatnonzero(mask)
         dup = np.zeros(n, dtype=bool)
         if len(idx):
-            h = hashes[idx]
-            _, first = np.unique(h, return_index=True)
-            repeated = np.ones(len(idx), dtype=bool)
-            repeated[first] = False
-            dup[idx] = repeated | self._seen(h)
-            self._add(np.unique(h))
+            # sorted once, stably: the first of equal hashes is the earliest row, kept; the rest repeat it
+            order = np.argsort(hashes[idx], kind="stable")
+            h = hashes[idx][order]
+            repeated = np.zeros(len(h), dtype=bool)
+            repeated[1:] = h[1:] == h[:-1]
+            dup[idx[order]] = repeated | self._seen(h)
+            self._add(h[~repeated])
         return pa.array(dup, pa.bool_())
 
 

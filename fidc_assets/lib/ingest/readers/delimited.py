@@ -94,6 +94,34 @@ def scan_lines(source: Source, needle: bytes | None) -> tuple[int, int, bool]:
     return best, best_line, found
 
 
+#: A file whose every line is shorter than this needs neither larger blocks (it is below BLOCK_SIZE) nor the
+#: per-batch check for fields over MAX_FIELD_BYTES (three times it, a single-byte encoding's growth to UTF-8,
+#: is below that): proving it needs no line lengths (see `lines_shorter_than`).
+SHORT_LINE = 1 << 18
+
+
+def lines_shorter_than(source: Source, limit: int, needle: bytes | None) -> tuple[bool, bool]:
+    """(whether every line is shorter than `limit` bytes, whether `needle` occurs), in one read and without
+    finding each line break: when every aligned window of `limit // 2` bytes holds a line break, no line
+    can be `limit` long (it would hold a whole window). False is no proof of a long line: `scan_lines` then
+    measures them."""
+    piece = limit // 2
+    size = CHUNK * 8 // piece * piece  # chunks made of whole windows: windows stay aligned across chunks
+    short, found = True, False
+    with open_source(source) as f:
+        while chunk := f.read(size):
+            if needle is not None and not found:
+                found = needle in chunk
+            if short:
+                for i in range(0, len(chunk) - piece + 1, piece):
+                    if chunk.find(b"\n", i, i + piece) < 0:
+                        short = False
+                        break
+            if not short and (needle is None or found):
+                break
+    return short, found
+
+
 class _Straddling(Exception):
     """Arrow met a row longer than its blocks."""
 
@@ -146,7 +174,11 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         self._limit = self._find_trailer(fmt.trailer)
         self.first_data_line = fmt.skip_rows + (1 if fmt.header else 0) + 1
         quote = fmt.quote_char.encode() if fmt.quote_char and len(fmt.quote_char.encode()) == 1 else None
-        length, line, quoted = scan_lines(self.source, quote)
+        short, quoted = lines_shorter_than(self.source, SHORT_LINE, quote)
+        if short:  # an upper bound of the longest line is all the two decisions below need
+            length, line = SHORT_LINE - 1, 1
+        else:
+            length, line, quoted = scan_lines(self.source, quote)
         if fmt.quote_char and quote is None:
             quoted = self._contains(fmt.quote_char.encode())
         self._may_have_multiline_values = quoted
@@ -284,7 +316,8 @@ class DelimitedReader(TextReader[DelimitedFormat]):
         """Physical line of each row: its index, plus lines the reader skipped, plus line breaks inside
         quoted values of earlier rows (a quoted value may span lines)."""
         count = batch.num_rows
-        lines = pc.add(pa.array(range(start_index, start_index + count), pa.int64()), self.first_data_line)
+        first = start_index + self.first_data_line
+        lines = pa.array(np.arange(first, first + count, dtype=np.int64), pa.int64())
         if self._may_have_multiline_values and count:
             breaks = None
             for column in batch.columns:
