@@ -9,7 +9,7 @@ from functools import cache
 import dagster as dg
 
 from fidc_assets.lib.core.calendar import HISTORY_START, TIMEZONE
-from fidc_assets.lib.core.partition_math import holiday_exclusions
+from fidc_assets.lib.core.partition_math import annual_holidays, holiday_exclusions
 
 WEEKEND_CRONS = ("0 0 * * 6", "0 0 * * 0")
 #: Holidays are excluded up to this year; the bizdays ANBIMA calendar goes to 2099.
@@ -18,14 +18,19 @@ LAST_CALENDAR_YEAR = 2099
 
 @cache
 def business_days() -> dg.DailyPartitionsDefinition:
-    """One partition per ANBIMA business day. Built on first use: reading the calendar is not import work."""
-    holidays = [dt.datetime.combine(d, dt.time()) for d in holiday_exclusions(LAST_CALENDAR_YEAR)]
+    """One partition per ANBIMA business day. Built on first use: reading the calendar is not import work.
+
+    The holidays on the same date every year are yearly crons, the others dates (annual_holidays: the
+    serialized definition, which Dagster repeats in every partition subset it stores, is less than half)."""
+    annual = annual_holidays(LAST_CALENDAR_YEAR)
+    yearly = [f"0 0 {day} {month} *" for month, day in annual]
+    holidays = [dt.datetime.combine(d, dt.time()) for d in holiday_exclusions(LAST_CALENDAR_YEAR, annual)]
     return dg.DailyPartitionsDefinition(
         start_date=HISTORY_START.isoformat(),
         timezone=TIMEZONE,
         # today is a partition already: custodians deliver today's files today, and the marts run tonight
         end_offset=1,
-        exclusions=[*WEEKEND_CRONS, *holidays],
+        exclusions=[*WEEKEND_CRONS, *yearly, *holidays],
     )
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from fidc_assets.lib.core.calendar import HISTORY_START
-from fidc_assets.lib.core.partition_math import days_from_keys, dbt_vars, holiday_exclusions
+from fidc_assets.lib.core.partition_math import annual_holidays, days_from_keys, dbt_vars, holiday_exclusions
 
 
 def test_days_from_keys_sorts_and_parses():
@@ -66,6 +66,25 @@ def test_twenty_november_is_a_holiday_only_from_2024():
     holidays = holiday_exclusions(2024)
     assert dt.date(2023, 11, 20) not in holidays  # a Monday, but not yet a national holiday
     assert dt.date(2024, 11, 20) in holidays
+
+
+def test_annual_holidays_are_the_fixed_national_holidays_of_every_year():
+    annual = annual_holidays(2099)
+    assert annual == [(1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (12, 25)]
+    assert (11, 20) not in annual  # only from 2024
+    assert dt.date(2024, 11, 20) in holiday_exclusions(2024, annual)
+    assert dt.date(2024, 12, 25) not in holiday_exclusions(2024, annual)  # a Wednesday, excluded by its cron
+    assert dt.date(2024, 12, 25) in holiday_exclusions(2024)
+
+
+def test_business_day_partitions_are_the_calendars_business_days():
+    """The yearly crons and the dated holidays together exclude exactly the calendar's holidays."""
+    from fidc_assets.defs.partitions import business_days
+    from fidc_assets.lib.core.calendar import business_days_between
+
+    end = dt.date(2035, 12, 31)
+    keys = business_days().get_partition_keys(current_time=dt.datetime(2036, 1, 1, tzinfo=dt.UTC))
+    assert keys == [d.isoformat() for d in business_days_between(HISTORY_START, end)]
 
 
 def test_date_fund_pairs_parse_dagster_multi_partition_keys():

@@ -45,6 +45,27 @@ def dbt_vars(days: Sequence[dt.date]) -> dict[str, str]:
     return {"min_date": min(days).isoformat(), "max_date": max(days).isoformat()}
 
 
-def holiday_exclusions(until_year: int) -> list[dt.date]:
-    """ANBIMA holidays on weekdays from the start of history to `until_year` (weekends go by cron)."""
-    return sorted(d for d in anbima_holidays() if HISTORY_START <= d and d.year <= until_year and d.weekday() < 5)
+def holiday_exclusions(until_year: int, annual: Sequence[tuple[int, int]] = ()) -> list[dt.date]:
+    """ANBIMA holidays on weekdays from the start of history to `until_year` (weekends go by cron), but those
+    on an `annual` (month, day) (a yearly cron excludes them)."""
+    return sorted(
+        d
+        for d in anbima_holidays()
+        if HISTORY_START <= d and d.year <= until_year and d.weekday() < 5 and (d.month, d.day) not in annual
+    )
+
+
+def annual_holidays(until_year: int) -> list[tuple[int, int]]:
+    """The (month, day) that is an ANBIMA holiday in every year from the start of history to `until_year`
+    (1 January, Tiradentes, ...; not 20 November, a holiday only from 2024, nor the moving feasts).
+
+    The business-day partitions exclude these with one yearly cron each instead of one date per year: Dagster
+    writes a partitions definition's exclusions into every partition subset it stores (the marts automation's
+    cursor holds hundreds of them, serialized on every tick), and these are more than half of the dates."""
+    holidays = anbima_holidays()
+    years = range(HISTORY_START.year, until_year + 1)
+
+    def every_year(month: int, day: int) -> bool:
+        return (month, day) != (2, 29) and all(dt.date(y, month, day) in holidays for y in years)
+
+    return sorted({(d.month, d.day) for d in holidays if d.year == HISTORY_START.year and every_year(d.month, d.day)})
