@@ -32,14 +32,14 @@ from bench.soak.sensor import sensor_tick_kills
 Scenario = Callable[[Sample, float, random.Random], ScenarioResult]
 #: name → (function, share of SOAK_S)
 SCENARIOS: dict[str, tuple[Scenario, float]] = {
-    "kill": (kill_during_landing, 0.10),
-    "concurrent": (concurrent_landings, 0.07),
+    "kill": (kill_during_landing, 0.08),
+    "concurrent": (concurrent_landings, 0.06),
     "redelivery": (redeliveries, 0.02),
-    "hostile": (hostile_corpus, 0.05),
-    "hot": (hot_load_faults, 0.08),
-    "dbt": (dbt_build_kills, 0.13),
-    "sensor": (sensor_tick_kills, 0.10),
-    "month": (simulated_month, 0.45),
+    "hostile": (hostile_corpus, 0.04),
+    "hot": (hot_load_faults, 0.07),
+    "dbt": (dbt_build_kills, 0.10),
+    "sensor": (sensor_tick_kills, 0.08),
+    "month": (simulated_month, 0.55),
 }
 COLUMNS = (
     "scenario", "iterations", "faults injected", "runs retried", "rows lost", "rows doubled",

@@ -35,6 +35,12 @@ STARTED_PROCESS = re.compile(r"Started process for run \(pid: (\d+)\)")
 FAULTS = ("kill -9 of a run worker", "PostgreSQL restart")
 FAULT_PROBABILITY = 0.7  # per delivered day
 POLL_S = 3.0
+#: Days are delivered during this part of the share; the rest lets the queued dates' marts drain.
+DELIVER_SHARE = 0.6
+CADENCE_S = 20.0
+#: At most this many delivered dates whose marts do not yet equal the truth (more would not drain in the share:
+#: each date is a marts run of its own, one at a time).
+MAX_BACKLOG = 3
 #: How long past its share the scenario still waits for the daemon to settle (a loaded machine), noted if used.
 SETTLE_GRACE_S = 600.0  # the instance is SQLite: poll gently
 
@@ -86,7 +92,6 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
 
     result = ScenarioResult("simulated month through the daemon (kill -9 of run workers, PostgreSQL restarts)")
     started = time.monotonic()
-    deliver_until = started + seconds / 2
     settle_until = started + seconds
     from tests.conftest import traversable_tmp_dir
 
@@ -103,52 +108,63 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
     adopt_fund_registry(out / "funds.yaml", home.funds_file)
     dsn = home.fidc("db", "start").splitlines()[-1]
     server = Server(home)
-    covered: list[dt.date] = []
     kinds: Counter = Counter()
     delivered = []
+    covered: list[dt.date] = []
     try:
         up = server.start(timeout_s=max(120.0, seconds))
         result.note(f"dagster dev up and the inbox sensor ticking after {up:.0f} s")
         instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home.dagster_home)))
         funds = {f for f, _d in truth}
-        for day in days:
-            if time.monotonic() > deliver_until and covered:
-                break
-            items = deliveries(out / "inbox", day)
-            deliver(out / "inbox", home.inbox, items)
-            delivered += items
-            covered.append(day)
-            result.iterations += 1
-            fault_at = time.monotonic() + rng.uniform(5.0, 40.0) if rng.random() < FAULT_PROBABILITY else None
-            give_up = (fault_at or 0.0) + 90.0  # no run worker alive until then: that day goes without its fault
-            fault = rng.choice(FAULTS)
-            # the next day is delivered once this one is done: its files landed, its marts equal the truth and
-            # nothing runs (a day's cycle, compressed: a marts run per day would otherwise queue up behind
-            # the dbt window's limit of one)
-            while time.monotonic() < settle_until + SETTLE_GRACE_S:
-                if fault_at is not None and time.monotonic() >= fault_at:
-                    if _inject(fault, home, instance, rng):
-                        dsn = home.fidc("db", "url").splitlines()[-1]
-                        result.faults += 1
-                        kinds[fault] += 1
-                        fault_at = None
-                    elif time.monotonic() > give_up:
-                        fault_at = None
-                    else:
-                        fault_at += 2.0  # no worker yet: try again shortly
-                time.sleep(POLL_S)
-                if (
-                    fault_at is None
-                    and _day_landed(instance, items)
-                    and not _in_progress(instance)
-                    and _marts_done(dsn, truth, [day], funds, marts_equal_truth)
-                ):
-                    break
-        # settle: every run finished and the marts of every delivered day equal the truth, by the share's end
-        # or, when the machine is slower than the share allows, within SETTLE_GRACE_S more (the overrun noted)
+        # a custodian's day, compressed: the next business day is delivered every CADENCE_S whatever the daemon
+        # is doing, so dates queue up behind the marts runs (one per date, one at a time: the dbt window), as
+        # long as at most MAX_BACKLOG delivered dates are not yet equal to the truth in the marts; deliveries stop
+        # at DELIVER_SHARE of the share, the rest lets the queued dates drain
+        t0 = time.monotonic()
+        deliver_until = started + seconds * DELIVER_SHARE
+        next_at = t0
+        faults: list[tuple[float, float, str]] = []  # (when, give up at, fault)
+        pending: list[dt.date] = []  # delivered, marts not yet equal to the truth
         settled = None
         while time.monotonic() < settle_until + SETTLE_GRACE_S:
-            if not _in_progress(instance) and _marts_done(dsn, truth, covered, funds, marts_equal_truth):
+            now = time.monotonic()
+            pending = [d for d in pending if not _marts_done(dsn, truth, [d], funds, marts_equal_truth)]
+            if (
+                len(covered) < len(days)
+                and now >= next_at
+                and len(pending) < MAX_BACKLOG
+                and (now < deliver_until or not covered)
+            ):
+                day = days[len(covered)]
+                items = deliveries(out / "inbox", day)
+                deliver(out / "inbox", home.inbox, items)
+                delivered += items
+                covered.append(day)
+                pending.append(day)
+                next_at = now + CADENCE_S
+                result.iterations += 1
+                if rng.random() < FAULT_PROBABILITY:
+                    at = now + rng.uniform(5.0, 40.0)
+                    faults.append((at, at + 90.0, rng.choice(FAULTS)))  # no run worker alive by then: none
+            for i, (at, give_up, fault) in enumerate(faults):
+                if at > now:
+                    continue
+                if _inject(fault, home, instance, rng):
+                    dsn = home.fidc("db", "url").splitlines()[-1]
+                    result.faults += 1
+                    kinds[fault] += 1
+                    faults.pop(i)
+                elif now > give_up:
+                    faults.pop(i)
+                else:
+                    faults[i] = (at + 2.0, give_up, fault)  # no worker yet: try again shortly
+                break  # one fault per poll
+            if (
+                (len(covered) == len(days) or now >= deliver_until)
+                and not faults
+                and not pending
+                and not _in_progress(instance)
+            ):
                 settled = time.monotonic()
                 break
             time.sleep(POLL_S)
@@ -156,14 +172,17 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
         result.retried = sum("dagster/parent_run_id" in r.tags for r in runs)
         failed = sum(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
         result.note(
-            f"days covered: {len(covered)} of {len(days)} business days ({covered[0]} .. {covered[-1]}), "
-            f"{len(delivered)} files, {FUNDS} fund(s); {len(runs)} runs ({failed} failed, {result.retried} retries); "
-            f"faults: {dict(kinds) or 'none'}"
+            f"days covered: {len(covered)} of {len(days)} business days ({covered[0]} .. {covered[-1]}), at most "
+            f"one every {CADENCE_S:.0f} s and {MAX_BACKLOG} ahead of the marts, {len(delivered)} files, {FUNDS} "
+            f"fund(s); {len(runs)} runs ({failed} failed, {result.retried} retries); faults: {dict(kinds) or 'none'}"
         )
+        result.note(_marts_runs(instance))
         if settled is None:
             result.note(f"the daemon had not settled {SETTLE_GRACE_S:.0f} s after the share's end")
         elif settled > settle_until:
             result.note(f"the daemon settled {settled - settle_until:.0f} s after the share's end (a slow machine)")
+        else:
+            result.note(f"the daemon settled {settled - t0:.0f} s after the first delivery")
         print(f"    month: {len(covered)} days covered ({covered[0]} .. {covered[-1]})", flush=True)
         server.stop()
         _end_state(home, truth, covered, delivered, result)
@@ -174,6 +193,36 @@ def simulated_month(sample, seconds: float, rng: random.Random) -> ScenarioResul
         finally:
             shutil.rmtree(root, ignore_errors=True)
     return result
+
+
+def _marts_runs(instance) -> str:
+    """How the marts automation built the month: its runs (retries included), the dates each covered, their time."""
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from fidc_assets.defs.partitions import business_days
+
+    runs = [r for r in instance.get_runs() if r.job_name != "ingest_files"]
+    sizes, seconds = [], []
+    for r in runs:
+        tags = r.tags
+        if ASSET_PARTITION_RANGE_START_TAG in tags:
+            keys = business_days().get_partition_keys_in_range(
+                dg.PartitionKeyRange(tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG])
+            )
+            sizes.append(len(keys))
+        else:
+            sizes.append(1)
+        rec = instance.get_run_record_by_id(r.run_id)
+        if rec and rec.start_time and rec.end_time:
+            seconds.append(rec.end_time - rec.start_time)
+    ingest = [instance.get_run_record_by_id(r.run_id) for r in instance.get_runs() if r.job_name == "ingest_files"]
+    ingest_s = [x.end_time - x.start_time for x in ingest if x and x.start_time and x.end_time]
+    span = lambda xs: f"{min(xs):.0f}-{max(xs):.0f} s" if xs else "-"  # noqa: E731
+    return (
+        f"{len(runs)} marts runs (dates per run: {sorted(sizes, reverse=True)}; {span(seconds)} each), "
+        f"{len(ingest)} ingestion runs ({span(ingest_s)} each)"
+    )
 
 
 def _marts_done(dsn: str, truth: dict, covered: list[dt.date], funds: set[str], equal) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -12,19 +13,31 @@ from fidc_assets.lib.core.calendar import HISTORY_START, TIMEZONE
 from fidc_assets.lib.core.partition_math import annual_holidays, holiday_exclusions
 
 WEEKEND_CRONS = ("0 0 * * 6", "0 0 * * 0")
-#: Holidays are excluded up to this year; the bizdays ANBIMA calendar goes to 2099.
-LAST_CALENDAR_YEAR = 2099
+#: Holidays are excluded up to this many years after the current one (read when the definitions load). Not to
+#: 2099, where the bizdays ANBIMA calendar ends: every partitions subset the automation evaluates, stores in its
+#: cursor and compares carries the whole definition, and 837 exclusions to 2099 (88 to 2027) made one marts
+#: automation tick take 89 s instead of 14 s (`evaluate_automation_conditions` after 3 landed dates, under load),
+#: so the daemon's ticks fell minutes behind. A partition exists only up to tomorrow (`end_offset=1`), so the
+#: horizon needs to cover that until the code location next loads, not the calendar's end.
+CALENDAR_YEARS_AHEAD = 2
+
+
+def calendar_horizon(today: dt.date) -> int:
+    """The last year whose holidays the business-day partitions exclude."""
+    return today.year + CALENDAR_YEARS_AHEAD
 
 
 @cache
 def business_days() -> dg.DailyPartitionsDefinition:
     """One partition per ANBIMA business day. Built on first use: reading the calendar is not import work.
 
-    The holidays on the same date every year are yearly crons, the others dates (annual_holidays: the
-    serialized definition, which Dagster repeats in every partition subset it stores, is less than half)."""
-    annual = annual_holidays(LAST_CALENDAR_YEAR)
+    The holidays on the same date every year are yearly crons, the others dates up to the horizon
+    (annual_holidays: the serialized definition, which Dagster repeats in every partition subset it stores,
+    is the smaller)."""
+    last_year = calendar_horizon(dt.datetime.now(ZoneInfo(TIMEZONE)).date())
+    annual = annual_holidays(last_year)
     yearly = [f"0 0 {day} {month} *" for month, day in annual]
-    holidays = [dt.datetime.combine(d, dt.time()) for d in holiday_exclusions(LAST_CALENDAR_YEAR, annual)]
+    holidays = [dt.datetime.combine(d, dt.time()) for d in holiday_exclusions(last_year, annual)]
     return dg.DailyPartitionsDefinition(
         start_date=HISTORY_START.isoformat(),
         timezone=TIMEZONE,

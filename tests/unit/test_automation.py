@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 import pytest
 
@@ -214,3 +216,46 @@ def test_every_dbt_model_the_automation_targets_is_upstream_of_a_last_mart(defs)
     covered = dg.AssetSelection.assets(*LAST_MARTS).upstream().resolve(graph)
     assert dbt_models and set(LAST_MARTS) <= dbt_models
     assert sorted(k.to_user_string() for k in dbt_models - covered) == []
+
+
+def test_dates_ready_on_one_tick_are_one_run_each_not_a_backfill(defs):
+    """Two dates whose ingestion ended between two ticks (a Thursday and a Friday): one full run per date. With
+    Dagster's default (emit_backfills) the tick was one backfill of both dates, and the backfill daemon failed it
+    ("Unable to determine root partitions for backfill"): the month soak's backfill of 2024-07-02..07-05 held
+    the delivery status's dates as one window to Monday 00:00 and what it derived from them as one to Saturday
+    00:00, the same dates, compared unequal; the dates counted as handled and their marts were never built."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("funds", FUNDS)
+        result, _ = _evaluate(defs, instance, None)
+        thursday, friday = "2024-07-04", "2024-07-05"
+        _ingested(instance, defs, [f"{thursday}|{FUNDS[0]}"])
+        _ingested(instance, defs, [f"{friday}|{FUNDS[0]}"])
+        result, requests = _evaluate(defs, instance, result.cursor)
+        assert [r.asset_graph_subset for r in requests] == [None, None]  # runs, no backfill
+        by_day = {r.partition_key: r for r in requests}
+        assert sorted(by_day, key=str) == [thursday, friday]
+        for day, request in by_day.items():
+            assert day is not None
+            _assert_one_full_run([request], day)
+
+
+def test_business_day_partitions_exclude_holidays_up_to_the_horizon_only():
+    """Every partitions subset the automation evaluates, keeps in its cursor and compares carries the whole
+    definition: holidays to 2099 (837 exclusions) made a tick several times slower than to the horizon."""
+    import datetime as dt
+
+    from fidc_assets.defs.partitions import CALENDAR_YEARS_AHEAD, business_days, calendar_horizon
+    from fidc_assets.lib.core.calendar import TIMEZONE
+
+    partitions = business_days()
+    years = {
+        dt.datetime.fromtimestamp(e.timestamp, ZoneInfo(TIMEZONE)).year
+        for e in partitions.exclusions or []
+        if not isinstance(e, str)  # the weekend crons
+    }
+    this_year = dt.datetime.now(ZoneInfo(TIMEZONE)).year
+    assert max(years) == calendar_horizon(dt.date(this_year, 6, 1)) == this_year + CALENDAR_YEARS_AHEAD
+    assert min(years) == 2019
+    # holidays up to the horizon are still no partitions; the day after is one
+    keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange("2024-11-14", "2024-11-21"))
+    assert keys == ["2024-11-14", "2024-11-18", "2024-11-19", "2024-11-21"]

@@ -78,12 +78,13 @@ def test_annual_holidays_are_the_fixed_national_holidays_of_every_year():
 
 
 def test_business_day_partitions_are_the_calendars_business_days():
-    """The yearly crons and the dated holidays together exclude exactly the calendar's holidays."""
-    from fidc_assets.defs.partitions import business_days
+    """The yearly crons and the dated holidays together exclude exactly the calendar's holidays, up to the
+    horizon the dated ones go to."""
+    from fidc_assets.defs.partitions import business_days, calendar_horizon
     from fidc_assets.lib.core.calendar import business_days_between
 
-    end = dt.date(2035, 12, 31)
-    keys = business_days().get_partition_keys(current_time=dt.datetime(2036, 1, 1, tzinfo=dt.UTC))
+    end = dt.date(calendar_horizon(dt.date.today()), 12, 31)
+    keys = business_days().get_partition_keys(current_time=dt.datetime(end.year + 1, 1, 1, tzinfo=dt.UTC))
     assert keys == [d.isoformat() for d in business_days_between(HISTORY_START, end)]
 
 

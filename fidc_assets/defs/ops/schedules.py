@@ -142,12 +142,18 @@ def definitions() -> dg.Definitions:
 
     # declarative automation for the hot load and the marts (FOLLOWS_UPSTREAM on each asset); the 20:00 schedule
     # above stays as the safety net. Tagged like the schedule's runs, so the dbt window limit (1) serializes them.
+    # emit_backfills=False: a tick that requests several dates is one run per date. With Dagster's default a
+    # tick requesting two or more dates of an asset became one backfill, and the backfill daemon failed such
+    # backfills ("Unable to determine root partitions for backfill", DagsterInvariantViolationError): a subset
+    # of dates ending before a weekend can be held as windows ending on Saturday or on Monday, which compare
+    # unequal, so those dates' marts were never built (they counted as handled) until the cutoff schedule.
     automation = dg.AutomationConditionSensorDefinition(
         "marts_automation",
         target=daily_marts,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
         run_tags={"fidc/dbt_window": "auto"},
+        emit_backfills=False,
         description="Rebuilds a date's hot load and marts once its ingestion changed and is idle.",
     )
 
