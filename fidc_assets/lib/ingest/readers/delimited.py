@@ -104,7 +104,7 @@ def lines_shorter_than(source: Source, limit: int, needle: bytes | None) -> tupl
     """(whether every line is shorter than `limit` bytes, whether `needle` occurs), in one read and without
     finding each line break: when every aligned window of `limit // 2` bytes holds a line break, no line
     can be `limit` long (it would hold a whole window). False is no proof of a long line: `scan_lines` then
-    measures them."""
+    measures them, and finds the needle too (so on False the second value is not read to the end)."""
     piece = limit // 2
     size = CHUNK * 8 // piece * piece  # chunks made of whole windows: windows stay aligned across chunks
     short, found = True, False
@@ -117,8 +117,8 @@ def lines_shorter_than(source: Source, limit: int, needle: bytes | None) -> tupl
                     if chunk.find(b"\n", i, i + piece) < 0:
                         short = False
                         break
-            if not short and (needle is None or found):
-                break
+            if not short:
+                break  # scan_lines reads the file again and answers both questions
     return short, found
 
 
