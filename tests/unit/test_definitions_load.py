@@ -5,6 +5,7 @@ A fresh interpreter each time (this test process may already have imported them)
 modules a load pulls in is what makes it cost seconds, and that can be checked exactly.
 """
 
+import functools
 import json
 import subprocess
 import sys
@@ -28,22 +29,11 @@ RUN_TIME_ONLY = (
     "fidc_assets.lib.hot.loader",
 )
 
-PROBE = """
-import json, sys, warnings
-warnings.simplefilter("ignore")
-from fidc_assets.definitions import defs
-repo = defs().get_repository_def()
-assert repo.assets_defs_by_key, "no assets"
-print(json.dumps(sorted(sys.modules)))
-"""
-
 
 def test_loading_the_definitions_imports_no_run_time_library():
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=REPO_DIR, timeout=300, check=False
-    )
-    assert out.returncode == 0, out.stderr[-4000:]
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    load = _load("lean")
+    assert load["specs"], "no assets"
+    loaded = set(load["modules"])
     assert [m for m in RUN_TIME_ONLY if m in loaded] == []
 
 
@@ -59,8 +49,9 @@ def test_the_code_location_passes_dagster_s_own_validation():
     assert "All code locations passed validation" in out.stdout + out.stderr
 
 
-#: Every asset and check spec of the loaded definitions, as JSON (object reprs that hold addresses dropped).
-SPECS_PROBE = """
+#: A load in a fresh interpreter: every asset and check spec of the definitions, as JSON (object reprs that
+#: hold addresses dropped), and the modules the load imported.
+PROBE = """
 import json, re, sys, warnings
 warnings.simplefilter("ignore")
 if sys.argv[1] == "with-dbt-core":
@@ -81,13 +72,16 @@ for ad in repo.assets_defs_by_key.values():
         out["check " + str(c.key)] = [c.description, c.blocking, {k: clean(v) for k, v in (c.metadata or {}).items()}]
 for job in repo.get_all_jobs():
     out["job " + job.name] = sorted(str(k) for k in job.asset_layer.selected_asset_keys)
-print(json.dumps({"dbt_imported": "dbt" in sys.modules, "specs": out}, sort_keys=True))
+print(json.dumps({"modules": sorted(sys.modules), "specs": out}, sort_keys=True))
 """
 
 
-def _specs(mode: str) -> dict:
+@functools.cache
+def _load(mode: str) -> dict:
+    """The probe's result for `mode` ("lean": as the code location loads; "with-dbt-core": dbt imported first),
+    run once per test session."""
     out = subprocess.run(
-        [sys.executable, "-c", SPECS_PROBE, mode], capture_output=True, text=True, cwd=REPO_DIR, timeout=300,
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, cwd=REPO_DIR, timeout=300,
         check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-4000:]
@@ -97,8 +91,8 @@ def _specs(mode: str) -> dict:
 def test_the_dbt_assets_are_the_same_with_dbt_core_hidden_from_dagster_dbt_or_not():
     """lean_import hides dbt-core while dagster_dbt imports (its dbt Fusion path: no dbt-core import, the
     default selection read from the manifest); every asset, check and job must come out as with dbt-core."""
-    lean, usual = _specs("lean"), _specs("with-dbt-core")
-    assert (lean["dbt_imported"], usual["dbt_imported"]) == (False, True)
+    lean, usual = _load("lean"), _load("with-dbt-core")
+    assert ("dbt" in lean["modules"], "dbt" in usual["modules"]) == (False, True)
     assert sum(1 for k in usual["specs"] if k.startswith("check ")) > 100  # the dbt tests are there
     assert lean["specs"].keys() == usual["specs"].keys()
     assert [k for k in usual["specs"] if lean["specs"][k] != usual["specs"][k]] == []
